@@ -1,0 +1,408 @@
+"""The one config object: dataclasses loaded from YAML, validated in one place.
+
+Why dataclasses and not a validating library: the standard library is enough for a tree of
+plain fields, keeps the dependency list short, and lets every error name the file, the
+dotted key and the value in one line (``ConfigError``). Every field has a one-line doc in
+the comment above it; ``configs/*.yaml`` show the same fields with the original research
+code's values where they differ.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+ACTION_SETS = ("complex", "simple", "right_only")
+MARIO_ID = "SuperMarioBros"
+LEVEL_RE = re.compile(r"^([1-8])-([1-4])$")
+
+
+class ConfigError(ValueError):
+    """A bad config: the message is one line naming the file, the key and the value."""
+
+
+def _check(cond: Any, why: str) -> dict:
+    """Field metadata: a predicate on the value and what it must be when it fails."""
+    return {"check": cond, "why": why}
+
+
+def _positive(v: Any) -> bool:
+    return v > 0
+
+
+def _non_negative(v: Any) -> bool:
+    return v >= 0
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Weights of the Mario reward terms (SPEC §5); each move's reward is their sum."""
+    # weight of the clipped change of Mario's x position
+    x: float = 1.0
+    # |Δx| is clipped to this per move (orig: 15)
+    x_clip: float = field(default=15.0, metadata=_check(_non_negative, "must be >= 0"))
+    # weight of the change of the in-game clock (negative as it runs down)
+    clock: float = 1.0
+    # weight of the change of lives; a death that ends a stage game counts as -1 life (orig: 15)
+    life: float = 15.0
+    # weight of the change of the coin count
+    coins: float = 1.0
+    # bonus when the flag (or Bowser's axe) is reached (orig: 50)
+    flag: float = 50.0
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """What is played and how moves and observations are made."""
+    # "SuperMarioBros" or any registered Gymnasium id (e.g. "CartPole-v1")
+    id: str = MARIO_ID
+    # Mario only: a random level per game from this list, "world-stage"
+    levels: list = field(default_factory=lambda: ["1-1"])
+    # Mario only: complex (12 moves), simple (7) or right_only (5)
+    action_set: str = field(default="complex", metadata=_check(lambda v: v in ACTION_SETS, f"must be one of {', '.join(ACTION_SETS)}"))
+    # emulator frames per move; the action is repeated for each (orig: 4)
+    frame_skip: int = field(default=4, metadata=_check(_positive, "must be > 0"))
+    # frames kept per move, each the max of frame_skip/frames_per_move consecutive frames (orig: 2)
+    frames_per_move: int = field(default=2, metadata=_check(_positive, "must be > 0"))
+    # image observations are resized to [height, width] (orig: [96, 96])
+    frame_size: list = field(default_factory=lambda: [96, 96])
+    # image observations in grey (1 channel) instead of RGB; gifs stay in colour
+    grayscale: bool = False
+    # moves stacked in the observation: the current one and stack_moves-1 before it (orig: 10)
+    stack_moves: int = field(default=10, metadata=_check(_positive, "must be > 0"))
+    # a game ends after this many moves (orig: 550)
+    max_moves: int = field(default=550, metadata=_check(_positive, "must be > 0"))
+    # the first n moves of a game are random, n drawn from [0, initial_random_moves] (orig: 0)
+    initial_random_moves: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
+    # rewards are multiplied by this before they are stored and learned
+    reward_scale: float = field(default=1.0, metadata=_check(_positive, "must be > 0"))
+    reward: RewardConfig = field(default_factory=RewardConfig)
+
+    @property
+    def is_mario(self) -> bool:
+        return self.id == MARIO_ID
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Sizes of the six networks (SPEC §2). The original used 256 channels and dozens of blocks."""
+    # "conv" for image observations, "mlp" for vector observations
+    kind: str = field(default="conv", metadata=_check(lambda v: v in ("conv", "mlp"), "must be conv or mlp"))
+    # conv: channels of the hidden state and of every residual block (orig: 256)
+    channels: int = field(default=32, metadata=_check(_positive, "must be > 0"))
+    # conv: residual blocks in representation and dynamics each (orig: dozens)
+    blocks: int = field(default=1, metadata=_check(_non_negative, "must be >= 0"))
+    # conv: side of the square hidden state (orig: 6, from 96x96 input)
+    hidden_hw: int = field(default=6, metadata=_check(_positive, "must be > 0"))
+    # mlp: size of the hidden state vector
+    latent: int = field(default=64, metadata=_check(_positive, "must be > 0"))
+    # width of the fully connected layers of every head (and of the mlp bodies)
+    width: int = field(default=64, metadata=_check(_positive, "must be > 0"))
+    # value and reward are categorical over the integers [-support_size, support_size] of h(x)
+    support_size: int = field(default=20, metadata=_check(_positive, "must be > 0"))
+
+
+@dataclass(frozen=True)
+class TemperatureStep:
+    """One row of the inverse-temperature schedule: used while training step < until."""
+    # training step below which this row applies; null for the last row (all later steps)
+    until: Optional[int] = None
+    # inverse temperature for moves before late_move
+    early: float = 1.0
+    # inverse temperature for moves from late_move on
+    late: float = 1.0
+
+
+def _orig_schedule() -> list:
+    return [TemperatureStep(500, 4, 4), TemperatureStep(1000, 6, 5), TemperatureStep(2000, 7, 7),
+            TemperatureStep(3000, 8, 8), TemperatureStep(None, 9, 7)]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Truncated search (SPEC §3)."""
+    # actions, ranked by the policy, that are looked ahead (orig: 3)
+    num_searches: int = field(default=3, metadata=_check(_positive, "must be > 0"))
+    # model steps per look-ahead (orig: 3)
+    search_depth: int = field(default=3, metadata=_check(_positive, "must be > 0"))
+    # "seed": mean(v0, v1, γv2, ...) + Σγ^i r (orig, as written); "nstep": Σγ^i r + γ^d v_d
+    q_rule: str = field(default="seed", metadata=_check(lambda v: v in ("seed", "nstep"), "must be seed or nstep"))
+    # moves of a game from which the schedule's `late` inverse temperature applies (orig: 225)
+    late_move: int = field(default=225, metadata=_check(_non_negative, "must be >= 0"))
+    # inverse temperature of action sampling by training step (orig schedule shown)
+    temperature: list = field(default_factory=_orig_schedule)
+
+
+@dataclass(frozen=True)
+class SelfplayConfig:
+    """Self-play workers."""
+    # games played with a uniform network before checkpoints are used (orig: 100)
+    random_games: int = field(default=100, metadata=_check(_non_negative, "must be >= 0"))
+    # write a gif for every k-th game of a worker (1: every game, 0: none)
+    gif_every: int = field(default=1, metadata=_check(_non_negative, "must be >= 0"))
+    # frames per second of gifs
+    gif_fps: int = field(default=30, metadata=_check(_positive, "must be > 0"))
+    # eval: up to this many no-op moves (drawn per game) before greedy play starts
+    eval_noop_max: int = field(default=30, metadata=_check(_non_negative, "must be >= 0"))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The trainer (SPEC §4)."""
+    # discount γ of rewards, used by search and targets (orig: 0.9)
+    discount: float = field(default=0.9, metadata=_check(lambda v: 0 < v <= 1, "must be in (0, 1]"))
+    # K: model steps unrolled per sample (orig: 5)
+    num_unroll_steps: int = field(default=5, metadata=_check(_positive, "must be > 0"))
+    # n of the n-step value target (orig: 10)
+    td_steps: int = field(default=10, metadata=_check(_positive, "must be > 0"))
+    # samples per training step (orig: 128)
+    batch_size: int = field(default=128, metadata=_check(_positive, "must be > 0"))
+    # Adam learning rate (orig: 2e-4)
+    lr: float = field(default=2e-4, metadata=_check(_positive, "must be > 0"))
+    # Adam weight decay (orig: 1e-4)
+    weight_decay: float = field(default=1e-4, metadata=_check(_non_negative, "must be >= 0"))
+    # gradient norm clip (orig: 5)
+    grad_clip: float = field(default=5.0, metadata=_check(_positive, "must be > 0"))
+    # the exploration network's Adam lr is lr times this (orig: 1/4)
+    exploration_lr_ratio: float = field(default=0.25, metadata=_check(_positive, "must be > 0"))
+    # the main loss subtracts this times the exploration cross-entropy (orig: 0.0004)
+    exploration_weight: float = field(default=0.0004, metadata=_check(_non_negative, "must be >= 0"))
+    # replay window: the most recent moves kept; oldest games leave whole (orig: 115000)
+    window_size: int = field(default=115000, metadata=_check(_positive, "must be > 0"))
+    # priority of a new game's positions (orig: 1e3)
+    new_priority: float = field(default=1000.0, metadata=_check(_positive, "must be > 0"))
+    # added to |value error| to make a position's new priority (orig: 0.1)
+    priority_epsilon: float = field(default=0.1, metadata=_check(_positive, "must be > 0"))
+    # importance weights are raised to this (orig: 0.4)
+    priority_beta: float = field(default=0.4, metadata=_check(lambda v: 0 <= v <= 1, "must be in [0, 1]"))
+    # a checkpoint every this many training steps (orig: 200)
+    checkpoint_interval: int = field(default=200, metadata=_check(_positive, "must be > 0"))
+    # checkpoints kept on disk (newest); older ones are deleted
+    keep_checkpoints: int = field(default=3, metadata=_check(_positive, "must be > 0"))
+    # training waits until this many moves are loaded
+    min_buffer_moves: int = field(default=2000, metadata=_check(_positive, "must be > 0"))
+    # at most this many samples trained per self-play move loaded (0: no cap)
+    max_replay_ratio: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
+    # seconds between status lines
+    status_interval: float = field(default=10.0, metadata=_check(_positive, "must be > 0"))
+    # "cpu", "cuda" or "auto"
+    device: str = field(default="auto", metadata=_check(lambda v: v in ("cpu", "cuda", "auto"), "must be cpu, cuda or auto"))
+    # torch threads of the trainer (0: torch's default)
+    threads: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Folders of the loop, relative to the run directory (the current one unless --run-dir)."""
+    games: str = "games"
+    gifs: str = "gifs"
+    checkpoints: str = "checkpoints"
+    # newest game files kept in games/ (0: all); older ones are deleted by the trainer
+    keep_games: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
+    # newest gifs kept in gifs/ (0: all)
+    keep_gifs: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole run: one object, made by load_config."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    selfplay: SelfplayConfig = field(default_factory=SelfplayConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    # seed of every random generator of the run (workers add their index)
+    seed: int = 0
+
+
+# ---------------------------------------------------------------- building from a dict
+
+def _type_name(t: Any) -> str:
+    return getattr(t, "__name__", str(t))
+
+
+def _convert(value: Any, hint: Any, where: str, src: str) -> Any:
+    """Check value against the type hint (bool, int, float, str, list, Optional, dataclass)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(value, args[0], where, src)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{src}: {where} = {value!r}: must be a mapping")
+        return _build(hint, value, where, src)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{src}: {where} = {value!r}: must be true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{src}: {where} = {value!r}: must be an integer")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{src}: {where} = {value!r}: must be a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{src}: {where} = {value!r}: must be a string")
+        return value
+    if hint is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{src}: {where} = {value!r}: must be a list")
+        return value
+    raise TypeError(f"unsupported config type {_type_name(hint)} at {where}")
+
+
+def _build(cls: type, data: dict, prefix: str, src: str) -> Any:
+    """Make dataclass cls from a mapping, rejecting unknown keys with a hint."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
+            raise ConfigError(f"{src}: {where}: unknown key{hint}")
+        kwargs[key] = _convert(value, hints[key], where, src)
+    for f in dataclasses.fields(cls):
+        check = f.metadata.get("check")
+        if check is not None and f.name in kwargs and kwargs[f.name] is not None and not check(kwargs[f.name]):
+            where = f"{prefix}.{f.name}" if prefix else f.name
+            raise ConfigError(f"{src}: {where} = {kwargs[f.name]!r}: {f.metadata['why']}")
+    return cls(**kwargs)
+
+
+def _validate_env(env: EnvConfig, src: str) -> EnvConfig:
+    """Cross-field checks of the env section; returns it with list fields normalised."""
+    if len(env.frame_size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in env.frame_size):
+        raise ConfigError(f"{src}: env.frame_size = {env.frame_size!r}: must be [height, width], two positive integers")
+    if env.frame_skip % env.frames_per_move:
+        raise ConfigError(f"{src}: env.frames_per_move = {env.frames_per_move!r}: must divide env.frame_skip ({env.frame_skip})")
+    if env.is_mario:
+        if not env.levels:
+            raise ConfigError(f"{src}: env.levels = []: must name at least one level, e.g. [\"1-1\"]")
+        for level in env.levels:
+            if not isinstance(level, str) or not LEVEL_RE.match(level):
+                raise ConfigError(f"{src}: env.levels = {level!r}: unknown Mario level (world 1-8, stage 1-4, e.g. \"1-1\")")
+    else:
+        try:
+            import gymnasium
+            gymnasium.spec(env.id)
+        except Exception:  # gymnasium raises several kinds of not-found errors
+            raise ConfigError(f"{src}: env.id = {env.id!r}: unknown env id (use {MARIO_ID!r} or a registered Gymnasium id)") from None
+    return env
+
+
+def _validate(cfg: Config, src: str) -> Config:
+    """Checks that span fields or sections."""
+    env = _validate_env(cfg.env, src)
+    temps = []
+    for i, row in enumerate(cfg.search.temperature):
+        where = f"search.temperature[{i}]"
+        if not isinstance(row, (dict, TemperatureStep)):
+            raise ConfigError(f"{src}: {where} = {row!r}: must be a mapping with until, early, late")
+        t = row if isinstance(row, TemperatureStep) else _build(TemperatureStep, row, where, src)
+        if t.early < 0 or t.late < 0:
+            raise ConfigError(f"{src}: {where} = {row!r}: inverse temperatures must be >= 0")
+        temps.append(t)
+    if not temps or temps[-1].until is not None:
+        raise ConfigError(f"{src}: search.temperature = {cfg.search.temperature!r}: must end with a row whose until is null")
+    if any(t.until is None for t in temps[:-1]):
+        raise ConfigError(f"{src}: search.temperature = {cfg.search.temperature!r}: only the last row may have until null")
+    search = dataclasses.replace(cfg.search, temperature=temps)
+    if env.is_mario:
+        from .mario_actions import action_count
+        n = action_count(env.action_set)
+        if cfg.search.num_searches > n:
+            raise ConfigError(f"{src}: search.num_searches = {cfg.search.num_searches}: must be <= the {n} actions of action_set {env.action_set!r}")
+    if env.is_mario and cfg.network.kind != "conv":
+        raise ConfigError(f"{src}: network.kind = {cfg.network.kind!r}: Mario observations are images, use conv")
+    return dataclasses.replace(cfg, env=env, search=search)
+
+
+def config_from_dict(data: Any, src: str = "<config>") -> Config:
+    """Build and validate a Config from a parsed YAML mapping; src names the file in errors."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{src}: top level = {data!r}: must be a mapping of sections")
+    return _validate(_build(Config, data, "", src), src)
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read a YAML file into a validated Config; every failure is a one-line ConfigError."""
+    src = str(path)
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{src}: file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{src}: cannot read: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{src}: YAML syntax error{at}: {problem}") from None
+    return config_from_dict(data, src)
+
+
+# ---------------------------------------------------------------- saving and digests
+
+def config_to_dict(cfg: Config) -> dict:
+    """Plain mapping of the resolved config (every default filled in)."""
+    return dataclasses.asdict(cfg)
+
+
+def config_to_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def config_digest(cfg: Config) -> str:
+    """Digest of the whole resolved config."""
+    return _digest(config_to_dict(cfg))
+
+
+def model_digest(cfg: Config) -> str:
+    """Digest of what fixes the networks' shapes: a checkpoint loads only where this matches."""
+    e = cfg.env
+    shape = {k: getattr(e, k) for k in ("id", "action_set", "frames_per_move", "frame_size", "grayscale", "stack_moves")}
+    if not e.is_mario:
+        shape.pop("action_set")
+    return _digest({"env": shape, "network": dataclasses.asdict(cfg.network)})
+
+
+def save_resolved_config(cfg: Config, folder: str | os.PathLike) -> Path:
+    """Write the resolved config as config.yaml in folder, atomically; returns the path."""
+    from .atomic import atomic_write_bytes
+    path = Path(folder) / "config.yaml"
+    atomic_write_bytes(path, config_to_yaml(cfg).encode())
+    return path
+
+
+def temperature_at(cfg: SearchConfig, training_step: int, move: int) -> float:
+    """Inverse temperature of action sampling at a training step and move of a game."""
+    for row in cfg.temperature:
+        if row.until is None or training_step < row.until:
+            return row.early if move < cfg.late_move else row.late
+    raise AssertionError("validated schedules end with until: null")

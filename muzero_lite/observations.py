@@ -1,0 +1,54 @@
+"""The network input, built from stored per-move frames: one function for self-play and training.
+
+Frames are stored once per move (uint8 images or float32 vectors); the stack that the network sees
+is built only when needed, never stored. The stack at position t holds the frames of moves
+t-stack_moves+1 .. t, oldest first; each entry is followed by an encoding of the action that led
+to it (a scalar plane (a+1)/A for images, a one-hot vector for vectors; zeros at position 0).
+History before the start of the game is zeros. Pixels are scaled to [0, 1] here.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def input_shape(frame_shape: tuple, stack_moves: int, num_actions: int) -> tuple:
+    """Shape of one network input for stored frames of frame_shape ((F, H, W, C) or (O,))."""
+    if len(frame_shape) == 4:
+        f, h, w, c = frame_shape
+        return (stack_moves * (f * c + 1), h, w)
+    (o,) = frame_shape
+    return (stack_moves * (o + num_actions),)
+
+
+def stack_observations(frames: np.ndarray, actions: np.ndarray, positions: np.ndarray,
+                       stack_moves: int, num_actions: int) -> np.ndarray:
+    """Network inputs of one game at several positions.
+
+    frames: [T, F, H, W, C] uint8 or [T, O] float32, the frames seen at positions 0..T-1
+      (entries past the last position used are never read);
+    actions: [>= max(positions)] int, actions[j] the move taken at position j;
+    positions: [B] int positions in [0, T).
+    Returns [B, stack*(F*C+1), H, W] or [B, stack*(O+A)] float32.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    b = positions.shape[0]
+    # idx[b, s]: the position of stack entry s (oldest first) for sample b; negative = before the game
+    idx = positions[:, None] - np.arange(stack_moves - 1, -1, -1)[None, :]        # [B, stack]
+    valid = idx >= 0                                                               # [B, stack]
+    safe = np.where(valid, idx, 0)
+    # the action that led to entry j is actions[j-1]; none for j == 0 (encoded as zeros)
+    has_prev = idx >= 1                                                            # [B, stack]
+    prev_action = np.where(has_prev, np.asarray(actions, dtype=np.int64)[np.maximum(idx - 1, 0)], 0)
+    if frames.ndim == 5:
+        _, f, h, w, c = frames.shape
+        x = frames[safe]                                                           # [B, stack, F, H, W, C]
+        x = x.transpose(0, 1, 2, 5, 3, 4).reshape(b, stack_moves, f * c, h, w).astype(np.float32)
+        x *= valid[:, :, None, None, None] * np.float32(1 / 255)
+        plane = np.where(has_prev, (prev_action + 1) / num_actions, 0.0).astype(np.float32)  # [B, stack]
+        planes = np.broadcast_to(plane[:, :, None, None, None], (b, stack_moves, 1, h, w))
+        return np.concatenate([x, planes], axis=2).reshape(b, stack_moves * (f * c + 1), h, w)
+    x = frames[safe].astype(np.float32) * valid[:, :, None]                       # [B, stack, O]
+    onehot = np.zeros((b, stack_moves, num_actions), dtype=np.float32)
+    np.put_along_axis(onehot, prev_action[:, :, None], 1.0, axis=2)
+    onehot *= has_prev[:, :, None]
+    return np.concatenate([x, onehot], axis=2).reshape(b, -1)

@@ -1,0 +1,163 @@
+"""The six networks (SPEC §2): representation, dynamics, reward, value, policy, exploration.
+
+Conv bodies for image observations, MLP bodies for vectors, chosen by NetworkConfig.kind.
+Hidden states are min-max scaled to [0, 1] per sample after the representation and after every
+dynamics step. The action enters dynamics and reward as one-hot planes (conv) or a one-hot vector
+(mlp) concatenated to the hidden state. Value and reward are logits over 2S+1 support bins.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import NetworkConfig
+from .support import logits_to_scalar
+from .types import InferenceOutput
+
+# channels of the 1x1 reduction before every conv head's fully connected layers
+HEAD_CHANNELS = 16
+
+
+def scale_hidden(x: torch.Tensor) -> torch.Tensor:
+    """Min-max scale each sample of [B, ...] to [0, 1] over all its hidden units."""
+    flat = x.flatten(1)
+    lo = flat.min(1, keepdim=True).values
+    hi = flat.max(1, keepdim=True).values
+    return ((flat - lo) / (hi - lo + 1e-5)).view_as(x)
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convs with a skip connection."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + self.conv2(F.relu(self.conv1(x))))
+
+
+def _mlp(n_in: int, width: int, n_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, n_out))
+
+
+class ConvHead(nn.Module):
+    """Hidden planes [B, C_in, hw, hw] -> [B, n_out]: 1x1 reduction, then two linear layers."""
+
+    def __init__(self, c_in: int, hw: int, width: int, n_out: int):
+        super().__init__()
+        self.reduce = nn.Conv2d(c_in, HEAD_CHANNELS, 1)
+        self.fc = nn.Sequential(nn.Linear(HEAD_CHANNELS * hw * hw, width), nn.ReLU(), nn.Linear(width, n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(F.relu(self.reduce(x)).flatten(1))
+
+
+class MuZeroNetworks(nn.Module):
+    """All six networks; input_shape is one observation's shape from observations.input_shape."""
+
+    def __init__(self, input_shape: tuple, num_actions: int, cfg: NetworkConfig):
+        super().__init__()
+        self.num_actions = num_actions
+        self.kind = cfg.kind
+        bins = 2 * cfg.support_size + 1
+        if cfg.kind == "conv":
+            if len(input_shape) != 3:
+                raise ValueError(f"network.kind conv needs image observations, got input shape {input_shape}")
+            c_in, height, width = input_shape
+            c, hw = cfg.channels, cfg.hidden_hw
+            layers: list[nn.Module] = []
+            size = min(height, width)
+            while size > 2 * hw:           # stride-2 convs down to at most twice the hidden side
+                layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.ReLU()]
+                c_in, size = c, (size + 1) // 2
+            layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(hw)]
+            layers += [ResidualBlock(c) for _ in range(cfg.blocks)]
+            self.representation = nn.Sequential(*layers)
+            self.dynamics_in = nn.Conv2d(c + num_actions, c, 3, padding=1)
+            self.dynamics = nn.Sequential(*[ResidualBlock(c) for _ in range(cfg.blocks)])
+            self.reward = ConvHead(c + num_actions, hw, cfg.width, bins)
+            self.value = ConvHead(c, hw, cfg.width, bins)
+            self.policy = ConvHead(c, hw, cfg.width, num_actions)
+            self.exploration = ConvHead(c, hw, cfg.width, num_actions)
+            self.hidden_shape = (c, hw, hw)
+        else:
+            if len(input_shape) != 1:
+                raise ValueError(f"network.kind mlp needs vector observations, got input shape {input_shape}")
+            n, lat, w = input_shape[0], cfg.latent, cfg.width
+            self.representation = _mlp(n, w, lat)
+            self.dynamics_in = _mlp(lat + num_actions, w, lat)
+            self.dynamics = nn.Identity()
+            self.reward = _mlp(lat + num_actions, w, bins)
+            self.value = _mlp(lat, w, bins)
+            self.policy = _mlp(lat, w, num_actions)
+            self.exploration = _mlp(lat, w, num_actions)
+            self.hidden_shape = (lat,)
+        # start from value 0, reward 0 and a uniform policy, like the uniform network of the first games
+        for head in (self.reward, self.value, self.policy):
+            last = head.fc[-1] if isinstance(head, ConvHead) else head[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    def main_parameters(self) -> list[nn.Parameter]:
+        """Every parameter except the exploration network's (it has its own optimiser)."""
+        skip = {id(p) for p in self.exploration.parameters()}
+        return [p for p in self.parameters() if id(p) not in skip]
+
+    def represent(self, obs: torch.Tensor) -> torch.Tensor:
+        """[B, *input_shape] -> [B, *hidden_shape] scaled hidden state."""
+        return scale_hidden(self.representation(obs))
+
+    def _with_action(self, hidden: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Concatenate the one-hot action: planes [B, A, hw, hw] (conv) or a vector [B, A] (mlp)."""
+        onehot = F.one_hot(action.long(), self.num_actions).to(hidden.dtype)          # [B, A]
+        if hidden.dim() == 4:
+            onehot = onehot[:, :, None, None].expand(-1, -1, hidden.shape[2], hidden.shape[3])
+        return torch.cat([hidden, onehot], dim=1)
+
+    def dynamics_step(self, hidden: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(hidden [B, ...], action [B]) -> (next hidden [B, ...], reward logits [B, 2S+1])."""
+        x = self._with_action(hidden, action)
+        if self.kind == "conv":
+            nxt = self.dynamics(F.relu(self.dynamics_in(x) + hidden))
+        else:
+            nxt = self.dynamics_in(x)
+        return scale_hidden(nxt), self.reward(x)
+
+    def predict(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """hidden -> (value logits [B, 2S+1], policy logits [B, A])."""
+        return self.value(hidden), self.policy(hidden)
+
+    @torch.no_grad()
+    def initial_inference(self, obs: torch.Tensor) -> InferenceOutput:
+        """Observations [B, *input_shape] -> hidden, value [B], reward 0 [B], policy logits [B, A]."""
+        hidden = self.represent(obs)
+        value_logits, policy_logits = self.predict(hidden)
+        value = logits_to_scalar(value_logits)
+        return InferenceOutput(hidden, value, torch.zeros_like(value), policy_logits)
+
+    @torch.no_grad()
+    def recurrent_inference(self, hidden: torch.Tensor, action: torch.Tensor) -> InferenceOutput:
+        """(hidden [B, ...], action [B]) -> next hidden, its value [B], the reward [B], policy logits."""
+        nxt, reward_logits = self.dynamics_step(hidden, action)
+        value_logits, policy_logits = self.predict(nxt)
+        return InferenceOutput(nxt, logits_to_scalar(value_logits), logits_to_scalar(reward_logits), policy_logits)
+
+
+class UniformModel:
+    """The uniform network of the first games (SPEC §1): uniform policy, value 0, reward 0."""
+
+    def __init__(self, num_actions: int):
+        self.num_actions = num_actions
+
+    def _out(self, b: int) -> InferenceOutput:
+        z = torch.zeros(b)
+        return InferenceOutput(torch.zeros(b, 1), z, z, torch.zeros(b, self.num_actions))
+
+    def initial_inference(self, obs: torch.Tensor) -> InferenceOutput:
+        return self._out(obs.shape[0])
+
+    def recurrent_inference(self, hidden: torch.Tensor, action: torch.Tensor) -> InferenceOutput:
+        return self._out(hidden.shape[0])

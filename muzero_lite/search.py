@@ -1,0 +1,90 @@
+"""Truncated search (SPEC §3) and action selection: pure functions, batched over B x k rollouts.
+
+The search never sees a network, an env or a file: it is handed the root's initial inference and a
+recurrent_fn(hidden [N, ...], action [N]) -> InferenceOutput callable. Each depth is one call for
+all B*k rollouts.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .types import InferenceOutput, SearchResult
+
+# added to numerator and denominator of the min-max normalisation (orig)
+NORM_EPS = 0.001
+
+RecurrentFn = Callable[[torch.Tensor, torch.Tensor], InferenceOutput]
+
+
+def rank_actions(policy_logits: torch.Tensor, k: int) -> torch.Tensor:
+    """[B, A] logits -> [B, k] the k best actions, ties broken towards the lower index."""
+    return torch.argsort(policy_logits, dim=1, descending=True, stable=True)[:, :k]
+
+
+def action_values(rewards: torch.Tensor, values: torch.Tensor, discount: float, q_rule: str) -> torch.Tensor:
+    """Q of each rollout from its D rewards [N, D] and D+1 values [N, D+1] (v0 at the root).
+
+    seed (orig, as written): mean(v0, γ^0 v1, γ^1 v2, ..., γ^(D-1) v_D) + Σ_i γ^i r_(i+1)
+    nstep:                   Σ_i γ^i r_(i+1) + γ^D v_D
+    """
+    d = rewards.shape[1]
+    powers = discount ** torch.arange(d, dtype=rewards.dtype)                      # [D]
+    ret = (rewards * powers).sum(1)                                                 # [N]
+    if q_rule == "seed":
+        later = values[:, 1:] * powers                                              # [N, D]
+        return (values[:, 0] + later.sum(1)) / (d + 1) + ret
+    if q_rule == "nstep":
+        return ret + discount ** d * values[:, d]
+    raise ValueError(f"unknown q_rule {q_rule!r} (seed or nstep)")
+
+
+def normalise_q(q: np.ndarray) -> np.ndarray:
+    """[B, A] -> (q - min + 0.001) / (max - min + 0.001) per row."""
+    lo = q.min(1, keepdims=True)
+    hi = q.max(1, keepdims=True)
+    return (q - lo + NORM_EPS) / (hi - lo + NORM_EPS)
+
+
+def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, num_searches: int,
+                     search_depth: int, discount: float, q_rule: str = "seed") -> SearchResult:
+    """Look ahead from the top num_searches actions of each root; return Q, root value, target policy.
+
+    root: initial inference of B observations (hidden [B, ...], value [B], policy_logits [B, A]).
+    """
+    logits = root.policy_logits
+    b, a = logits.shape
+    k = min(num_searches, a)
+    searched = rank_actions(logits, k)                                              # [B, k]
+    hidden = root.hidden.repeat_interleave(k, dim=0)                                # [B*k, ...]
+    action = searched.reshape(-1)                                                   # [B*k]
+    rewards, values = [], [root.value.repeat_interleave(k)]                         # v0 per rollout
+    for _ in range(search_depth):
+        out = recurrent_fn(hidden, action)
+        rewards.append(out.reward)
+        values.append(out.value)
+        hidden, action = out.hidden, out.policy_logits.argmax(dim=1)
+    q_searched = action_values(torch.stack(rewards, 1).float(), torch.stack(values, 1).float(),
+                               discount, q_rule).view(b, k).cpu().numpy().astype(np.float64)   # [B, k]
+    searched_np = searched.cpu().numpy()
+    q = np.repeat(q_searched.min(1, keepdims=True), a, axis=1)                      # [B, A] unsearched = min
+    np.put_along_axis(q, searched_np, q_searched, axis=1)
+    norm = normalise_q(q)
+    policy = norm / norm.sum(1, keepdims=True)
+    return SearchResult(q=q.astype(np.float32), root_value=q.mean(1).astype(np.float32),
+                        policy=policy.astype(np.float32), normalised_q=norm.astype(np.float32),
+                        searched=searched_np)
+
+
+def select_actions(normalised_q: np.ndarray, inverse_temperature: float, rng: np.random.Generator,
+                   greedy: bool = False) -> np.ndarray:
+    """[B, A] -> [B] actions: sampled from softmax(t * normalised q), or the argmax when greedy."""
+    if greedy:
+        return normalised_q.argmax(1)
+    z = inverse_temperature * normalised_q.astype(np.float64)
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    u = rng.random(p.shape[0])[:, None]                                             # [B, 1]
+    return np.minimum((p.cumsum(1) < u).sum(1), p.shape[1] - 1)

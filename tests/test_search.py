@@ -1,0 +1,97 @@
+"""Truncated search against a hand-built model whose answers are computed by hand."""
+import numpy as np
+import pytest
+import torch
+
+from muzero_lite.search import normalise_q, select_actions, truncated_search
+from muzero_lite.types import InferenceOutput
+
+REWARD = torch.tensor([1.0, 2.0, 3.0])      # reward of taking action a
+VALUE = torch.tensor([10.0, 20.0, 30.0])    # value of the state after taking action a
+NEXT_LOGITS = torch.tensor([5.0, 0.0, 0.0])  # every later state prefers action 0
+
+
+def recurrent(hidden, action):
+    n = hidden.shape[0]
+    return InferenceOutput(hidden + 1, VALUE[action], REWARD[action], NEXT_LOGITS.expand(n, 3))
+
+
+def root(logits, value=4.0):
+    logits = torch.tensor(logits, dtype=torch.float32)
+    b = logits.shape[0]
+    return InferenceOutput(torch.zeros(b, 2), torch.full((b,), value), torch.zeros(b), logits)
+
+
+def test_seed_rule_by_hand():
+    # root logits rank actions 1, 2, 0; k=2 searches 1 and 2; depth 2, discount 0.5, v0 = 4
+    # a=1: r1=2, v1=20, then action 0: r2=1, v2=10 -> mean(4, 20, 0.5*10) + 2 + 0.5*1 = 29/3 + 2.5
+    # a=2: r1=3, v1=30, then action 0: r2=1, v2=10 -> mean(4, 30, 5) + 3 + 0.5 = 13 + 3.5 = 16.5
+    r = truncated_search(root([[0.1, 2.0, 1.0]]), recurrent, num_searches=2, search_depth=2, discount=0.5)
+    q1 = 29 / 3 + 2.5
+    assert r.searched.tolist() == [[1, 2]]
+    assert r.q[0].tolist() == pytest.approx([q1, q1, 16.5])          # action 0 unsearched -> min
+    assert r.root_value[0] == pytest.approx((2 * q1 + 16.5) / 3)
+    lo = 0.001 / (16.5 - q1 + 0.001)
+    assert r.normalised_q[0].tolist() == pytest.approx([lo, lo, 1.0], rel=1e-5)
+    assert r.policy[0].tolist() == pytest.approx([lo / (1 + 2 * lo), lo / (1 + 2 * lo), 1 / (1 + 2 * lo)], rel=1e-5)
+
+
+def test_nstep_rule_by_hand():
+    # a=1: 2 + 0.5*1 + 0.25*10 = 5; a=2: 3 + 0.5*1 + 0.25*10 = 6; a=0 (k=3): 1 + 0.5 + 2.5 = 4
+    r = truncated_search(root([[0.1, 2.0, 1.0]]), recurrent, num_searches=3, search_depth=2, discount=0.5,
+                         q_rule="nstep")
+    assert r.q[0].tolist() == pytest.approx([4.0, 5.0, 6.0])
+    assert r.root_value[0] == pytest.approx(5.0)
+    assert r.policy[0].tolist() == pytest.approx(np.array([0.001, 1.001, 2.001]) / 2.001 / (3.003 / 2.001))
+
+
+def test_k1_gives_uniform_policy():
+    r = truncated_search(root([[0.0, 0.0, 9.0]]), recurrent, num_searches=1, search_depth=3, discount=0.9)
+    assert r.searched.tolist() == [[2]]
+    assert np.allclose(r.q[0], r.q[0, 2]) and np.allclose(r.policy[0], 1 / 3)
+
+
+def test_ties_rank_lower_index_first():
+    r = truncated_search(root([[1.0, 1.0, 1.0]]), recurrent, num_searches=2, search_depth=1, discount=1.0)
+    assert r.searched.tolist() == [[0, 1]]
+    # depth 1: q = mean(v0, v1) + r1: a=0 -> (4+10)/2 + 1 = 8; a=1 -> (4+20)/2 + 2 = 14
+    assert r.q[0].tolist() == pytest.approx([8.0, 14.0, 8.0])
+
+
+def test_batch_items_do_not_influence_each_other():
+    logits = [[0.1, 2.0, 1.0], [3.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    together = truncated_search(root(logits), recurrent, num_searches=2, search_depth=3, discount=0.9)
+    for i, row in enumerate(logits):
+        alone = truncated_search(root([row]), recurrent, num_searches=2, search_depth=3, discount=0.9)
+        assert np.allclose(together.q[i], alone.q[0]) and np.allclose(together.policy[i], alone.policy[0])
+
+
+def test_one_network_call_per_depth():
+    calls = []
+
+    def counting(hidden, action):
+        calls.append(hidden.shape[0])
+        return recurrent(hidden, action)
+
+    truncated_search(root([[0.1, 2.0, 1.0]] * 4), counting, num_searches=3, search_depth=3, discount=0.9)
+    assert calls == [12, 12, 12]
+
+
+def test_normalise_q_by_hand():
+    assert normalise_q(np.array([[1.0, 3.0, 2.0]])).tolist()[0] == pytest.approx([0.001 / 2.001, 1.0, 1.001 / 2.001])
+
+
+def test_selection_probabilities_match_softmax():
+    rng = np.random.default_rng(0)
+    nq = np.tile(np.array([[0.0, 0.5, 1.0]]), (40000, 1))
+    picks = select_actions(nq, 2.0, rng)
+    expected = np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum()       # softmax(2 * nq)
+    assert np.abs(np.bincount(picks, minlength=3) / 40000 - expected).max() < 0.01
+
+
+def test_selection_seeded_and_greedy():
+    nq = np.random.default_rng(1).random((50, 4))
+    a = select_actions(nq, 1.0, np.random.default_rng(7))
+    b = select_actions(nq, 1.0, np.random.default_rng(7))
+    assert (a == b).all()
+    assert (select_actions(nq, 1.0, np.random.default_rng(7), greedy=True) == nq.argmax(1)).all()

@@ -5,9 +5,15 @@ from __future__ import annotations
 BUTTON_BITS = {"right": 7, "left": 6, "down": 5, "up": 4, "start": 3, "select": 2, "B": 1, "A": 0}
 
 
+# The action sets of gym_super_mario_bros.actions, written out so that validating a config does not
+# import the emulator (and gym, which prints a notice on import); a test checks they still match.
+RIGHT_ONLY = [["NOOP"], ["right"], ["right", "A"], ["right", "B"], ["right", "A", "B"]]
+SIMPLE_MOVEMENT = RIGHT_ONLY + [["A"], ["left"]]
+COMPLEX_MOVEMENT = SIMPLE_MOVEMENT + [["left", "A"], ["left", "B"], ["left", "A", "B"], ["down"], ["up"]]
+
+
 def action_sets() -> dict:
-    """The three action sets of gym-super-mario-bros, by config name."""
-    from gym_super_mario_bros.actions import COMPLEX_MOVEMENT, RIGHT_ONLY, SIMPLE_MOVEMENT
+    """The three action sets by config name."""
     return {"complex": COMPLEX_MOVEMENT, "simple": SIMPLE_MOVEMENT, "right_only": RIGHT_ONLY}
 
 

@@ -1,0 +1,114 @@
+"""Super Mario Bros specifics: stage emulators, both nes-py API shapes, the info and the reward (SPEC §5).
+
+`gym_super_mario_bros.make` is broken with gym 0.26 + nes-py 8 (its TimeLimit wrapper expects five
+values from step), so emulators are built directly as stage envs, `SuperMarioBrosEnv(target=(w, s))`,
+and stepped one frame at a time with a controller byte. nes-py 8 returns `(obs, reward, done, info)`
+from step and `obs` from reset; nes-py 9 (Gymnasium-based) returns `(obs, reward, terminated,
+truncated, info)` and `(obs, info)`. Both are handled here so envs.py sees one shape. The emulator's
+own reward is ignored: `mario_reward` computes ours from the info before and after a move.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .config import LEVEL_RE, RewardConfig
+
+# Keys of the emulator's info that are numbers (read from RAM as numpy scalars; made Python ints here
+# so that differences of uint8 counters cannot wrap around).
+_INT_KEYS = ("coins", "life", "score", "stage", "time", "world", "x_pos", "y_pos")
+
+
+# Parse "world-stage" into the (world, stage) target of a stage env.
+def parse_level(level: str) -> tuple[int, int]:
+    m = LEVEL_RE.match(level)
+    if m is None:
+        raise ValueError(f"unknown Mario level {level!r}: expected \"world-stage\", world 1-8, stage 1-4, e.g. \"1-1\"")
+    return int(m.group(1)), int(m.group(2))
+
+
+# Build one stage emulator (about 0.2 s: the ROM boots and skips the title screen).
+def make_emulator(level: str) -> Any:
+    # gym 0.26 (imported by nes-py 8) prints an "unmaintained" notice on import; it is not ours to act on.
+    with contextlib.redirect_stderr(io.StringIO()):
+        from gym_super_mario_bros import SuperMarioBrosEnv
+    return SuperMarioBrosEnv(target=parse_level(level))
+
+
+# The emulator's info as plain Python values, with "flag" for "flag_get" and the level's name.
+def clean_info(raw: dict, level: str) -> dict:
+    info = {k: v for k, v in raw.items() if k != "flag_get"}
+    for k in _INT_KEYS:
+        if k in info:
+            info[k] = int(info[k])
+    info["flag"] = bool(raw.get("flag_get", False))
+    info["level"] = level
+    return info
+
+
+# Read the emulator's RAM into an info dict (nes-py 8's reset returns no info).
+def _read_info(emulator: Any) -> dict:
+    return emulator._get_info()  # the same dict its step returns
+
+
+# Reset an emulator: (screen [240, 256, 3] uint8, possibly a view into emulator memory; raw info).
+def emulator_reset(emulator: Any) -> tuple[np.ndarray, dict]:
+    out = emulator.reset()
+    if isinstance(out, tuple) and len(out) == 2:  # nes-py 9: (obs, info)
+        return out[0], dict(out[1])
+    return out, _read_info(emulator)  # nes-py 8: obs only
+
+
+# Run one frame with a controller byte: (screen (maybe a view), done, raw info).
+def emulator_step(emulator: Any, byte: int) -> tuple[np.ndarray, bool, dict]:
+    out = emulator.step(byte)
+    if len(out) == 5:  # nes-py 9: obs, reward, terminated, truncated, info
+        screen, _, terminated, truncated, info = out
+        return screen, bool(terminated or truncated), info
+    screen, _, done, info = out  # nes-py 8: obs, reward, done, info
+    return screen, bool(done), info
+
+
+# A C-contiguous copy [240, 256, 3] uint8 of an emulator screen, fast for nes-py's own layout.
+def screen_copy(screen: np.ndarray) -> np.ndarray:
+    """nes-py 8 hands out a channel-reversed view (strides (1024, 4, -1), starting at byte 2) of its
+    32-bit BGRX screen buffer. numpy copies that view about 5x slower than PIL unpacks the buffer
+    ("BGRX" raw mode), and four copies a move cost a fifth of the emulator's time, so that layout is
+    unpacked by PIL; any other array is copied plainly."""
+    base = screen.base
+    if (screen.shape == (240, 256, 3) and screen.strides == (1024, 4, -1) and isinstance(base, np.ndarray)
+            and base.dtype == np.uint8 and base.nbytes == 240 * 256 * 4 and base.flags.c_contiguous
+            and screen.__array_interface__["data"][0] - base.__array_interface__["data"][0] == 2):
+        return np.asarray(Image.frombuffer("RGB", (256, 240), base, "raw", "BGRX", 0, 1))
+    return np.array(screen)
+
+
+# Close an emulator, tolerating one that is already closed.
+def close_emulator(emulator: Any) -> None:
+    with contextlib.suppress(ValueError):  # nes-py raises ValueError when closed twice
+        emulator.close()
+
+
+# The reward of one move (before reward_scale), from the info before and after it.
+def mario_reward(before: dict, after: dict, died: bool, flag: bool, weights: RewardConfig) -> float:
+    """r = x·clip(Δx_pos, -x_clip, x_clip) + clock·Δtime + life·Δlives + coins·Δcoins + flag·[flag reached].
+
+    before, after: infos with int x_pos, time, life, coins. died: the move ended the game without the
+    flag. A stage env ends the game at a death before the life counter drops, so a death counts as
+    Δlives = -1 unless the counter already shows a loss. Δx jumps at deaths and warps; the clip bounds it.
+    The coin counter runs 0..99, so a negative Δcoins is a wrap and counts as Δcoins + 100.
+    """
+    dx = float(np.clip(after["x_pos"] - before["x_pos"], -weights.x_clip, weights.x_clip))
+    d_time = after["time"] - before["time"]
+    d_lives = after["life"] - before["life"]
+    if died and d_lives >= 0:
+        d_lives = -1
+    d_coins = after["coins"] - before["coins"]
+    if d_coins < 0:  # the counter wraps from 99 to 0 at the 100th coin
+        d_coins += 100
+    return float(weights.x * dx + weights.clock * d_time + weights.life * d_lives
+                 + weights.coins * d_coins + weights.flag * float(flag))

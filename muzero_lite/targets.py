@@ -1,0 +1,119 @@
+"""Training targets of a game (SPEC §4): n-step values, and the value / reward / policy / action
+targets of one unroll of K model steps from sampled positions.
+
+Pure numpy functions of one game's arrays. Indexing follows types.GameRecord: position t is the
+state before move t; a_t is the move taken there, r_t its reward, v_t the search's root value and
+pi_t its target policy. Past the end of the game (t >= T) the game is treated as absorbing: value
+and reward 0, policy uniform, actions random.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class UnrollTargets(NamedTuple):
+    """Targets of B samples unrolled K steps from their positions (one game)."""
+    # [B, K] int64: actions applied by unroll steps 1..K (a_{t+k} for k < K; random past the end)
+    actions: np.ndarray
+    # [B, K+1] float32: z_{t+k} (0 past the end)
+    target_values: np.ndarray
+    # [B, K+1] float32: column 0 is 0; column k >= 1 is r_{t+k-1} (0 past the end)
+    target_rewards: np.ndarray
+    # [B, K+1, A] float32: pi_{t+k} (uniform past the end)
+    target_policies: np.ndarray
+    # [B, K+1] float32: 1 where position t+k is inside the game (t+k < T), else 0
+    mask: np.ndarray
+
+
+# The n-step value target of every position of a game, computed once when the game is loaded.
+def value_targets(r_t: np.ndarray, v_t: np.ndarray, discount: float, td_steps: int) -> np.ndarray:
+    """n-step bootstrapped value targets of every position of one game.
+
+    z_t = sum_{i < n, t+i < T} discount^i r_{t+i} + discount^n v_{t+n}   (bootstrap 0 if t+n >= T)
+
+    Args:
+      r_t: [T] reward of the move taken at each position.
+      v_t: [T] search root value at each position.
+      discount: gamma in (0, 1].
+      td_steps: n >= 1.
+    Returns:
+      z_t: [T] float32.
+    """
+    r_t = np.asarray(r_t, dtype=np.float64)
+    v_t = np.asarray(v_t, dtype=np.float64)
+    if r_t.ndim != 1 or v_t.shape != r_t.shape:
+        raise ValueError(f"rewards {r_t.shape} and root_values {v_t.shape} must both be [T]")
+    if td_steps < 1:
+        raise ValueError(f"td_steps = {td_steps}: must be >= 1")
+    t_len = r_t.shape[0]
+    # zero padding past the end makes r_{t+i} and v_{t+n} vanish there without masks
+    r_pad = np.concatenate([r_t, np.zeros(td_steps)])                  # [T+n]
+    v_pad = np.concatenate([v_t, np.zeros(td_steps)])                  # [T+n]
+    z_t = np.zeros(t_len)                                              # [T]
+    for i in range(td_steps):
+        z_t += discount ** i * r_pad[i:i + t_len]
+    z_t += discount ** td_steps * v_pad[td_steps:td_steps + t_len]
+    return z_t.astype(np.float32)
+
+
+# Everything the trainer needs for samples of one game: the targets of K unroll steps and their actions.
+def unroll_targets(z_t: np.ndarray, r_t: np.ndarray, pi_t: np.ndarray, a_t: np.ndarray,
+                   positions: np.ndarray, num_unroll_steps: int,
+                   rng: np.random.Generator) -> UnrollTargets:
+    """Value, reward and policy targets of steps k = 0..K from positions t, and the K actions.
+
+    value_k  = z_{t+k}                       if t+k < T else 0
+    reward_k = r_{t+k-1}  (k >= 1)           if t+k-1 < T else 0;   reward_0 = 0
+    policy_k = pi_{t+k}                      if t+k < T else 1/A
+    action_k = a_{t+k}    (k < K)            if t+k < T else uniform random in [0, A)
+    mask_k   = 1[t+k < T]
+
+    Args:
+      z_t: [T] value targets (value_targets of the game).
+      r_t: [T] rewards.
+      pi_t: [T, A] target policies.
+      a_t: [T] actions.
+      positions: [B] sample positions t in [0, T).
+      num_unroll_steps: K >= 0.
+      rng: draws the actions past the end of the game (always B*K draws, so results depend only
+        on the seed and the arguments).
+    Returns:
+      UnrollTargets with actions [B, K], target_values / target_rewards / mask [B, K+1],
+      target_policies [B, K+1, A].
+    """
+    z_t = np.asarray(z_t)
+    r_t = np.asarray(r_t)
+    pi_t = np.asarray(pi_t)
+    a_t = np.asarray(a_t)
+    positions = np.asarray(positions, dtype=np.int64)
+    if z_t.ndim != 1 or pi_t.ndim != 2 or positions.ndim != 1:
+        raise ValueError(f"expected z_t [T], pi_t [T, A], positions [B]; got {z_t.shape}, {pi_t.shape}, {positions.shape}")
+    t_len, num_actions = pi_t.shape
+    if r_t.shape != (t_len,) or a_t.shape != (t_len,) or z_t.shape != (t_len,):
+        raise ValueError(f"z_t {z_t.shape}, r_t {r_t.shape}, a_t {a_t.shape} must all be [T] = [{t_len}]")
+    if positions.size and (positions.min() < 0 or positions.max() >= t_len):
+        raise ValueError(f"positions must be in [0, {t_len}); got min {positions.min()}, max {positions.max()}")
+    k_len = num_unroll_steps
+    b = positions.shape[0]
+
+    idx = positions[:, None] + np.arange(k_len + 1)[None, :]                       # [B, K+1] t+k
+    inside = idx < t_len                                                           # [B, K+1]
+    safe = np.minimum(idx, t_len - 1)                                              # [B, K+1]
+
+    target_values = np.where(inside, z_t[safe], 0.0).astype(np.float32)            # [B, K+1]
+
+    # step k >= 1 is rewarded for the move it applied, a_{t+k-1}
+    r_idx = idx[:, 1:] - 1                                                         # [B, K]
+    rewards = np.where(r_idx < t_len, r_t[np.minimum(r_idx, t_len - 1)], 0.0)      # [B, K]
+    target_rewards = np.concatenate([np.zeros((b, 1)), rewards], axis=1).astype(np.float32)  # [B, K+1]
+
+    uniform = np.full(num_actions, 1.0 / num_actions)
+    target_policies = np.where(inside[:, :, None], pi_t[safe], uniform).astype(np.float32)  # [B, K+1, A]
+
+    random_actions = rng.integers(0, num_actions, size=(b, k_len))                 # [B, K]
+    actions = np.where(inside[:, :k_len], a_t[safe[:, :k_len]], random_actions).astype(np.int64)  # [B, K]
+
+    return UnrollTargets(actions=actions, target_values=target_values, target_rewards=target_rewards,
+                         target_policies=target_policies, mask=inside.astype(np.float32))

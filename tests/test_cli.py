@@ -1,0 +1,47 @@
+"""The loop through real processes and real files: selfplay -> game files -> train -> checkpoint -> selfplay."""
+import numpy as np
+
+from muzero_lite.checkpoints import list_checkpoints
+from muzero_lite.gamefile import list_game_files, read_game
+from muzero_lite.gifs import gif_path_for
+
+from conftest import cli, write_config, TINY_CARTPOLE
+
+
+def test_cartpole_selfplay_train_selfplay(tmp_path, tiny_cartpole):
+    run = tmp_path / "run"
+    r = cli("selfplay", "--config", tiny_cartpole, "--run-dir", run, "--games", 3, "--worker", "a")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("game ") == 3 and "ckpt uniform" in r.stdout
+    files = list_game_files(run / "games")
+    assert len(files) == 3
+    for f in files:
+        rec = read_game(f, num_actions=2)
+        assert rec.frames.shape[1:] == (4,) and rec.meta["checkpoint_step"] is None
+        assert rec.meta["return"] == rec.length           # CartPole: reward 1 per move
+        assert gif_path_for(f, run / "gifs").exists()     # gif_every 1
+    r = cli("train", "--config", tiny_cartpole, "--run-dir", run, "--steps", 20)
+    assert r.returncode == 0, r.stderr
+    assert [s for s, _ in list_checkpoints(run / "checkpoints")][0] == 20
+    r = cli("selfplay", "--config", tiny_cartpole, "--run-dir", run, "--games", 1, "--worker", "b")
+    assert r.returncode == 0, r.stderr
+    newest = list_game_files(run / "games")[-1]
+    assert "-b-" in newest.name and read_game(newest).meta["checkpoint_step"] == 20
+    assert "ckpt 20" in r.stdout
+
+
+def test_mario_selfplay_two_games(tmp_path):
+    cfg = write_config(tmp_path, "mario", env={"max_moves": 12}, selfplay={"gif_every": 1})
+    run = tmp_path / "run"
+    r = cli("selfplay", "--config", cfg, "--run-dir", run, "--games", 2)
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in r.stdout.splitlines() if "| level " in l]
+    assert len(lines) == 2 and "max_x" in lines[0] and "flag no" in lines[0]
+    files = list_game_files(run / "games")
+    assert len(files) == 2
+    for f in files:
+        rec = read_game(f, num_actions=12)
+        assert rec.frames.shape == (12, 2, 64, 64, 1) and rec.frames.dtype == np.uint8
+        assert rec.meta["level"] == "1-1" and rec.meta["max_x"] > 0
+        assert np.allclose(rec.policies.sum(1), 1, atol=1e-3)
+        assert gif_path_for(f, run / "gifs").stat().st_size > 1000

@@ -1,0 +1,88 @@
+"""Every kind of bad config is one line naming file, key and value, exit code 2, nothing written."""
+import dataclasses
+
+import pytest
+import yaml
+
+from muzero_lite.cli import main
+from muzero_lite.config import (ConfigError, config_from_dict, load_config, model_digest, save_resolved_config,
+                                temperature_at)
+
+from conftest import ROOT, cli
+
+BAD = [
+    # (yaml text, words the message must contain)
+    ("env: {frame_skipp: 4}\n", ["env.frame_skipp", "unknown key", "did you mean 'frame_skip'"]),
+    ("train: {batch_size: many}\n", ["train.batch_size", "'many'", "integer"]),
+    ("network: {channels: -8}\n", ["network.channels", "-8", "> 0"]),
+    ("train: {discount: 1.5}\n", ["train.discount", "1.5", "(0, 1]"]),
+    ("train: {discount: 0}\n", ["train.discount", "0", "(0, 1]"]),
+    ("env: {id: NoSuchGame-v9}\n", ["env.id", "NoSuchGame-v9", "unknown env id"]),
+    ("env: {levels: [\"9-1\"]}\n", ["env.levels", "9-1", "unknown Mario level"]),
+    ("env: {levels: []}\n", ["env.levels", "[]"]),
+    ("env: {action_set: turbo}\n", ["env.action_set", "turbo", "complex"]),
+    ("env: {action_set: right_only}\nsearch: {num_searches: 6}\n", ["search.num_searches", "6", "5 actions"]),
+    ("search: {temperature: [{until: 5, early: 1, late: 1}]}\n", ["search.temperature", "until is null"]),
+    ("env: {frame_size: [64]}\n", ["env.frame_size", "[64]"]),
+    ("grayscale: true\n", ["grayscale", "unknown key"]),
+    ("env: [1, 2]\n", ["env", "mapping"]),
+]
+
+
+@pytest.mark.parametrize("text,words", BAD)
+def test_bad_config_one_line_error(tmp_path, capsys, text, words):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    assert main(["selfplay", "--config", str(path), "--run-dir", str(tmp_path / "run"), "--games", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err
+    for w in words:
+        assert w in err
+    assert not (tmp_path / "run").exists()          # nothing written
+
+
+def test_missing_file_and_yaml_syntax(tmp_path, capsys):
+    assert main(["train", "--config", str(tmp_path / "nope.yaml"), "--run-dir", str(tmp_path)]) == 2
+    assert "nope.yaml: file not found" in capsys.readouterr().err
+    bad = tmp_path / "syntax.yaml"
+    bad.write_text("env:\n  id: [unclosed\n")
+    assert main(["train", "--config", str(bad), "--run-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "syntax.yaml: YAML syntax error at line" in err and len(err.strip().splitlines()) == 1
+
+
+def test_exit_code_2_from_a_real_process(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("train: {lr: -1}\n")
+    r = cli("train", "--config", path, "--run-dir", tmp_path / "run", timeout=60)
+    assert r.returncode == 2 and "train.lr = -1" in r.stderr and not (tmp_path / "run").exists()
+
+
+def test_shipped_configs_load():
+    for name in ("mario", "cartpole"):
+        cfg = load_config(ROOT / "configs" / f"{name}.yaml")
+        assert cfg.train.discount > 0
+
+
+def test_resolved_config_round_trips(tmp_path):
+    cfg = load_config(ROOT / "configs" / "cartpole.yaml")
+    path = save_resolved_config(cfg, tmp_path)
+    again = config_from_dict(yaml.safe_load(path.read_text()), str(path))
+    assert again == cfg
+
+
+def test_model_digest_tracks_shapes_only():
+    cfg = config_from_dict({})
+    assert model_digest(cfg) == model_digest(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=1.0)))
+    assert model_digest(cfg) != model_digest(dataclasses.replace(cfg, network=dataclasses.replace(cfg.network, channels=8)))
+
+
+def test_temperature_schedule_original():
+    s = config_from_dict({}).search            # orig: 4 <500, 6/5 <1000, 7 <2000, 8 <3000, then 9/7
+    assert [temperature_at(s, 10, 0), temperature_at(s, 700, 10), temperature_at(s, 700, 300)] == [4, 6, 5]
+    assert [temperature_at(s, 2500, 0), temperature_at(s, 9000, 224), temperature_at(s, 9000, 225)] == [8, 9, 7]
+
+
+def test_error_type_is_value_error():
+    with pytest.raises(ConfigError, match=r"<config>: seed = 'x': must be an integer"):
+        config_from_dict({"seed": "x"})

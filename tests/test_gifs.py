@@ -1,0 +1,66 @@
+"""Gifs: written atomically, read back with the right frame count and size; paths follow games."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from muzero_lite.gifs import gif_path_for, write_gif
+
+
+# n distinct colour frames [n, h, w, 3] uint8 (distinct, so the gif writer merges none).
+def make_frames(n: int, h: int, w: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    frames = np.zeros((n, h, w, 3), np.uint8)
+    for i in range(n):
+        frames[i, : h // 2, :, i % 3] = 40 * i % 256
+        frames[i, h // 2:] = rng.integers(0, 256, 3, dtype=np.uint8)
+    return frames
+
+
+def read_gif(path: Path) -> np.ndarray:
+    return iio.imread(path, index=None)  # [n, h, w, 3 or 4]
+
+
+def test_gif_round_trip(tmp_path: Path) -> None:
+    frames = make_frames(6, 40, 64)
+    path = write_gif(tmp_path / "gifs" / "g.gif", frames, fps=20)
+    assert path == tmp_path / "gifs" / "g.gif"
+    back = read_gif(path)
+    assert back.shape[:3] == (6, 40, 64)
+    assert [p.name for p in path.parent.iterdir()] == ["g.gif"]  # no temp file left behind
+    meta = iio.immeta(path, index=0)
+    assert meta.get("loop") == 0
+
+
+def test_gif_accepts_a_list_of_frames(tmp_path: Path) -> None:
+    frames = list(make_frames(3, 10, 12))
+    assert read_gif(write_gif(tmp_path / "l.gif", frames, fps=30)).shape[:3] == (3, 10, 12)
+
+
+def test_wide_frames_are_halved(tmp_path: Path) -> None:
+    back = read_gif(write_gif(tmp_path / "w.gif", make_frames(2, 100, 300), fps=10))
+    assert back.shape[:3] == (2, 50, 150)
+
+
+@pytest.mark.parametrize("frames", [[], np.zeros((0, 4, 4, 3), np.uint8)])
+def test_empty_frames_rejected(tmp_path: Path, frames) -> None:
+    with pytest.raises(ValueError, match="no frames"):
+        write_gif(tmp_path / "e.gif", frames, fps=10)
+    assert not (tmp_path / "e.gif").exists()
+
+
+def test_bad_frames_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="colour"):
+        write_gif(tmp_path / "b.gif", np.zeros((2, 4, 4), np.uint8), fps=10)
+    with pytest.raises(ValueError, match="uint8"):
+        write_gif(tmp_path / "b.gif", np.zeros((2, 4, 4, 3), np.float32), fps=10)
+    with pytest.raises(ValueError, match="fps"):
+        write_gif(tmp_path / "b.gif", make_frames(2, 4, 4), fps=0)
+
+
+def test_gif_path_for() -> None:
+    game = Path("run/games/game-20240101T000000.000001-w0-12-000003.npz")
+    assert gif_path_for(game, "run/gifs") == Path("run/gifs/game-20240101T000000.000001-w0-12-000003.gif")

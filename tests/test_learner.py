@@ -1,0 +1,95 @@
+import copy
+
+import numpy as np
+import torch
+
+from muzero_lite.checkpoints import newest_checkpoint, save_checkpoint
+from muzero_lite.config import NetworkConfig, TrainConfig, config_from_dict
+from muzero_lite.learner import Learner, scale_gradient, soft_ce
+from muzero_lite.networks import MuZeroNetworks
+from muzero_lite.types import Batch
+
+B, K, A, O = 16, 3, 4, 5
+
+
+def batch(seed=0) -> Batch:
+    rng = np.random.default_rng(seed)
+    pol = rng.random((B, K + 1, A)).astype(np.float32)
+    return Batch(observations=rng.random((B, O)).astype(np.float32), actions=rng.integers(0, A, (B, K)),
+                 target_values=rng.normal(size=(B, K + 1)).astype(np.float32),
+                 target_rewards=rng.normal(size=(B, K + 1)).astype(np.float32),
+                 target_policies=pol / pol.sum(-1, keepdims=True), weights=np.ones(B, np.float32),
+                 game_ids=np.zeros(B, np.int64), positions=np.arange(B))
+
+
+def learner(weight: float, seed=0) -> Learner:
+    torch.manual_seed(seed)
+    net = MuZeroNetworks((O,), A, NetworkConfig(kind="mlp", latent=8, width=16, support_size=5))
+    return Learner(TrainConfig(exploration_weight=weight, lr=0.01, num_unroll_steps=K), net, 5, torch.device("cpu"))
+
+
+def test_scale_gradient():
+    x = torch.ones(3, requires_grad=True)
+    (scale_gradient(x, 0.5) * 2).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_exploration_pushes_policy_away_from_exploration_prediction():
+    b = batch()
+    obs = torch.as_tensor(b.observations)
+
+    def surprise(l: Learner, explore_net) -> float:
+        # CE(policy softmax -> the ORIGINAL exploration network's prediction) at the root
+        with torch.no_grad():
+            h = l.net.represent(obs)
+            return soft_ce(torch.softmax(l.net.predict(h)[1], -1), explore_net(h)).mean().item()
+
+    plain, novel = learner(0.0), learner(0.5)
+    frozen = copy.deepcopy(plain.net.exploration)
+    before = surprise(plain, frozen)
+    plain.train_step(b)
+    novel.train_step(b)
+    # the exploration term raises the cross-entropy: the policy moved to moves the explorer does not expect
+    assert surprise(novel, frozen) > surprise(plain, frozen) + 1e-4
+    assert abs(surprise(plain, frozen) - before) < abs(surprise(novel, frozen) - before)
+
+
+def test_exploration_network_learns_the_policy():
+    l = learner(0.0004)
+    b = batch()
+    first = l.train_step(b)[0].exploration
+    for _ in range(60):
+        last = l.train_step(b)[0].exploration
+    assert last < first
+
+
+def test_priorities_shape_and_floor():
+    l = learner(0.0004)
+    _, pr = l.train_step(batch())
+    assert pr.shape == (B, K + 1) and (pr >= 0.1).all()
+
+
+def test_losses_fall_on_a_fixed_batch():
+    l = learner(0.0004)
+    b = batch(3)
+    first = l.train_step(b)[0]
+    for _ in range(100):
+        m = l.train_step(b)[0]
+    assert m.value < first.value and m.policy < first.policy and m.reward < first.reward
+
+
+def test_resume_continues_step_and_optimiser_state(tmp_path):
+    cfg = config_from_dict({"env": {"id": "CartPole-v1"}, "network": {"kind": "mlp"}})
+    a = learner(0.0004)
+    for s in range(3):
+        a.train_step(batch(s))
+    st = a.state()
+    save_checkpoint(tmp_path, cfg, a.step, st["networks"], st["optimizer"], st["exploration_optimizer"])
+    b = learner(0.0004, seed=99)                   # different init: everything must come from the file
+    b.load(newest_checkpoint(tmp_path, cfg)[1])
+    assert b.step == 3
+    assert b.optimizer.state_dict()["state"][0]["step"] == a.optimizer.state_dict()["state"][0]["step"]
+    a.train_step(batch(7))
+    b.train_step(batch(7))
+    for pa, pb in zip(a.net.parameters(), b.net.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-6)

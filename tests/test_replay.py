@@ -1,0 +1,196 @@
+"""Prioritized replay: PER probabilities and weights by hand, window eviction, batch assembly."""
+import numpy as np
+import pytest
+
+from muzero_lite.config import TrainConfig
+from muzero_lite.observations import stack_observations
+from muzero_lite.replay import ReplayBuffer
+from muzero_lite.targets import value_targets
+from muzero_lite.types import GameRecord
+
+
+def make_game(t_len: int, num_actions: int = 3, image: bool = False, seed: int = 0) -> GameRecord:
+    """A random game: vector frames [T, 2] (or uint8 images [T, 2, 4, 4, 3]) and random search output."""
+    rng = np.random.default_rng(seed)
+    if image:
+        frames = rng.integers(0, 256, size=(t_len, 2, 4, 4, 3), dtype=np.uint8)
+    else:
+        frames = rng.normal(size=(t_len, 2)).astype(np.float32)
+    policies = rng.random((t_len, num_actions)).astype(np.float32) + 0.1
+    policies /= policies.sum(axis=1, keepdims=True)
+    return GameRecord(frames=frames, actions=rng.integers(0, num_actions, size=t_len),
+                      rewards=rng.normal(size=t_len).astype(np.float32),
+                      root_values=rng.normal(size=t_len).astype(np.float32), policies=policies)
+
+
+def make_buffer(seed: int = 0, **cfg) -> ReplayBuffer:
+    return ReplayBuffer(TrainConfig(**cfg), stack_moves=2, num_actions=3, rng=np.random.default_rng(seed))
+
+
+def two_game_buffer(seed: int = 0) -> ReplayBuffer:
+    """Game 0 with position priorities [1, 3] (sum 4), game 1 with [2, 2, 8] (sum 12); total 16."""
+    buf = make_buffer(seed, window_size=100, priority_beta=0.4)
+    assert buf.add(make_game(2, seed=1)) == 0
+    assert buf.add(make_game(3, seed=2)) == 1
+    # the 99 is game 0's position 2, past its end: ignored
+    buf.update_priorities(np.array([0, 1]), np.array([0, 0]), np.array([[1.0, 3.0, 99.0], [2.0, 2.0, 8.0]]))
+    np.testing.assert_array_equal(buf.position_priorities(0), [1.0, 3.0])
+    np.testing.assert_array_equal(buf.position_priorities(1), [2.0, 2.0, 8.0])
+    return buf
+
+
+# P(g) P(p|g) by hand: P(g0) = 4/16, P(g1) = 12/16; P(p|g0) = [1/4, 3/4], P(p|g1) = [2/12, 2/12, 8/12]
+P_HAND = {
+    (0, 0): 1 / 16,  # 4/16 * 1/4
+    (0, 1): 3 / 16,  # 4/16 * 3/4
+    (1, 0): 2 / 16,  # 12/16 * 2/12
+    (1, 1): 2 / 16,  # 12/16 * 2/12
+    (1, 2): 8 / 16,  # 12/16 * 8/12
+}
+
+
+def test_new_games_get_new_priority():
+    buf = make_buffer(new_priority=1000.0)
+    buf.add(make_game(4))
+    np.testing.assert_array_equal(buf.position_priorities(0), [1000.0] * 4)
+    assert buf.num_games == 1 and buf.num_moves == 4 and buf.total_moves_added == 4
+
+
+def test_sampling_frequencies_match_hand_probabilities():
+    buf = two_game_buffer()
+    n = 20000
+    batch = buf.sample(n, 1)
+    for (g, p), prob in P_HAND.items():
+        freq = np.mean((batch.game_ids == g) & (batch.positions == p))
+        assert abs(freq - prob) < 0.015, (g, p, freq, prob)
+    assert abs(np.mean(batch.game_ids == 0) - 0.25) < 0.015   # P(g0) = 4/16
+
+
+def test_importance_weights_by_hand():
+    buf = two_game_buffer()
+    batch = buf.sample(20000, 1)  # contains every position, so the batch max is 1/P(g0, p0) = 16
+    # w = ((1/P) / 16) ** 0.4 = (1 / priority) ** 0.4 here, since 1/P = 16 / priority
+    w_hand = {(0, 0): 1.0,                # 1 ** 0.4
+              (0, 1): 0.644394,           # (1/3) ** 0.4
+              (1, 0): 0.757858,           # (1/2) ** 0.4
+              (1, 1): 0.757858,           # (1/2) ** 0.4
+              (1, 2): 0.435275}           # (1/8) ** 0.4
+    expected = np.array([w_hand[(g, p)] for g, p in zip(batch.game_ids, batch.positions)])
+    np.testing.assert_allclose(batch.weights, expected, rtol=1e-5)
+    # a small batch: normalised by its own max
+    small = buf.sample(6, 2)
+    inv_p = np.array([1 / P_HAND[(g, p)] for g, p in zip(small.game_ids, small.positions)])
+    np.testing.assert_allclose(small.weights, (inv_p / inv_p.max()) ** 0.4, rtol=1e-5)
+    assert small.weights.max() == pytest.approx(1.0) and np.all(small.weights > 0)
+
+
+def test_update_priorities_changes_sampling():
+    buf = make_buffer(window_size=100)
+    buf.add(make_game(3, seed=1))
+    buf.add(make_game(3, seed=2))
+    assert abs(np.mean(buf.sample(4000, 1).game_ids == 0) - 0.5) < 0.04   # equal sums at first
+    buf.update_priorities(np.array([0]), np.array([0]), np.array([[1e-3, 1e-3, 1e-3]]))
+    # P(g0) = 3e-3 / (3e-3 + 3000) = 1e-6
+    assert np.all(buf.sample(2000, 1).game_ids == 1)
+    # inside game 1: position 2 gets 9/10 of the mass
+    buf.update_priorities(np.array([1]), np.array([1]), np.array([[0.5, 9.0]]))
+    buf.update_priorities(np.array([1]), np.array([0]), np.array([[0.5]]))
+    pos = buf.sample(4000, 1).positions
+    assert abs(np.mean(pos == 2) - 0.9) < 0.02   # 9 / (0.5 + 0.5 + 9)
+
+
+def test_update_priorities_mask_and_bad_values():
+    buf = make_buffer()
+    buf.add(make_game(3))
+    buf.update_priorities(np.array([0]), np.array([0]), np.array([[5.0, 6.0, 7.0]]), mask=np.array([[1, 0, 1]]))
+    np.testing.assert_array_equal(buf.position_priorities(0), [5.0, 1000.0, 7.0])
+    with pytest.raises(ValueError):
+        buf.update_priorities(np.array([0]), np.array([0]), np.array([[0.0]]))
+    with pytest.raises(ValueError):
+        buf.update_priorities(np.array([0]), np.array([0]), np.array([[np.nan]]))
+
+
+def test_window_evicts_oldest_games_whole():
+    buf = make_buffer(window_size=10)
+    for seed in range(3):
+        buf.add(make_game(4, seed=seed))          # 4, 8, 12 > 10: game 0 leaves
+    assert list(buf.game_ids) == [1, 2]
+    assert buf.num_moves == 8 and buf.total_moves_added == 12
+    assert buf.add(make_game(15, seed=3)) == 3    # alone over the window: kept, all others leave
+    assert list(buf.game_ids) == [3] and buf.num_games == 1
+    assert buf.num_moves == 15 and buf.total_moves_added == 27
+    assert np.all(buf.sample(50, 2).game_ids == 3)
+    buf.add(make_game(2, seed=4))                  # 17 > 10: game 3 leaves, the new one stays
+    assert list(buf.game_ids) == [4] and buf.num_moves == 2
+    # sampled ids of evicted games are ignored
+    buf.update_priorities(np.array([0, 3, 4]), np.array([0, 0, 0]), np.array([[1.0], [1.0], [2.0]]))
+    np.testing.assert_array_equal(buf.position_priorities(4), [2.0, 1000.0])
+    with pytest.raises(KeyError):
+        buf.position_priorities(3)
+
+
+def test_batch_matches_stack_observations_and_targets():
+    cfg = TrainConfig(discount=0.9, td_steps=3)
+    buf = ReplayBuffer(cfg, stack_moves=3, num_actions=3, rng=np.random.default_rng(5))
+    games = [make_game(t, image=True, seed=t) for t in (6, 9, 4)]
+    for g in games:
+        buf.add(g)
+    k = 2
+    batch = buf.sample(32, k)
+    assert batch.observations.shape == (32, 3 * (2 * 3 + 1), 4, 4)
+    assert batch.observations.dtype == np.float32
+    assert len(np.unique(batch.game_ids)) > 1
+    for b in range(32):
+        g = games[batch.game_ids[b]]
+        t = batch.positions[b]
+        direct = stack_observations(g.frames, g.actions, np.array([t]), 3, 3)[0]
+        np.testing.assert_array_equal(batch.observations[b], direct)
+        z = value_targets(g.rewards, g.root_values, 0.9, 3)
+        for step in range(k + 1):
+            if t + step < g.length:
+                assert batch.target_values[b, step] == z[t + step]
+                np.testing.assert_array_equal(batch.target_policies[b, step], g.policies[t + step])
+            if step < k and t + step < g.length:
+                assert batch.actions[b, step] == g.actions[t + step]
+            if step >= 1 and t + step - 1 < g.length:
+                assert batch.target_rewards[b, step] == g.rewards[t + step - 1]
+    assert games[0].frames.dtype == np.uint8   # stored frames are never converted
+
+
+def test_game_shorter_than_k():
+    buf = make_buffer()
+    buf.add(make_game(2, seed=3))
+    batch = buf.sample(16, 5)
+    assert batch.actions.shape == (16, 5) and batch.target_values.shape == (16, 6)
+    for b in range(16):
+        t = batch.positions[b]
+        inside = 2 - t                                   # steps 0..inside-1 are in the game
+        assert np.all(batch.target_values[b, inside:] == 0)
+        np.testing.assert_allclose(batch.target_policies[b, inside:], 1 / 3)
+        assert np.all(batch.target_rewards[b, inside + 1:] == 0)
+    assert np.all((batch.actions >= 0) & (batch.actions < 3))
+    buf.update_priorities(np.array([0]), np.array([0]), np.array([[5.0, 6.0, 7.0, 8.0, 9.0, 10.0]]))
+    np.testing.assert_array_equal(buf.position_priorities(0), [5.0, 6.0])
+
+
+def test_same_seed_same_batch():
+    batches = []
+    for _ in range(2):
+        buf = make_buffer(seed=11)
+        for seed in range(3):
+            buf.add(make_game(5, seed=seed))
+        batches.append(buf.sample(8, 3))
+    for x, y in zip(*batches):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_rejects_bad_games_and_empty_sampling():
+    buf = make_buffer()
+    with pytest.raises(ValueError):
+        buf.sample(4, 1)
+    with pytest.raises(ValueError):
+        buf.add(make_game(3, num_actions=4))
+    bad = make_game(3)
+    bad.rewards = bad.rewards[:2]
+    with pytest.raises(ValueError):
+        buf.add(bad)

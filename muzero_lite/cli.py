@@ -5,6 +5,7 @@ import argparse
 import sys
 from typing import Optional
 
+from .checkpoints import CheckpointError
 from .config import ConfigError, load_config
 
 DEFAULT_CONFIG = "configs/mario.yaml"
@@ -58,5 +59,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             run_eval(cfg, args.run_dir, checkpoint=args.checkpoint, levels=args.levels, games=args.games, seed=args.seed)
     except ConfigError as e:
         print(f"muzero-lite: config error: {e}", file=sys.stderr)
+        return 2
+    except CheckpointError as e:
+        print(f"muzero-lite: checkpoint error: {e}", file=sys.stderr)
         return 2
     return 0

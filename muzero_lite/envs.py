@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 # Gymnasium's classic-control envs draw with pygame, which needs no display with the dummy driver.
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -79,9 +79,18 @@ def pool_frames(screens: list[np.ndarray], group: int, frames_per_move: int) -> 
 
 # Resize one image [h, w, c] (c = 1 or 3) to size [H, W], optionally to grey; returns [H, W, C] uint8.
 def resize_frame(frame: np.ndarray, size: tuple, grayscale: bool) -> np.ndarray:
-    height, width = size
+    return resize_image(to_image(frame), size, grayscale)
+
+
+# A PIL image of a frame [h, w, 1 | 3] uint8.
+def to_image(frame: np.ndarray) -> Image.Image:
     frame = np.ascontiguousarray(frame, dtype=np.uint8)
-    img = Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame)
+    return Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame)
+
+
+# Resize a PIL image to size [H, W], optionally to grey; returns [H, W, C] uint8 (C = 1 grey, 3 RGB).
+def resize_image(img: Image.Image, size: tuple, grayscale: bool) -> np.ndarray:
+    height, width = size
     if grayscale and img.mode != "L":
         img = img.convert("L")  # ITU-R 601 luma, before resizing: a third of the pixels to filter
     if img.size != (width, height):
@@ -93,7 +102,9 @@ def resize_frame(frame: np.ndarray, size: tuple, grayscale: bool) -> np.ndarray:
 class ImageFramer:
     """Turns the raw screens of a move (or a reset) into the stored frames [F, H, W, C] uint8."""
 
-    def __init__(self, cfg: EnvConfig, channels_in: int):
+    def __init__(self, cfg: EnvConfig, channels_in: int, image: Callable[[np.ndarray], Image.Image] = to_image):
+        # image: turns a raw screen (as given to move/still) into a PIL image (Mario: BGRX buffers)
+        self.image = image
         self.group = cfg.frame_skip // cfg.frames_per_move
         self.frames_per_move = cfg.frames_per_move
         self.size = (int(cfg.frame_size[0]), int(cfg.frame_size[1]))
@@ -106,12 +117,12 @@ class ImageFramer:
         resized: dict[int, np.ndarray] = {}  # repeated (padding) frames are resized once
         for p in pooled:
             if id(p) not in resized:
-                resized[id(p)] = resize_frame(p, self.size, self.grayscale)
+                resized[id(p)] = resize_image(self.image(p), self.size, self.grayscale)
         return np.stack([resized[id(p)] for p in pooled])                          # [F, H, W, C]
 
     # Frames of a reset: the one screen repeated F times.
     def still(self, screen: np.ndarray) -> np.ndarray:
-        frame = resize_frame(screen, self.size, self.grayscale)                   # [H, W, C]
+        frame = resize_image(self.image(screen), self.size, self.grayscale)      # [H, W, C]
         return np.repeat(frame[None], self.frames_per_move, axis=0)               # [F, H, W, C]
 
 
@@ -140,7 +151,7 @@ class MarioEnv(Env):
         self.cfg = cfg
         self._bytes = action_bytes(cfg.action_set)
         self.num_actions = len(self._bytes)
-        self._framer = ImageFramer(cfg, channels_in=3)
+        self._framer = ImageFramer(cfg, channels_in=3, image=mario.screen_image)
         self.frame_shape = self._framer.shape
         self.frame_dtype = np.dtype(np.uint8)
         self._emulators: dict[str, Any] = {}  # level -> emulator, made on first use (0.2 s each)
@@ -166,7 +177,7 @@ class MarioEnv(Env):
         self._info = mario.clean_info(raw, level)
         self._moves = 0
         self._done = False
-        return self._framer.still(screen), _with_counters(self._info, 0, False, False)
+        return self._framer.still(mario.grab_screen(screen)), _with_counters(self._info, 0, False, False)
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, dict]:
         a = check_action(action, self.num_actions, f"SuperMarioBros (action_set {self.cfg.action_set!r})")
@@ -176,7 +187,7 @@ class MarioEnv(Env):
         screens: list[np.ndarray] = []
         for _ in range(self.cfg.frame_skip):
             screen, emu_done, raw = mario.emulator_step(self._emulator, byte)
-            screens.append(mario.screen_copy(screen))  # the emulator overwrites its screen next frame
+            screens.append(mario.grab_screen(screen))  # the emulator overwrites its screen next frame
             if emu_done:
                 break
         self._screen = screen
@@ -192,7 +203,7 @@ class MarioEnv(Env):
         return self._framer.move(screens), float(reward), self._done, _with_counters(after, self._moves, terminated, truncated)
 
     def render_rgb(self) -> np.ndarray | None:
-        return None if self._screen is None else np.array(self._screen)           # [240, 256, 3]
+        return None if self._screen is None else mario.screen_copy(self._screen)  # [240, 256, 3]
 
     def close(self) -> None:
         for emulator in self._emulators.values():

@@ -73,18 +73,40 @@ def emulator_step(emulator: Any, byte: int) -> tuple[np.ndarray, bool, dict]:
     return screen, bool(done), info
 
 
-# A C-contiguous copy [240, 256, 3] uint8 of an emulator screen, fast for nes-py's own layout.
-def screen_copy(screen: np.ndarray) -> np.ndarray:
+# The 32-bit BGRX buffer [240*256*4] behind a nes-py 8 screen, or None when the screen is laid out otherwise.
+def _bgrx_buffer(screen: np.ndarray) -> np.ndarray | None:
     """nes-py 8 hands out a channel-reversed view (strides (1024, 4, -1), starting at byte 2) of its
-    32-bit BGRX screen buffer. numpy copies that view about 5x slower than PIL unpacks the buffer
-    ("BGRX" raw mode), and four copies a move cost a fifth of the emulator's time, so that layout is
-    unpacked by PIL; any other array is copied plainly."""
+    BGRX screen buffer. numpy copies that view about 50x slower than the buffer itself, and a move
+    takes four copies, so the buffer is what we copy and pool; PIL unpacks it to RGB in C."""
     base = screen.base
     if (screen.shape == (240, 256, 3) and screen.strides == (1024, 4, -1) and isinstance(base, np.ndarray)
             and base.dtype == np.uint8 and base.nbytes == 240 * 256 * 4 and base.flags.c_contiguous
             and screen.__array_interface__["data"][0] - base.__array_interface__["data"][0] == 2):
-        return np.asarray(Image.frombuffer("RGB", (256, 240), base, "raw", "BGRX", 0, 1))
-    return np.array(screen)
+        return base
+    return None
+
+
+# A cheap copy of an emulator screen: [240, 256, 4] BGRX (nes-py 8's own layout) or [h, w, 3] RGB.
+def grab_screen(screen: np.ndarray) -> np.ndarray:
+    """Max-pooling works channel-wise on either layout; screen_image turns one into an RGB image."""
+    base = _bgrx_buffer(screen)
+    if base is None:
+        return np.array(screen)
+    return base.reshape(240, 256, 4).copy()
+
+
+# An RGB PIL image of a grabbed screen (BGRX [h, w, 4] or RGB [h, w, 3]).
+def screen_image(frame: np.ndarray) -> Image.Image:
+    frame = np.ascontiguousarray(frame, dtype=np.uint8)
+    if frame.shape[-1] == 4:
+        h, w = frame.shape[:2]
+        return Image.frombuffer("RGB", (w, h), frame, "raw", "BGRX", 0, 1)
+    return Image.fromarray(frame)
+
+
+# A C-contiguous RGB copy [240, 256, 3] uint8 of an emulator screen (for gifs).
+def screen_copy(screen: np.ndarray) -> np.ndarray:
+    return np.array(screen_image(grab_screen(screen)))
 
 
 # Close an emulator, tolerating one that is already closed.

@@ -1,0 +1,112 @@
+"""`muzero-lite eval`: greedy games with a checkpoint, a gif each, and a table per level.
+
+The NES emulator is deterministic, so each game starts with a seeded random number
+(0..eval_noop_max) of no-op moves, as Atari evaluations do; the table says how many distinct
+trajectories (action sequences) it saw. Eval games are never written to games/.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .checkpoints import CheckpointError, check_compatible, load_checkpoint, newest_checkpoint
+from .config import LEVEL_RE, Config, ConfigError
+from .envs import make_env
+from .gifs import write_gif
+from .runfolder import RunPaths
+from .selfplay import build_networks, play_game
+
+
+def _levels(cfg: Config, levels: Optional[str]) -> list[Optional[str]]:
+    if not cfg.env.is_mario:
+        if levels:
+            raise ConfigError(f"--levels = {levels!r}: only Mario has levels (env.id is {cfg.env.id!r})")
+        return [None]
+    if not levels:
+        return list(cfg.env.levels)
+    out = [s.strip() for s in levels.split(",") if s.strip()]
+    for level in out:
+        if not LEVEL_RE.match(level):
+            raise ConfigError(f"--levels = {level!r}: unknown Mario level (world 1-8, stage 1-4, e.g. 1-1)")
+    return out
+
+
+def _load(cfg: Config, paths: RunPaths, checkpoint: Optional[str]) -> tuple[Path, dict]:
+    if checkpoint:
+        payload = load_checkpoint(checkpoint)
+        check_compatible(payload, cfg, checkpoint)
+        return Path(checkpoint), payload
+    found = newest_checkpoint(paths.checkpoints, cfg)
+    if found is None:
+        raise CheckpointError(f"{paths.checkpoints}: no checkpoint to evaluate (train first, or pass --checkpoint)")
+    return found
+
+
+def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.random.Generator,
+             training_step: int, gif_folder: Optional[Path] = None) -> dict:
+    """Play `games` greedy games on one level (or the gym env); returns the row of the table."""
+    env_cfg = dataclasses.replace(cfg.env, levels=[level]) if level else cfg.env
+    env = make_env(env_cfg, int(rng.integers(2**31)))
+    returns, max_xs, flags, moves, trajectories = [], [], 0, [], set()
+    try:
+        for i in range(games):
+            noops = int(rng.integers(0, cfg.selfplay.eval_noop_max + 1)) if cfg.env.is_mario else 0
+            rec, gif = play_game(env, networks, cfg, rng, training_step=training_step, greedy=True,
+                                 noop_moves=noops, render=gif_folder is not None)
+            returns.append(rec.meta["return"])
+            max_xs.append(rec.meta["max_x"] or 0)
+            flags += bool(rec.meta["flag"])
+            moves.append(rec.length)
+            trajectories.add(rec.actions.tobytes())
+            if gif:
+                write_gif(gif_folder / f"eval-step{training_step}-{level or cfg.env.id}-{i:03d}.gif", gif, cfg.selfplay.gif_fps)
+    finally:
+        env.close()
+    return {"level": level or cfg.env.id, "games": games, "mean_return": float(np.mean(returns)),
+            "min_return": float(np.min(returns)), "max_return": float(np.max(returns)),
+            "mean_max_x": float(np.mean(max_xs)), "max_max_x": int(np.max(max_xs)), "flags": flags,
+            "mean_moves": float(np.mean(moves)), "distinct": len(trajectories)}
+
+
+def format_table(rows: list[dict], is_mario: bool) -> str:
+    """The eval table as aligned text."""
+    if is_mario:
+        head = ["level", "games", "mean return", "mean max-x", "max max-x", "flags", "mean moves", "distinct"]
+        keys = ["level", "games", "mean_return", "mean_max_x", "max_max_x", "flags", "mean_moves", "distinct"]
+    else:
+        head = ["env", "games", "mean return", "min return", "max return", "mean moves", "distinct"]
+        keys = ["level", "games", "mean_return", "min_return", "max_return", "mean_moves", "distinct"]
+    cells = [head] + [[f"{r[k]:.1f}" if isinstance(r[k], float) else str(r[k]) for k in keys] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells)
+
+
+def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional[str] = None,
+             levels: Optional[str] = None, games: int = 20, seed: Optional[int] = None, out=sys.stdout,
+             gifs: bool = True) -> list[dict]:
+    """Evaluate the given or newest checkpoint; prints and returns the table's rows."""
+    import torch
+    torch.set_num_threads(1)
+    if games < 1:
+        raise ConfigError(f"--games = {games}: must be >= 1")
+    level_list = _levels(cfg, levels)
+    paths = RunPaths.of(cfg, run_dir)
+    path, payload = _load(cfg, paths, checkpoint)
+    env = make_env(cfg.env, 0)
+    networks = build_networks(cfg, env).eval()
+    env.close()
+    networks.load_state_dict(payload["networks"])
+    step = int(payload["step"])
+    rng = np.random.default_rng(cfg.seed if seed is None else seed)
+    gif_folder = paths.gifs if gifs else None
+    if gif_folder:
+        gif_folder.mkdir(parents=True, exist_ok=True)
+    print(f"[eval] {path.name} (step {step}), {games} greedy games per level", file=out, flush=True)
+    rows = [evaluate(cfg, networks, level, games, rng, step, gif_folder) for level in level_list]
+    print(format_table(rows, cfg.env.is_mario), file=out, flush=True)
+    return rows

@@ -73,6 +73,14 @@ class MoveCounter:
         return sum(n for m, n in self.stamps if m <= t)
 
 
+def _normal_priority() -> None:
+    """In the child: undo this script's nice(10), so the measured run gets normal priority."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except OSError:
+        pass
+
+
 def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers, rows: list) -> tuple:
     """Run one seed until TARGET or budget; returns (seconds, env moves) or (None, moves at the end)."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"learn_cartpole_{seed}_"))
@@ -87,7 +95,7 @@ def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers,
         argv += ["--workers", str(workers)]
     log = open(run_dir / "run.log", "w")
     start = time.time()
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, preexec_fn=_normal_priority)
     env = make_env(cfg.env, 0)
     networks = build_networks(cfg, env).eval()
     env.close()

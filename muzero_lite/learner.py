@@ -44,9 +44,12 @@ class Learner:
 
     def __init__(self, cfg: TrainConfig, networks: MuZeroNetworks, support_size: int, device: torch.device):
         self.cfg, self.net, self.support_size, self.device = cfg, networks, support_size, device
-        self.optimizer = torch.optim.Adam(networks.main_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.exploration_optimizer = torch.optim.Adam(networks.exploration.parameters(),
-                                                      lr=cfg.lr * cfg.exploration_lr_ratio)
+        self.main_params = networks.main_parameters()
+        self.explore_params = list(networks.exploration.parameters())
+        # foreach: one fused update over all tensors (torch picks the per-tensor loop on CPU otherwise)
+        self.optimizer = torch.optim.Adam(self.main_params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        self.exploration_optimizer = torch.optim.Adam(self.explore_params, lr=cfg.lr * cfg.exploration_lr_ratio,
+                                                      foreach=True)
         self.step = 0
 
     def _tensor(self, x: np.ndarray, dtype=torch.float32) -> torch.Tensor:
@@ -58,52 +61,55 @@ class Learner:
         net.train()
         obs = self._tensor(batch.observations)
         actions = self._tensor(batch.actions, torch.long)                      # [B, K]
-        z = self._tensor(batch.target_values)                                  # [B, K+1]
-        u = self._tensor(batch.target_rewards)                                 # [B, K+1]
-        pi = self._tensor(batch.target_policies)                               # [B, K+1, A]
+        b, k_steps = actions.shape
+        # [K+1, B, ...] targets, step-major like the unroll below
+        z = self._tensor(batch.target_values).T                                # [K+1, B]
+        u = self._tensor(batch.target_rewards).T[1:]                           # [K, B] (column 0 unused)
+        pi = self._tensor(batch.target_policies).transpose(0, 1)               # [K+1, B, A]
         weights = self._tensor(batch.weights)                                  # [B]
-        k_steps = actions.shape[1]
-        z2 = scalar_to_two_hot(z, self.support_size)                           # [B, K+1, S]
-        u2 = scalar_to_two_hot(u, self.support_size)
 
-        hidden = net.represent(obs)
-        per_sample = torch.zeros_like(weights)
-        parts = torch.zeros(4, device=self.device)
-        hiddens, probs, values = [], [], []
-        for k in range(k_steps + 1):
-            if k > 0:
-                hidden, reward_logits = net.dynamics_step(scale_gradient(hidden, 0.5), actions[:, k - 1])
-            value_logits, policy_logits = net.predict(hidden)
-            scale = 1.0 if k == 0 else 1.0 / k_steps
-            l_value = soft_ce(z2[:, k], value_logits)
-            l_reward = soft_ce(u2[:, k], reward_logits) if k > 0 else torch.zeros_like(l_value)
-            l_policy = soft_ce(pi[:, k], policy_logits)
-            p = torch.softmax(policy_logits, dim=-1)
-            l_explore = soft_ce(p, net.exploration(hidden))                    # gradient into policy and hidden
-            per_sample = per_sample + scale * (l_value + l_reward + l_policy - cfg.exploration_weight * l_explore)
-            parts = parts + scale * torch.stack([l_value.mean(), l_reward.mean(), l_policy.mean(), l_explore.mean()]).detach()
-            hiddens.append(hidden.detach())
-            probs.append(p.detach())
-            values.append(logits_to_scalar(value_logits.detach()))
+        # the dynamics are sequential; every head then runs once on all K+1 hidden states
+        hiddens, reward_logits = [net.represent(obs)], []
+        for k in range(k_steps):
+            h, r = net.dynamics_step(scale_gradient(hiddens[-1], 0.5), actions[:, k])
+            hiddens.append(h)
+            reward_logits.append(r)
+        hidden = torch.cat(hiddens)                                            # [(K+1)B, ...]
+        value_logits, policy_logits = net.predict(hidden)                      # [(K+1)B, S], [(K+1)B, A]
+        probs = torch.softmax(policy_logits, dim=-1)
+        steps = k_steps + 1
+        l_value = soft_ce(scalar_to_two_hot(z.reshape(-1), self.support_size), value_logits).view(steps, b)
+        l_policy = soft_ce(pi.reshape(steps * b, -1), policy_logits).view(steps, b)
+        l_explore = soft_ce(probs, net.exploration(hidden)).view(steps, b)     # gradient into policy and hidden
+        if k_steps:
+            l_reward = soft_ce(scalar_to_two_hot(u.reshape(-1), self.support_size), torch.cat(reward_logits)).view(k_steps, b)
+        else:
+            l_reward = torch.zeros(0, b, device=self.device)
+        # step 0 counts fully, each recurrent step 1/K
+        scale = torch.full((steps, 1), 1.0 / max(k_steps, 1), device=self.device)
+        scale[0] = 1.0
+        per_step = l_value + l_policy - cfg.exploration_weight * l_explore    # [K+1, B]
+        per_sample = (scale * per_step).sum(0) + (scale[1:] * l_reward).sum(0)  # [B]
         loss = (per_sample * weights).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.main_parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(self.main_params, cfg.grad_clip)
         self.optimizer.step()
 
         # the exploration network learns to predict the policy (both detached: only it moves)
-        explore_loss = sum((1.0 if k == 0 else 1.0 / k_steps) * soft_ce(probs[k], net.exploration(hiddens[k])).mean()
-                           for k in range(k_steps + 1))
+        explore_loss = (scale * soft_ce(probs.detach(), net.exploration(hidden.detach())).view(steps, b)).sum(0).mean()
         self.exploration_optimizer.zero_grad(set_to_none=True)
         explore_loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.exploration.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(self.explore_params, cfg.grad_clip)
         self.exploration_optimizer.step()
         self.step += 1
 
-        predicted = torch.stack(values, 1)                                     # [B, K+1]
-        priorities = ((predicted - z).abs() + cfg.priority_epsilon).cpu().numpy()
-        v, r, pol, ex = parts.tolist()
-        return StepMetrics(v, r, pol, ex, float(loss.item())), priorities
+        with torch.no_grad():
+            predicted = logits_to_scalar(value_logits).view(steps, b)          # [K+1, B]
+            priorities = ((predicted - z).abs() + cfg.priority_epsilon).T.cpu().numpy()   # [B, K+1]
+            parts = torch.stack([(scale * l_value).sum(0).mean(), (scale[1:] * l_reward).sum(0).mean(),
+                                 (scale * l_policy).sum(0).mean(), (scale * l_explore).sum(0).mean(), loss]).tolist()
+        return StepMetrics(*parts), priorities
 
     def state(self) -> dict:
         """What a checkpoint holds of the learner."""

@@ -21,24 +21,28 @@ def input_shape(frame_shape: tuple, stack_moves: int, num_actions: int) -> tuple
 
 
 def stack_observations(frames: np.ndarray, actions: np.ndarray, positions: np.ndarray,
-                       stack_moves: int, num_actions: int) -> np.ndarray:
-    """Network inputs of one game at several positions.
+                       stack_moves: int, num_actions: int,
+                       game_positions: np.ndarray | None = None) -> np.ndarray:
+    """Network inputs at several positions.
 
-    frames: [T, F, H, W, C] uint8 or [T, O] float32, the frames seen at positions 0..T-1
-      (entries past the last position used are never read);
-    actions: [>= max(positions)] int, actions[j] the move taken at position j;
-    positions: [B] int positions in [0, T).
+    One game (game_positions None): frames [T, F, H, W, C] uint8 or [T, O] float32 are the frames
+    seen at positions 0..T-1 (entries past the last position used are never read), actions[j] the
+    move taken at position j, positions [B] in [0, T).
+    Ring storage (game_positions given): frames/actions hold many games back to back, indices wrap
+    modulo len(frames); positions [B] are storage indices and game_positions [B] each one's move
+    number within its game (how much history it has).
     Returns [B, stack*(F*C+1), H, W] or [B, stack*(O+A)] float32.
     """
     positions = np.asarray(positions, dtype=np.int64)
+    t = positions if game_positions is None else np.asarray(game_positions, dtype=np.int64)
+    n = frames.shape[0]
     b = positions.shape[0]
-    # idx[b, s]: the position of stack entry s (oldest first) for sample b; negative = before the game
-    idx = positions[:, None] - np.arange(stack_moves - 1, -1, -1)[None, :]        # [B, stack]
-    valid = idx >= 0                                                               # [B, stack]
-    safe = np.where(valid, idx, 0)
-    # the action that led to entry j is actions[j-1]; none for j == 0 (encoded as zeros)
-    has_prev = idx >= 1                                                            # [B, stack]
-    prev_action = np.where(has_prev, np.asarray(actions, dtype=np.int64)[np.maximum(idx - 1, 0)], 0)
+    back = np.arange(stack_moves - 1, -1, -1)[None, :]                             # [1, stack] oldest first
+    valid = (t[:, None] - back) >= 0                                               # [B, stack] inside the game
+    has_prev = (t[:, None] - back) >= 1                                            # [B, stack] an action led here
+    safe = np.where(valid, positions[:, None] - back, positions[:, None]) % n       # [B, stack] storage index
+    # the action that led to entry j is the one taken at j-1; none at a game's first position (zeros)
+    prev_action = np.where(has_prev, np.asarray(actions, dtype=np.int64)[(safe - 1) % n], 0)
     if frames.ndim == 5:
         _, f, h, w, c = frames.shape
         x = frames[safe]                                                           # [B, stack, F, H, W, C]

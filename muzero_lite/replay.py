@@ -5,14 +5,15 @@ Each position of a game has a priority; a game's priority is the sum of its posi
 priority, then a position in it with P(p|g) proportional to the position's priority. Its
 importance weight is 1 / (P(g) P(p|g)), normalised by the batch maximum, raised to priority_beta.
 
-Games get increasing ids 0, 1, 2, ... and leave oldest first, so the ids in the buffer are always
-the contiguous range [first_id, next_id): an id's index in the buffer is id - first_id, and an id
-below first_id belongs to an evicted game. Frames are kept as stored (uint8 for images); network
-inputs are stacked only for the samples of a batch.
+Since P(g) P(p|g) = priority_p / total priority, the two draws are done as one: a position of the
+whole buffer, drawn by its priority. Games are stored back to back in ring arrays (one slot a
+move), so a batch is assembled with array indexing alone, whatever the number of games in it.
+Games get increasing ids 0, 1, 2, ... and leave oldest first, so the ids in the buffer are the
+contiguous range [first_id, next_id). Frames stay as stored (uint8 for images); network inputs
+are stacked only for the samples of a batch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -21,16 +22,6 @@ from .config import TrainConfig
 from .observations import stack_observations
 from .targets import unroll_targets, value_targets
 from .types import Batch, GameRecord
-
-
-@dataclass
-class _StoredGame:
-    """A game in the buffer: the record as loaded, its value targets and position priorities."""
-    record: GameRecord
-    # [T] float32 n-step value targets (root values never change, so computed once)
-    z_t: np.ndarray
-    # [T] float64 priority of each position
-    priorities: np.ndarray
 
 
 class ReplayBuffer:
@@ -43,8 +34,10 @@ class ReplayBuffer:
         self.stack_moves = stack_moves
         self.num_actions = num_actions
         self.rng = rng
-        self._games: list[_StoredGame] = []          # oldest first; index = game id - first_id
-        self._sums = np.zeros(0, dtype=np.float64)   # [num_games] priority of each game
+        self._cap = 0                   # ring slots; storage is made at the first add
+        self._head = 0                  # slot of the next move written
+        self._starts: list[int] = []    # slot of each live game's first move, oldest first
+        self._lengths: list[int] = []   # each live game's length
         self._first_id = 0
         self._num_moves = 0
         self._total_moves_added = 0
@@ -53,7 +46,7 @@ class ReplayBuffer:
 
     @property
     def num_games(self) -> int:
-        return len(self._games)
+        return len(self._starts)
 
     @property
     def num_moves(self) -> int:
@@ -68,7 +61,37 @@ class ReplayBuffer:
     @property
     def game_ids(self) -> range:
         """Ids of the games now in the buffer, oldest first."""
-        return range(self._first_id, self._first_id + len(self._games))
+        return range(self._first_id, self._first_id + len(self._starts))
+
+    # ------------------------------------------------------------------ storage
+
+    def _allocate(self, record: GameRecord, cap: int) -> None:
+        """(Re)make the ring arrays with cap slots, keeping the live games in order."""
+        old = None
+        if self._cap and self._starts:
+            order = (self._starts[0] + np.arange(self._num_moves)) % self._cap              # live slots, oldest first
+            old = {name: arr[order] for name, arr in self._arrays().items()}
+        self.frames = np.zeros((cap,) + record.frames.shape[1:], dtype=record.frames.dtype)   # [N, *frame]
+        self.actions = np.zeros(cap, dtype=np.int64)                                        # [N]
+        self.rewards = np.zeros(cap, dtype=np.float32)                                      # [N]
+        self.policies = np.zeros((cap, self.num_actions), dtype=np.float32)                 # [N, A]
+        self.z = np.zeros(cap, dtype=np.float32)                                            # [N] value targets
+        self.priorities = np.zeros(cap, dtype=np.float64)                                   # [N] 0 = empty slot
+        self.move_number = np.zeros(cap, dtype=np.int64)                                    # [N] t within its game
+        self.remaining = np.zeros(cap, dtype=np.int64)                                      # [N] T - t
+        self.game_of = np.zeros(cap, dtype=np.int64)                                        # [N] game id
+        if old is not None:
+            n = self._num_moves
+            for name, arr in old.items():
+                getattr(self, name)[:n] = arr
+            shift = self._starts[0]
+            self._starts = [(s - shift) % self._cap for s in self._starts]
+        self._head = self._num_moves
+        self._cap = cap
+
+    def _arrays(self) -> dict:
+        names = ("frames", "actions", "rewards", "policies", "z", "priorities", "move_number", "remaining", "game_of")
+        return {n: getattr(self, n) for n in names}
 
     # ------------------------------------------------------------------ adding
 
@@ -84,42 +107,56 @@ class ReplayBuffer:
             n = getattr(record, name).shape[0]
             if n != t_len:
                 raise ValueError(f"game {name} has {n} entries; expected one per move ({t_len})")
-        z_t = value_targets(record.rewards, record.root_values, self.cfg.discount, self.cfg.td_steps)
-        priorities = np.full(t_len, self.cfg.new_priority, dtype=np.float64)
-        self._games.append(_StoredGame(record=record, z_t=z_t, priorities=priorities))
-        self._sums = np.append(self._sums, priorities.sum())
-        self._num_moves += t_len
-        self._total_moves_added += t_len
-        game_id = self._first_id + len(self._games) - 1
-        self._evict()
-        return game_id
-
-    # Drop the oldest games while over the window, never the newest (it may alone exceed it).
-    def _evict(self) -> None:
+        if self._cap and record.frames.shape[1:] != self.frames.shape[1:]:
+            raise ValueError(f"game frames {record.frames.shape[1:]} differ from the buffer's {self.frames.shape[1:]}")
+        # the oldest games leave whole until the new one fits the window (the new one always stays)
         drop = 0
-        moves = self._num_moves
-        while moves > self.cfg.window_size and drop < len(self._games) - 1:
-            moves -= self._games[drop].record.length
+        while drop < len(self._starts) and self._num_moves + t_len > self.cfg.window_size:
+            self._free(drop)
             drop += 1
         if drop:
-            del self._games[:drop]
-            self._sums = self._sums[drop:].copy()
+            del self._starts[:drop], self._lengths[:drop]
             self._first_id += drop
-            self._num_moves = moves
+        need = self._num_moves + t_len
+        if need > self._cap:
+            self._allocate(record, max(need, self.cfg.window_size + t_len, 2 * self._cap))
+        slots = (self._head + np.arange(t_len)) % self._cap                         # [T]
+        game_id = self._first_id + len(self._starts)
+        self.frames[slots] = record.frames
+        self.actions[slots] = record.actions
+        self.rewards[slots] = record.rewards
+        self.policies[slots] = record.policies
+        self.z[slots] = value_targets(record.rewards, record.root_values, self.cfg.discount, self.cfg.td_steps)
+        self.priorities[slots] = self.cfg.new_priority
+        self.move_number[slots] = np.arange(t_len)
+        self.remaining[slots] = t_len - np.arange(t_len)
+        self.game_of[slots] = game_id
+        self._starts.append(self._head)
+        self._lengths.append(t_len)
+        self._head = (self._head + t_len) % self._cap
+        self._num_moves += t_len
+        self._total_moves_added += t_len
+        return game_id
+
+    def _free(self, i: int) -> None:
+        """Empty the slots of the i-th oldest live game (priority 0: never sampled)."""
+        slots = (self._starts[i] + np.arange(self._lengths[i])) % self._cap
+        self.priorities[slots] = 0.0
+        self._num_moves -= self._lengths[i]
 
     # ------------------------------------------------------------------ priorities
 
-    # Index of a game id in the buffer, or None for an evicted (or never added) game.
+    # Index of a game id among the live games, or None for an evicted (or never added) game.
     def _index(self, game_id: int) -> Optional[int]:
         i = int(game_id) - self._first_id
-        return i if 0 <= i < len(self._games) else None
+        return i if 0 <= i < len(self._starts) else None
 
     def position_priorities(self, game_id: int) -> np.ndarray:
         """[T] copy of a game's position priorities (KeyError if it is not in the buffer)."""
         i = self._index(game_id)
         if i is None:
-            raise KeyError(f"game {game_id} is not in the buffer (ids {self._first_id}..{self._first_id + len(self._games) - 1})")
-        return self._games[i].priorities.copy()
+            raise KeyError(f"game {game_id} is not in the buffer (ids {self._first_id}..{self._first_id + len(self._starts) - 1})")
+        return self.priorities[(self._starts[i] + np.arange(self._lengths[i])) % self._cap].copy()
 
     # After a training step: the unrolled positions t+k get the trainer's new priorities.
     def update_priorities(self, game_ids: np.ndarray, positions: np.ndarray, new_priorities: np.ndarray,
@@ -140,62 +177,37 @@ class ReplayBuffer:
         if game_ids.shape != (b,) or positions.shape != (b,):
             raise ValueError(f"game_ids {game_ids.shape} and positions {positions.shape} must be [B] = [{b}]")
         keep = np.ones((b, k1), dtype=bool) if mask is None else np.asarray(mask).reshape(b, k1) > 0
-        idx = positions[:, None] + np.arange(k1)[None, :]                      # [B, K+1] t+k
-        for gid in np.unique(game_ids):
-            i = self._index(gid)
-            if i is None:
-                continue
-            game = self._games[i]
-            rows = game_ids == gid
-            sel = keep[rows] & (idx[rows] < game.record.length)                # [b_g, K+1]
-            values = new_priorities[rows][sel]
-            if not np.all(np.isfinite(values) & (values > 0)):
-                raise ValueError(f"new priorities must be finite and > 0; got {values[~(np.isfinite(values) & (values > 0))][:5]}")
-            game.priorities[idx[rows][sel]] = values
-            # recomputed, not adjusted by differences, so the game sum never drifts
-            self._sums[i] = game.priorities.sum()
+        live = (game_ids >= self._first_id) & (game_ids < self._first_id + len(self._starts))     # [B]
+        if not live.any():
+            return
+        index = np.where(live, game_ids - self._first_id, 0)
+        starts = np.asarray(self._starts, dtype=np.int64)[index]                    # [B]
+        lengths = np.asarray(self._lengths, dtype=np.int64)[index]                  # [B]
+        t_k = positions[:, None] + np.arange(k1)[None, :]                           # [B, K+1]
+        sel = keep & live[:, None] & (t_k < lengths[:, None])                       # [B, K+1]
+        values = new_priorities[sel]
+        if not np.all(np.isfinite(values) & (values > 0)):
+            raise ValueError(f"new priorities must be finite and > 0; got {values[~(np.isfinite(values) & (values > 0))][:5]}")
+        self.priorities[((starts[:, None] + t_k) % max(self._cap, 1))[sel]] = values
 
     # ------------------------------------------------------------------ sampling
 
     # Draw a training batch by priority, with its network inputs, targets and importance weights.
     def sample(self, batch_size: int, num_unroll_steps: int) -> Batch:
-        """B samples: game by game priority, position by position priority; see the module doc."""
-        if not self._games:
+        """B samples drawn by position priority (= game by game priority, then position); see the module doc."""
+        if not self._starts:
             raise ValueError("cannot sample from an empty replay buffer")
         if batch_size < 1 or num_unroll_steps < 0:
             raise ValueError(f"batch_size = {batch_size}, num_unroll_steps = {num_unroll_steps}: need >= 1 and >= 0")
-        b, k_len = batch_size, num_unroll_steps
-        total = self._sums.sum()
-        p_game = self._sums / total                                               # [G]
-        game_idx = self.rng.choice(len(self._games), size=b, p=p_game)            # [B]
-        positions = np.zeros(b, dtype=np.int64)                                   # [B]
-        p_position = np.zeros(b, dtype=np.float64)                                # [B] P(p|g)
-        observations = None
-        actions = np.zeros((b, k_len), dtype=np.int64)
-        target_values = np.zeros((b, k_len + 1), dtype=np.float32)
-        target_rewards = np.zeros((b, k_len + 1), dtype=np.float32)
-        target_policies = np.zeros((b, k_len + 1, self.num_actions), dtype=np.float32)
-        # one pass per distinct game: its positions, stacked inputs and targets, put back in batch order
-        for i in np.unique(game_idx):
-            rows = np.flatnonzero(game_idx == i)                                  # [b_g]
-            game = self._games[i]
-            rec = game.record
-            p_in_game = game.priorities / self._sums[i]                           # [T]
-            pos = self.rng.choice(rec.length, size=rows.size, p=p_in_game)        # [b_g]
-            positions[rows] = pos
-            p_position[rows] = p_in_game[pos]
-            obs = stack_observations(rec.frames, rec.actions, pos, self.stack_moves, self.num_actions)
-            if observations is None:
-                observations = np.zeros((b,) + obs.shape[1:], dtype=np.float32)
-            observations[rows] = obs
-            tg = unroll_targets(game.z_t, rec.rewards, rec.policies, rec.actions, pos, k_len, self.rng)
-            actions[rows] = tg.actions
-            target_values[rows] = tg.target_values
-            target_rewards[rows] = tg.target_rewards
-            target_policies[rows] = tg.target_policies
-        raw = 1.0 / (p_game[game_idx] * p_position)                               # [B]
-        weights = (raw / raw.max()) ** self.cfg.priority_beta                     # [B] in (0, 1]
-        return Batch(observations=observations, actions=actions, target_values=target_values,
-                     target_rewards=target_rewards, target_policies=target_policies,
-                     weights=weights.astype(np.float32),
-                     game_ids=(game_idx + self._first_id).astype(np.int64), positions=positions)
+        p = self.priorities / self.priorities.sum()                                # [N] = P(g) P(p|g)
+        slots = self.rng.choice(self._cap, size=batch_size, p=p)                    # [B]
+        t = self.move_number[slots]
+        observations = stack_observations(self.frames, self.actions, slots, self.stack_moves, self.num_actions,
+                                          game_positions=t)
+        tg = unroll_targets(self.z, self.rewards, self.policies, self.actions, slots, num_unroll_steps, self.rng,
+                            remaining=self.remaining[slots])
+        raw = 1.0 / p[slots]                                                        # [B]
+        weights = (raw / raw.max()) ** self.cfg.priority_beta                       # [B] in (0, 1]
+        return Batch(observations=observations, actions=tg.actions, target_values=tg.target_values,
+                     target_rewards=tg.target_rewards, target_policies=tg.target_policies,
+                     weights=weights.astype(np.float32), game_ids=self.game_of[slots].copy(), positions=t)

@@ -61,7 +61,7 @@ def value_targets(r_t: np.ndarray, v_t: np.ndarray, discount: float, td_steps: i
 # Everything the trainer needs for samples of one game: the targets of K unroll steps and their actions.
 def unroll_targets(z_t: np.ndarray, r_t: np.ndarray, pi_t: np.ndarray, a_t: np.ndarray,
                    positions: np.ndarray, num_unroll_steps: int,
-                   rng: np.random.Generator) -> UnrollTargets:
+                   rng: np.random.Generator, remaining: np.ndarray | None = None) -> UnrollTargets:
     """Value, reward and policy targets of steps k = 0..K from positions t, and the K actions.
 
     value_k  = z_{t+k}                       if t+k < T else 0
@@ -71,14 +71,17 @@ def unroll_targets(z_t: np.ndarray, r_t: np.ndarray, pi_t: np.ndarray, a_t: np.n
     mask_k   = 1[t+k < T]
 
     Args:
-      z_t: [T] value targets (value_targets of the game).
-      r_t: [T] rewards.
-      pi_t: [T, A] target policies.
-      a_t: [T] actions.
-      positions: [B] sample positions t in [0, T).
+      z_t: [N] value targets (value_targets of the game).
+      r_t: [N] rewards.
+      pi_t: [N, A] target policies.
+      a_t: [N] actions.
+      positions: [B] sample positions in [0, N).
       num_unroll_steps: K >= 0.
       rng: draws the actions past the end of the game (always B*K draws, so results depend only
         on the seed and the arguments).
+      remaining: None when the arrays are one game (N = T, remaining = T - t); for ring storage of
+        many games back to back, [B] moves from each position to its game's end (T - t), and
+        indices wrap modulo N.
     Returns:
       UnrollTargets with actions [B, K], target_values / target_rewards / mask [B, K+1],
       target_policies [B, K+1, A].
@@ -90,30 +93,30 @@ def unroll_targets(z_t: np.ndarray, r_t: np.ndarray, pi_t: np.ndarray, a_t: np.n
     positions = np.asarray(positions, dtype=np.int64)
     if z_t.ndim != 1 or pi_t.ndim != 2 or positions.ndim != 1:
         raise ValueError(f"expected z_t [T], pi_t [T, A], positions [B]; got {z_t.shape}, {pi_t.shape}, {positions.shape}")
-    t_len, num_actions = pi_t.shape
-    if r_t.shape != (t_len,) or a_t.shape != (t_len,) or z_t.shape != (t_len,):
-        raise ValueError(f"z_t {z_t.shape}, r_t {r_t.shape}, a_t {a_t.shape} must all be [T] = [{t_len}]")
-    if positions.size and (positions.min() < 0 or positions.max() >= t_len):
-        raise ValueError(f"positions must be in [0, {t_len}); got min {positions.min()}, max {positions.max()}")
+    n, num_actions = pi_t.shape
+    if r_t.shape != (n,) or a_t.shape != (n,) or z_t.shape != (n,):
+        raise ValueError(f"z_t {z_t.shape}, r_t {r_t.shape}, a_t {a_t.shape} must all be [T] = [{n}]")
+    if positions.size and (positions.min() < 0 or positions.max() >= n):
+        raise ValueError(f"positions must be in [0, {n}); got min {positions.min()}, max {positions.max()}")
+    remaining = n - positions if remaining is None else np.asarray(remaining, dtype=np.int64)
     k_len = num_unroll_steps
     b = positions.shape[0]
 
-    idx = positions[:, None] + np.arange(k_len + 1)[None, :]                       # [B, K+1] t+k
-    inside = idx < t_len                                                           # [B, K+1]
-    safe = np.minimum(idx, t_len - 1)                                              # [B, K+1]
+    steps = np.arange(k_len + 1)[None, :]                                          # [1, K+1]
+    idx = (positions[:, None] + steps) % n                                         # [B, K+1] storage of t+k
+    inside = steps < remaining[:, None]                                            # [B, K+1] t+k < T
 
-    target_values = np.where(inside, z_t[safe], 0.0).astype(np.float32)            # [B, K+1]
+    target_values = np.where(inside, z_t[idx], 0.0).astype(np.float32)             # [B, K+1]
 
     # step k >= 1 is rewarded for the move it applied, a_{t+k-1}
-    r_idx = idx[:, 1:] - 1                                                         # [B, K]
-    rewards = np.where(r_idx < t_len, r_t[np.minimum(r_idx, t_len - 1)], 0.0)      # [B, K]
+    rewards = np.where(inside[:, :k_len], r_t[idx[:, :k_len]], 0.0)                # [B, K]
     target_rewards = np.concatenate([np.zeros((b, 1)), rewards], axis=1).astype(np.float32)  # [B, K+1]
 
     uniform = np.full(num_actions, 1.0 / num_actions)
-    target_policies = np.where(inside[:, :, None], pi_t[safe], uniform).astype(np.float32)  # [B, K+1, A]
+    target_policies = np.where(inside[:, :, None], pi_t[idx], uniform).astype(np.float32)  # [B, K+1, A]
 
     random_actions = rng.integers(0, num_actions, size=(b, k_len))                 # [B, K]
-    actions = np.where(inside[:, :k_len], a_t[safe[:, :k_len]], random_actions).astype(np.int64)  # [B, K]
+    actions = np.where(inside[:, :k_len], a_t[idx[:, :k_len]], random_actions).astype(np.int64)  # [B, K]
 
     return UnrollTargets(actions=actions, target_values=target_values, target_rewards=target_rewards,
                          target_policies=target_policies, mask=inside.astype(np.float32))

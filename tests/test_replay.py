@@ -129,32 +129,54 @@ def test_window_evicts_oldest_games_whole():
         buf.position_priorities(3)
 
 
+def _check_batch_against_games(batch, games, stack, k, discount, td_steps):
+    """Every sample equals what the per-game functions compute from the original record."""
+    for b in range(batch.observations.shape[0]):
+        g = games[batch.game_ids[b]]
+        t = batch.positions[b]
+        direct = stack_observations(g.frames, g.actions, np.array([t]), stack, 3)[0]
+        np.testing.assert_array_equal(batch.observations[b], direct)
+        z = value_targets(g.rewards, g.root_values, discount, td_steps)
+        for step in range(k + 1):
+            if t + step < g.length:
+                assert batch.target_values[b, step] == z[t + step]
+                np.testing.assert_array_equal(batch.target_policies[b, step], g.policies[t + step])
+            else:
+                assert batch.target_values[b, step] == 0
+                np.testing.assert_allclose(batch.target_policies[b, step], 1 / 3)
+            if step < k and t + step < g.length:
+                assert batch.actions[b, step] == g.actions[t + step]
+            if step >= 1:
+                expected = g.rewards[t + step - 1] if t + step - 1 < g.length else 0.0
+                assert batch.target_rewards[b, step] == expected
+
+
 def test_batch_matches_stack_observations_and_targets():
     cfg = TrainConfig(discount=0.9, td_steps=3)
     buf = ReplayBuffer(cfg, stack_moves=3, num_actions=3, rng=np.random.default_rng(5))
     games = [make_game(t, image=True, seed=t) for t in (6, 9, 4)]
     for g in games:
         buf.add(g)
-    k = 2
-    batch = buf.sample(32, k)
+    batch = buf.sample(32, 2)
     assert batch.observations.shape == (32, 3 * (2 * 3 + 1), 4, 4)
     assert batch.observations.dtype == np.float32
     assert len(np.unique(batch.game_ids)) > 1
-    for b in range(32):
-        g = games[batch.game_ids[b]]
-        t = batch.positions[b]
-        direct = stack_observations(g.frames, g.actions, np.array([t]), 3, 3)[0]
-        np.testing.assert_array_equal(batch.observations[b], direct)
-        z = value_targets(g.rewards, g.root_values, 0.9, 3)
-        for step in range(k + 1):
-            if t + step < g.length:
-                assert batch.target_values[b, step] == z[t + step]
-                np.testing.assert_array_equal(batch.target_policies[b, step], g.policies[t + step])
-            if step < k and t + step < g.length:
-                assert batch.actions[b, step] == g.actions[t + step]
-            if step >= 1 and t + step - 1 < g.length:
-                assert batch.target_rewards[b, step] == g.rewards[t + step - 1]
+    _check_batch_against_games(batch, games, 3, 2, 0.9, 3)
     assert games[0].frames.dtype == np.uint8   # stored frames are never converted
+
+
+def test_ring_wraps_and_grows_without_mixing_games():
+    # a small window makes the ring wrap many times; a game longer than the window makes it grow
+    cfg = TrainConfig(discount=0.8, td_steps=2, window_size=20)
+    buf = ReplayBuffer(cfg, stack_moves=4, num_actions=3, rng=np.random.default_rng(2))
+    games = [make_game(t, seed=i) for i, t in enumerate([7, 5, 9, 3, 8, 6, 11, 4, 27, 5, 9, 7, 6])]
+    for i, g in enumerate(games):
+        buf.add(g)
+        assert buf.num_moves <= 20 or buf.num_games == 1
+        batch = buf.sample(64, 3)
+        assert set(batch.game_ids) <= set(buf.game_ids)
+        _check_batch_against_games(batch, games, 4, 3, 0.8, 2)
+    assert buf.total_moves_added == sum(g.length for g in games)
 
 
 def test_game_shorter_than_k():

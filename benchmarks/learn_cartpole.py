@@ -1,12 +1,12 @@
 """Learning benchmark: wall-clock seconds until CartPole-v1's greedy eval mean first reaches 475.
 
 For each seed, one after another: `muzero-lite run` on an empty run folder with the shipped
-config (default workers: fits the machine), while this script (at low CPU priority, so it takes
-little from the run) evaluates every new checkpoint that is at least --eval-every seconds newer
-than the last one evaluated, with 20 greedy episodes. The time of a point is when its checkpoint
-was written (seconds after the run started); env moves are the self-play moves written by then.
-An eval stops early once 475 is out of reach. Prints each seed's time, the curve as CSV, and the
-median and worst last.
+config (default workers: fits the machine). Every --eval-every seconds of run time this script
+pauses the run (SIGSTOP to its process tree), evaluates the newest checkpoint with 20 greedy
+episodes, and resumes it (SIGCONT): the eval takes no CPU from the run, and the paused time is
+not counted. The time of a point is when its checkpoint was written, in run seconds; env moves
+are the self-play moves written by then. An eval stops early once 475 is out of reach. Prints
+each seed's time, the curve as CSV, and the median and worst last.
 
     .venv/bin/python benchmarks/learn_cartpole.py [--seeds 0 1 2] [--budget 600] [--config configs/cartpole.yaml]
 """
@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from muzero_lite.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
 from muzero_lite.config import load_config  # noqa: E402
+from muzero_lite.networks import configure_torch  # noqa: E402
 from muzero_lite.envs import make_env  # noqa: E402
 from muzero_lite.gamefile import list_game_files, read_game  # noqa: E402
 from muzero_lite.selfplay import build_networks, play_game  # noqa: E402
@@ -73,64 +74,92 @@ class MoveCounter:
         return sum(n for m, n in self.stamps if m <= t)
 
 
-def _normal_priority() -> None:
-    """In the child: undo this script's nice(10), so the measured run gets normal priority."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, 0)
-    except OSError:
-        pass
+def _tree(pid: int) -> list[int]:
+    """pid and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def _signal_tree(pids: list[int], sig: int) -> None:
+    for p in pids:
+        try:
+            os.kill(p, sig)
+        except ProcessLookupError:
+            pass
+
+
+class RunClock:
+    """Run time: wall time since start less the time the run was paused for evals."""
+
+    def __init__(self):
+        self.start, self.pauses = time.time(), []       # pauses: (wall start, wall end)
+
+    def run_time(self, wall: float) -> float:
+        paused = sum(min(e, wall) - b for b, e in self.pauses if b < wall)
+        return wall - self.start - paused
 
 
 def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers, rows: list) -> tuple:
-    """Run one seed until TARGET or budget; returns (seconds, env moves) or (None, moves at the end)."""
+    """Run one seed until TARGET or `budget` run seconds; returns (seconds, env moves) or (None, moves)."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"learn_cartpole_{seed}_"))
     data = yaml.safe_load(config.read_text())
     data["seed"] = seed
-    data.setdefault("train", {})["keep_checkpoints"] = 1000
+    data.setdefault("train", {})["keep_checkpoints"] = 100000
     cfg_path = run_dir / "config.yaml"
     cfg_path.write_text(yaml.safe_dump(data))
     cfg = load_config(cfg_path)
     argv = [sys.executable, "-m", "muzero_lite", "run", "--config", str(cfg_path), "--run-dir", str(run_dir)]
     if workers:
         argv += ["--workers", str(workers)]
-    log = open(run_dir / "run.log", "w")
-    start = time.time()
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, preexec_fn=_normal_priority)
     env = make_env(cfg.env, 0)
     networks = build_networks(cfg, env).eval()
     env.close()
     counter = MoveCounter(run_dir / cfg.paths.games)
-    last_t, result = -1e9, (None, 0)
+    log = open(run_dir / "run.log", "w")
+    clock = RunClock()
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    result, next_eval = None, eval_every
     try:
-        while time.time() - start < budget:
-            ckpts = list_checkpoints(run_dir / cfg.paths.checkpoints)
-            todo = None
-            for step, path in ckpts:               # newest first
-                try:
-                    t = path.stat().st_mtime - start
-                except FileNotFoundError:
-                    continue
-                if t - last_t >= eval_every:
-                    todo = (step, path, t)
-                break
-            if todo is None:
-                time.sleep(1.0)
+        while result is None:
+            time.sleep(0.05)
+            if clock.run_time(time.time()) < next_eval:
                 continue
-            step, path, t = todo
+            tree = _tree(proc.pid)
+            _signal_tree(tree, signal.SIGSTOP)
+            paused_at = time.time()
             try:
-                networks.load_state_dict(load_checkpoint(path)["networks"])
-            except Exception:
-                continue
-            last_t = t
-            mean = eval_mean(cfg, networks, step, seed + 12345)
-            moves = counter.moves_by(start + t)
-            rows.append({"seed": seed, "seconds": round(t, 1), "step": step, "env_moves": moves, "eval_mean": round(mean, 1)})
-            print(f"  seed {seed}: t {t:6.1f} s  step {step:5d}  env moves {moves:7d}  eval mean {mean:6.1f}", flush=True)
-            if mean >= TARGET:
-                result = (t, moves)
-                break
-        else:
-            result = (None, counter.moves_by(time.time()))
+                ckpts = list_checkpoints(run_dir / cfg.paths.checkpoints)
+                if ckpts:
+                    step, path = ckpts[0]
+                    t = clock.run_time(path.stat().st_mtime)
+                    networks.load_state_dict(load_checkpoint(path)["networks"])
+                    mean = eval_mean(cfg, networks, step, seed + 12345)
+                    moves = counter.moves_by(path.stat().st_mtime)
+                    rows.append({"seed": seed, "seconds": round(t, 1), "step": step, "env_moves": moves,
+                                 "eval_mean": round(mean, 1)})
+                    print(f"  seed {seed}: t {t:6.1f} s  step {step:5d}  env moves {moves:7d}  eval mean {mean:6.1f}",
+                          flush=True)
+                    if mean >= TARGET:
+                        result = (t, moves)
+            finally:
+                clock.pauses.append((paused_at, time.time()))
+                _signal_tree(tree, signal.SIGCONT)
+            next_eval += eval_every
+            if result is None and clock.run_time(time.time()) >= budget:
+                result = (None, counter.moves_by(time.time()))
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -151,8 +180,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "out" / "learn_cartpole.csv")
     args = ap.parse_args()
-    os.nice(10)                      # the run being measured gets the CPU first
-    torch.set_num_threads(1)
+    configure_torch(threads=1)
     rows, results = [], []
     for seed in args.seeds:
         print(f"seed {seed}: running (budget {args.budget:.0f} s)", flush=True)

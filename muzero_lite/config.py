@@ -148,7 +148,7 @@ class SelfplayConfig:
     """Self-play workers."""
     # games played with a uniform network before checkpoints are used (orig: 100)
     random_games: int = field(default=100, metadata=_check(_non_negative, "must be >= 0"))
-    # write a gif for every k-th game of a worker (1: every game, 0: none)
+    # write a gif for every k-th game of a worker (default 1: every game; 0: none); see paths.keep_gifs
     gif_every: int = field(default=1, metadata=_check(_non_negative, "must be >= 0"))
     # frames per second of gifs
     gif_fps: int = field(default=30, metadata=_check(_positive, "must be > 0"))
@@ -207,9 +207,11 @@ class PathsConfig:
     games: str = "games"
     gifs: str = "gifs"
     checkpoints: str = "checkpoints"
-    # newest game files kept in games/ (0: all); older ones are deleted by the trainer
+    # newest game files kept in games/ (default 0: all); the trainer deletes older ones once it has loaded them
     keep_games: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
-    # newest gifs kept in gifs/ (0: all)
+    # GB the game files in games/ may take (default 0: no limit); the trainer deletes the oldest loaded ones beyond it
+    keep_games_gb: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
+    # newest game gifs (game-*.gif) kept in gifs/ (default 0: all); each worker deletes older ones, never eval gifs
     keep_gifs: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
 
 

@@ -19,6 +19,7 @@ from .config import LEVEL_RE, Config, ConfigError
 from .envs import make_env
 from .gifs import write_gif
 from .runfolder import RunPaths
+from .networks import configure_torch
 from .selfplay import build_networks, play_game
 
 
@@ -90,8 +91,7 @@ def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional
              levels: Optional[str] = None, games: int = 20, seed: Optional[int] = None, out=sys.stdout,
              gifs: bool = True) -> list[dict]:
     """Evaluate the given or newest checkpoint; prints and returns the table's rows."""
-    import torch
-    torch.set_num_threads(1)
+    configure_torch(threads=1)
     if games < 1:
         raise ConfigError(f"--games = {games}: must be >= 1")
     level_list = _levels(cfg, levels)

@@ -1,8 +1,9 @@
 """Self-play: play whole games with the newest checkpoint; write each game file and its gif.
 
 The worker loop is: (re)load the newest checkpoint if it changed -> play one game -> write the
-game file atomically to games/ -> write the gif -> print one line. Before any checkpoint exists,
-and for the first `random_games` games of the run folder, a uniform network plays.
+game file atomically to games/ -> write the gif (keeping the newest paths.keep_gifs) -> print one
+line. Before any checkpoint exists, and for the first `random_games` games of the run folder, a
+uniform network plays.
 """
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .checkpoints import newest_checkpoint
+from .atomic import is_temp
+from .checkpoints import list_checkpoints, newest_checkpoint
 from .config import Config, config_digest, model_digest, save_resolved_config, temperature_at
 from .envs import Env, make_env
-from .gamefile import list_game_files, write_game
+from .gamefile import GAME_PREFIX, list_game_files, write_game
 from .gifs import gif_path_for, write_gif
-from .networks import MuZeroNetworks, UniformModel
+from .networks import MuZeroNetworks, UniformModel, configure_torch
 from .observations import input_shape, stack_observations
 from .runfolder import RunPaths, sigterm_as_interrupt
 from .search import select_actions, truncated_search
@@ -103,6 +105,10 @@ class ModelSource:
         self.step: Optional[int] = None           # training step of the loaded checkpoint
 
     def refresh(self) -> None:
+        """Load the newest complete checkpoint if it is not the one loaded (a directory listing otherwise)."""
+        listed = list_checkpoints(self.folder)
+        if not listed or listed[0][0] == self.step:
+            return
         found = newest_checkpoint(self.folder, self.cfg)
         if found is not None and found[1]["step"] != self.step:
             self.networks.load_state_dict(found[1]["networks"])
@@ -110,6 +116,30 @@ class ModelSource:
 
     def model(self, use_uniform: bool):
         return self.uniform if use_uniform or self.step is None else self.networks
+
+
+def prune_gifs(folder: Path, keep: int) -> int:
+    """Delete all but the newest `keep` game gifs (0: keep all); returns how many were deleted.
+
+    Only gifs named after game files (game-*.gif, which sort by time) are counted and deleted:
+    eval gifs and anything else in the folder are never touched.
+    """
+    if keep <= 0:
+        return 0
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    gifs = sorted(e.name for e in entries if e.name.startswith(GAME_PREFIX) and e.name.endswith(".gif")
+                  and not is_temp(e.name) and e.is_file(follow_symlinks=False))
+    deleted = 0
+    for name in gifs[:-keep]:
+        try:
+            os.unlink(os.path.join(folder, name))
+            deleted += 1
+        except FileNotFoundError:     # another worker pruned it first
+            pass
+    return deleted
 
 
 def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_mario: bool) -> str:
@@ -125,15 +155,20 @@ def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_m
 def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[int] = None,
                  worker: str = "w0", seed: Optional[int] = None, out=sys.stdout) -> int:
     """The self-play worker: plays games forever (or `games`), returns how many it wrote."""
-    torch.set_num_threads(1)
+    configure_torch(threads=1)
     paths = RunPaths.of(cfg, run_dir)
     paths.make()
-    save_resolved_config(cfg, paths.games)
     seed = cfg.seed if seed is None else seed
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     env = make_env(cfg.env, seed)
     source = ModelSource(cfg, env, paths.checkpoints)
+    try:
+        source.refresh()                   # refuses another config's checkpoint before anything is written
+    except BaseException:
+        env.close()
+        raise
+    save_resolved_config(cfg, paths.games)
     played_before = len(list_game_files(paths.games))
     written = 0
     previous = sigterm_as_interrupt()
@@ -150,6 +185,7 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
             path = write_game(paths.games, record, worker)
             if gif:
                 write_gif(gif_path_for(path, paths.gifs), gif, cfg.selfplay.gif_fps)
+                prune_gifs(paths.gifs, cfg.paths.keep_gifs)
             written += 1
             rate = record.length / max(record.meta["wall_time"], 1e-9)
             print(f"[selfplay {worker}] " + _format_line(written, record, step, rate, cfg.env.is_mario), file=out, flush=True)

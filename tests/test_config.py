@@ -29,26 +29,36 @@ BAD = [
 ]
 
 
+# every subcommand loads the config before it touches the run folder; these extras would make it run briefly
+COMMANDS = {"selfplay": ["--games", "1"], "train": ["--steps", "1"], "run": ["--seconds", "1", "--workers", "1"],
+            "eval": ["--games", "1"]}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 @pytest.mark.parametrize("text,words", BAD)
-def test_bad_config_one_line_error(tmp_path, capsys, text, words):
+def test_bad_config_one_line_error(tmp_path, capsys, text, words, command):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    assert main(["selfplay", "--config", str(path), "--run-dir", str(tmp_path / "run"), "--games", "1"]) == 2
+    assert main([command, "--config", str(path), "--run-dir", str(tmp_path / "run"), *COMMANDS[command]]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err
     for w in words:
         assert w in err
-    assert not (tmp_path / "run").exists()          # nothing written
+    assert not (tmp_path / "run").exists()          # nothing written: no games/, gifs/ or checkpoints/
 
 
-def test_missing_file_and_yaml_syntax(tmp_path, capsys):
-    assert main(["train", "--config", str(tmp_path / "nope.yaml"), "--run-dir", str(tmp_path)]) == 2
-    assert "nope.yaml: file not found" in capsys.readouterr().err
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_missing_file_and_yaml_syntax(tmp_path, capsys, command):
+    run = tmp_path / "run"
+    assert main([command, "--config", str(tmp_path / "nope.yaml"), "--run-dir", str(run), *COMMANDS[command]]) == 2
+    err = capsys.readouterr().err
+    assert "nope.yaml: file not found" in err and len(err.strip().splitlines()) == 1
     bad = tmp_path / "syntax.yaml"
     bad.write_text("env:\n  id: [unclosed\n")
-    assert main(["train", "--config", str(bad), "--run-dir", str(tmp_path)]) == 2
+    assert main([command, "--config", str(bad), "--run-dir", str(run), *COMMANDS[command]]) == 2
     err = capsys.readouterr().err
     assert "syntax.yaml: YAML syntax error at line" in err and len(err.strip().splitlines()) == 1
+    assert not run.exists()
 
 
 def test_exit_code_2_from_a_real_process(tmp_path):

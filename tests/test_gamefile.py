@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import time
 import tracemalloc
@@ -14,38 +13,10 @@ import numpy as np
 import pytest
 
 from muzero_lite.gamefile import (GameFileError, list_game_files, read_game, summarize, write_game)
-from muzero_lite.types import GAME_FORMAT_VERSION, GameRecord
+from muzero_lite.types import GAME_FORMAT_VERSION
 
-A = 4  # actions of the hand-made games
-
-
-# A small valid game with image frames [T, 2, 8, 6, 3] uint8 (or vector frames [T, 5] float32).
-def make_record(t: int = 7, vector: bool = False, seed: int = 0) -> GameRecord:
-    rng = np.random.default_rng(seed)
-    frames = (rng.normal(size=(t, 5)).astype(np.float32) if vector
-              else rng.integers(0, 256, size=(t, 2, 8, 6, 3), dtype=np.uint8))
-    policies = rng.random((t, A)).astype(np.float32)
-    policies /= policies.sum(axis=1, keepdims=True)
-    return GameRecord(frames=frames, actions=rng.integers(0, A, size=t), rewards=rng.normal(size=t).astype(np.float32),
-                      root_values=rng.normal(size=t).astype(np.float32), policies=policies,
-                      meta={"env": "test", "level": "1-1", "return": 3.5, "flag": False, "worker": "w0"})
-
-
-# The raw members of a valid file, for tests to corrupt one at a time.
-def valid_members(t: int = 7) -> dict[str, np.ndarray]:
-    r = make_record(t)
-    meta = json.dumps({**r.meta, "format_version": GAME_FORMAT_VERSION}).encode()
-    return {"frames": r.frames, "actions": r.actions.astype(np.int64), "rewards": r.rewards,
-            "root_values": r.root_values, "policies": r.policies, "meta": np.frombuffer(meta, dtype=np.uint8)}
-
-
-def meta_array(obj: object) -> np.ndarray:
-    return np.frombuffer(json.dumps(obj).encode(), dtype=np.uint8)
-
-
-def save_members(path: Path, members: dict[str, np.ndarray]) -> Path:
-    np.savez_compressed(path, **members)
-    return path
+from hostile import (A, make_record, meta_array, save_members, valid_members, write_pickled_member,
+                     write_zero_frames_npz)
 
 
 def expect_error(path: Path, word: str, **kw) -> GameFileError:
@@ -178,54 +149,16 @@ def test_directory_and_fifo_rejected(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- pickles and bombs
 
-class Payload:
-    """Unpickling this creates a file: proof that something was unpickled."""
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 @pytest.mark.parametrize("member", ["policies", "meta", "frames"])
 def test_pickled_object_array_never_unpickled(tmp_path: Path, member: str) -> None:
     marker = tmp_path / "pwned"
-    buf = io.BytesIO()
-    np.save(buf, np.array([Payload(str(marker))], dtype=object), allow_pickle=True)
-    p = tmp_path / "game-pickle.npz"
-    with zipfile.ZipFile(p, "w") as zf:
-        for key, arr in valid_members().items():
-            if key == member:
-                zf.writestr(f"{key}.npy", buf.getvalue())
-            else:
-                b = io.BytesIO()
-                np.save(b, arr)
-                zf.writestr(f"{key}.npy", b.getvalue())
+    p = write_pickled_member(tmp_path / "game-pickle.npz", valid_members(), member, marker)
     expect_error(p, "pickle")
     assert not marker.exists()
     # control: the payload is live, so the assertion above means something
     with np.load(p, allow_pickle=True) as z:
         z[member]
     assert marker.exists()
-
-
-# Write an npz whose frames member streams n_bytes of zeros (never held in memory here).
-def write_zero_frames_npz(path: Path, n_bytes: int, t: int = 7) -> None:
-    m = valid_members(t)
-    frame = n_bytes // t
-    shape = (t, 1, 1, frame, 1)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        with zf.open("frames.npy", "w", force_zip64=True) as f:
-            np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": shape})
-            chunk = bytes(1 << 20)
-            left = t * frame
-            while left:
-                f.write(chunk[: min(left, len(chunk))])
-                left -= min(left, len(chunk))
-        for key in ("actions", "rewards", "root_values", "policies", "meta"):
-            b = io.BytesIO()
-            np.save(b, m[key])
-            zf.writestr(f"{key}.npy", b.getvalue())
 
 
 def test_decompression_bomb_rejected_without_allocating(tmp_path: Path) -> None:

@@ -37,3 +37,10 @@ def test_uniform_model_searches_to_uniform_policy():
     r = truncated_search(m.initial_inference(torch.zeros(2, 3)), m.recurrent_inference, num_searches=3,
                          search_depth=3, discount=0.9)
     assert abs(r.policy - 0.2).max() < 1e-6 and abs(r.root_value).max() == 0
+
+
+def test_configure_torch_flushes_denormals():
+    from muzero_lite.networks import configure_torch
+    configure_torch()
+    tiny = torch.tensor([1e-39], dtype=torch.float32)        # subnormal in float32
+    assert (tiny * 1.0).item() == 0.0

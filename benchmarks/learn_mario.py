@@ -1,0 +1,147 @@
+"""Learning benchmark: Mario 1-1 with the default config for a wall-clock budget, then greedy eval.
+
+Runs `muzero-lite run` (default workers) on an empty run folder for --minutes, keeping every
+checkpoint; then evaluates, with 20 greedy games from seeded random no-op starts each, the
+checkpoints nearest to every --curve-every minutes and the last one, and a random agent on the
+same emulator with the same no-op starts. Prints the curve (also written as CSV), then the final
+eval's mean and max max-x, flags and distinct trajectories beside the random agent's.
+
+    .venv/bin/python benchmarks/learn_mario.py [--minutes 60] [--config configs/mario.yaml] [--run-dir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from muzero_lite.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
+from muzero_lite.config import load_config  # noqa: E402
+from muzero_lite.networks import configure_torch  # noqa: E402
+from muzero_lite.envs import make_env  # noqa: E402
+from muzero_lite.evaluate import evaluate, format_table  # noqa: E402
+from muzero_lite.selfplay import build_networks  # noqa: E402
+
+
+def run_loop(cfg_path: Path, run_dir: Path, minutes: float, workers) -> float:
+    """`muzero-lite run` for `minutes`; returns its start time. Its output goes to run_dir/run.log."""
+    argv = [sys.executable, "-m", "muzero_lite", "run", "--config", str(cfg_path), "--run-dir", str(run_dir)]
+    if workers:
+        argv += ["--workers", str(workers)]
+    start = time.time()
+    with open(run_dir / "run.log", "w") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            while time.time() - start < minutes * 60 and proc.poll() is None:
+                time.sleep(5)
+                elapsed = (time.time() - start) / 60
+                ck = list_checkpoints(run_dir / "checkpoints")
+                print(f"\r  {elapsed:5.1f} / {minutes:.0f} min, newest checkpoint step {ck[0][0] if ck else '-'}   ",
+                      end="", flush=True)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=120)
+    print()
+    return start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "mario.yaml")
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--curve-every", type=float, default=10.0, help="minutes between evaluated checkpoints")
+    ap.add_argument("--games", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--run-dir", type=Path, default=None, help="default: a new temporary folder")
+    ap.add_argument("--eval-only", action="store_true", help="skip the run; evaluate the run folder's checkpoints")
+    ap.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "out" / "learn_mario.csv")
+    args = ap.parse_args()
+    configure_torch(threads=1)
+    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="learn_mario_"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = run_dir / "config.yaml"
+    if not args.eval_only:
+        data = yaml.safe_load(args.config.read_text())
+        data.setdefault("train", {})["keep_checkpoints"] = 100000
+        data["env"]["levels"] = ["1-1"]
+        cfg_path.write_text(yaml.safe_dump(data))
+        print(f"run folder {run_dir}; running {args.minutes:.0f} min", flush=True)
+        start = run_loop(cfg_path, run_dir, args.minutes, args.workers)
+        (run_dir / "start_time").write_text(str(start))
+    start = float((run_dir / "start_time").read_text())
+    cfg = load_config(cfg_path)
+    env = make_env(cfg.env, 0)
+    net = build_networks(cfg, env).eval()
+    env.close()
+    ckpts = sorted(list_checkpoints(run_dir / "checkpoints"))                       # oldest first
+    if not ckpts:
+        sys.exit("no checkpoint was written: see run.log in the run folder")
+    picked, mark = [], args.curve_every
+    for step, path in ckpts:
+        if (path.stat().st_mtime - start) / 60 >= mark:
+            picked.append((step, path))
+            mark += args.curve_every
+    if picked[-1:] != ckpts[-1:]:
+        picked.append(ckpts[-1])
+    rows = []
+    for step, path in picked:
+        net.load_state_dict(load_checkpoint(path)["networks"])
+        minute = (path.stat().st_mtime - start) / 60
+        row = evaluate(cfg, net, "1-1", args.games, np.random.default_rng(2024), step)
+        row.update(minute=round(minute, 1), step=step)
+        rows.append(row)
+        print(f"  {minute:5.1f} min  step {step:6d}  eval mean max-x {row['mean_max_x']:7.1f}  max {row['max_max_x']}"
+              f"  flags {row['flags']}  distinct {row['distinct']}", flush=True)
+    rand = random_agent(cfg, args.games)
+    args.csv.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.csv, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["minute", "step", "mean_max_x", "max_max_x", "flags", "distinct", "mean_return"])
+        w.writeheader()
+        w.writerows({k: r[k] for k in w.fieldnames} for r in rows)
+    final = rows[-1]
+    print(f"\ncurve written to {args.csv}; run folder {run_dir}")
+    print(format_table([final, rand], True))
+    print(f"after {final['minute']:.1f} min (step {final['step']}): eval mean max-x {final['mean_max_x']:.1f} "
+          f"(max {final['max_max_x']}, flags {final['flags']}/{args.games}, {final['distinct']} distinct) vs random agent "
+          f"{rand['mean_max_x']:.1f} (max {rand['max_max_x']})")
+
+
+def random_agent(cfg, games: int) -> dict:
+    """Uniformly random moves after the same seeded no-op starts; the row of the table."""
+    env = make_env(cfg.env, 0)
+    rng = np.random.default_rng(2024)
+    xs, flags, returns, moves = [], 0, [], []
+    try:
+        for _ in range(games):
+            noops = int(rng.integers(0, cfg.selfplay.eval_noop_max + 1))
+            _, info = env.reset(rng)
+            done, t, total, max_x = False, 0, 0.0, info.get("x_pos", 0)
+            while not done:
+                _, r, done, info = env.step(0 if t < noops else int(rng.integers(env.num_actions)))
+                total += r
+                t += 1
+                max_x = max(max_x, info["x_pos"])
+            xs.append(max_x)
+            flags += bool(info.get("flag"))
+            returns.append(total)
+            moves.append(t)
+    finally:
+        env.close()
+    return {"level": "random", "games": games, "mean_return": float(np.mean(returns)), "min_return": float(np.min(returns)),
+            "max_return": float(np.max(returns)), "mean_max_x": float(np.mean(xs)), "max_max_x": int(np.max(xs)),
+            "flags": flags, "mean_moves": float(np.mean(moves)), "distinct": games}
+
+
+if __name__ == "__main__":
+    main()

@@ -179,6 +179,9 @@ class TrainConfig:
     exploration_weight: float = field(default=0.0004, metadata=_check(_non_negative, "must be >= 0"))
     # replay window: the most recent moves kept; oldest games leave whole (orig: 115000)
     window_size: int = field(default=115000, metadata=_check(_positive, "must be > 0"))
+    # games cut short by a time limit (max_moves, the env's own) bootstrap from their last root value
+    # and get no loss past their end, instead of counting as ended there (orig: false)
+    bootstrap_truncated: bool = False
     # priority of a new game's positions (orig: 1e3)
     new_priority: float = field(default=1000.0, metadata=_check(_positive, "must be > 0"))
     # added to |value error| to make a position's new priority (orig: 0.1)

@@ -67,6 +67,8 @@ class Learner:
         u = self._tensor(batch.target_rewards).T[1:]                           # [K, B] (column 0 unused)
         pi = self._tensor(batch.target_policies).transpose(0, 1)               # [K+1, B, A]
         weights = self._tensor(batch.weights)                                  # [B]
+        # [K+1, B] 0 for steps past the end of a game cut short (no target there)
+        mask = torch.ones_like(z) if batch.mask is None else self._tensor(batch.mask).T
 
         # the dynamics are sequential; every head then runs once on all K+1 hidden states
         hiddens, reward_logits = [net.represent(obs)], []
@@ -88,8 +90,9 @@ class Learner:
         # step 0 counts fully, each recurrent step 1/K
         scale = torch.full((steps, 1), 1.0 / max(k_steps, 1), device=self.device)
         scale[0] = 1.0
-        per_step = l_value + l_policy - cfg.exploration_weight * l_explore    # [K+1, B]
-        per_sample = (scale * per_step).sum(0) + (scale[1:] * l_reward).sum(0)  # [B]
+        per_step = mask * (l_value + l_policy) - cfg.exploration_weight * l_explore   # [K+1, B]
+        # the reward of step k >= 1 belongs to move t+k-1: it has a target where step k-1 has one
+        per_sample = (scale * per_step).sum(0) + (scale[1:] * mask[:-1] * l_reward).sum(0)   # [B]
         loss = (per_sample * weights).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -80,6 +80,7 @@ class ReplayBuffer:
         self.move_number = np.zeros(cap, dtype=np.int64)                                    # [N] t within its game
         self.remaining = np.zeros(cap, dtype=np.int64)                                      # [N] T - t
         self.game_of = np.zeros(cap, dtype=np.int64)                                        # [N] game id
+        self.absorbing = np.zeros(cap, dtype=bool)                                          # [N] game really ended
         if old is not None:
             n = self._num_moves
             for name, arr in old.items():
@@ -90,7 +91,8 @@ class ReplayBuffer:
         self._cap = cap
 
     def _arrays(self) -> dict:
-        names = ("frames", "actions", "rewards", "policies", "z", "priorities", "move_number", "remaining", "game_of")
+        names = ("frames", "actions", "rewards", "policies", "z", "priorities", "move_number", "remaining", "game_of",
+                 "absorbing")
         return {n: getattr(self, n) for n in names}
 
     # ------------------------------------------------------------------ adding
@@ -126,7 +128,11 @@ class ReplayBuffer:
         self.actions[slots] = record.actions
         self.rewards[slots] = record.rewards
         self.policies[slots] = record.policies
-        self.z[slots] = value_targets(record.rewards, record.root_values, self.cfg.discount, self.cfg.td_steps)
+        # a game cut short by a time limit goes on past its end: bootstrap from its last root value
+        cut_short = self.cfg.bootstrap_truncated and not record.meta.get("terminated", True)
+        end_value = float(record.root_values[-1]) if cut_short else 0.0
+        self.z[slots] = value_targets(record.rewards, record.root_values, self.cfg.discount, self.cfg.td_steps, end_value)
+        self.absorbing[slots] = not cut_short
         self.priorities[slots] = self.cfg.new_priority
         self.move_number[slots] = np.arange(t_len)
         self.remaining[slots] = t_len - np.arange(t_len)
@@ -208,6 +214,8 @@ class ReplayBuffer:
                             remaining=self.remaining[slots])
         raw = 1.0 / p[slots]                                                        # [B]
         weights = (raw / raw.max()) ** self.cfg.priority_beta                       # [B] in (0, 1]
+        mask = np.maximum(tg.mask, self.absorbing[slots][:, None])                  # [B, K+1]
         return Batch(observations=observations, actions=tg.actions, target_values=tg.target_values,
                      target_rewards=tg.target_rewards, target_policies=tg.target_policies,
-                     weights=weights.astype(np.float32), game_ids=self.game_of[slots].copy(), positions=t)
+                     weights=weights.astype(np.float32), game_ids=self.game_of[slots].copy(), positions=t,
+                     mask=mask.astype(np.float32))

@@ -28,16 +28,22 @@ class UnrollTargets(NamedTuple):
 
 
 # The n-step value target of every position of a game, computed once when the game is loaded.
-def value_targets(r_t: np.ndarray, v_t: np.ndarray, discount: float, td_steps: int) -> np.ndarray:
+def value_targets(r_t: np.ndarray, v_t: np.ndarray, discount: float, td_steps: int,
+                  end_value: float = 0.0) -> np.ndarray:
     """n-step bootstrapped value targets of every position of one game.
 
-    z_t = sum_{i < n, t+i < T} discount^i r_{t+i} + discount^n v_{t+n}   (bootstrap 0 if t+n >= T)
+    z_t = sum_{i < n, t+i < T} discount^i r_{t+i} + discount^n v_{t+n}        if t+n < T
+    z_t = sum_{t+i < T}        discount^i r_{t+i} + discount^(T-t) end_value  otherwise
+
+    end_value is the value after the game's last move: 0 for a game that really ended (the seed's
+    rule for every game), an estimate for one cut short by a time limit.
 
     Args:
       r_t: [T] reward of the move taken at each position.
       v_t: [T] search root value at each position.
       discount: gamma in (0, 1].
       td_steps: n >= 1.
+      end_value: the value of the state after the last move.
     Returns:
       z_t: [T] float32.
     """
@@ -55,6 +61,9 @@ def value_targets(r_t: np.ndarray, v_t: np.ndarray, discount: float, td_steps: i
     for i in range(td_steps):
         z_t += discount ** i * r_pad[i:i + t_len]
     z_t += discount ** td_steps * v_pad[td_steps:td_steps + t_len]
+    if end_value:
+        to_end = t_len - np.arange(t_len)                              # [T] moves left: T - t
+        z_t += np.where(to_end <= td_steps, discount ** to_end * end_value, 0.0)
     return z_t.astype(np.float32)
 
 

@@ -7,7 +7,7 @@ channels of a stored frame (3 RGB, 1 grey), O size of a vector observation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -87,3 +87,6 @@ class Batch(NamedTuple):
     # [B] index of each sample's game in the buffer, and [B] its position in that game
     game_ids: np.ndarray
     positions: np.ndarray
+    # [B, K+1] 1 where step k has a target (inside the game, or past the end of a game that really
+    # ended: an absorbing state), 0 past the end of a game cut short by a time limit; None: all 1
+    mask: Optional[np.ndarray] = None

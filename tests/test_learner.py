@@ -1,6 +1,7 @@
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 from muzero_lite.checkpoints import newest_checkpoint, save_checkpoint
@@ -93,3 +94,21 @@ def test_resume_continues_step_and_optimiser_state(tmp_path):
     b.train_step(batch(7))
     for pa, pb in zip(a.net.parameters(), b.net.parameters()):
         assert torch.allclose(pa, pb, atol=1e-6)
+
+
+def test_masked_steps_have_no_targets():
+    # with steps 2..K masked, changing their targets (and the rewards of steps 3..K, which belong
+    # to moves 2..K-1) changes nothing
+    b = batch()
+    mask = np.ones((B, K + 1), np.float32)
+    mask[:, 2:] = 0
+    other = b._replace(target_values=b.target_values.copy(), target_rewards=b.target_rewards.copy(),
+                       target_policies=b.target_policies.copy())
+    other.target_values[:, 2:] += 50.0
+    other.target_rewards[:, 3:] -= 20.0
+    other.target_policies[:, 2:] = other.target_policies[:, 2:, ::-1]
+    first = learner(0.0).train_step(b._replace(mask=mask))[0]
+    second = learner(0.0).train_step(other._replace(mask=mask))[0]
+    assert first.total == pytest.approx(second.total, rel=1e-6)
+    changed = learner(0.0).train_step(other._replace(mask=None))[0]
+    assert changed.total != pytest.approx(first.total, rel=1e-3)

@@ -216,3 +216,25 @@ def test_rejects_bad_games_and_empty_sampling():
     bad.rewards = bad.rewards[:2]
     with pytest.raises(ValueError):
         buf.add(bad)
+
+
+@pytest.mark.parametrize("bootstrap", [False, True])
+def test_truncated_games_bootstrap_and_mask_past_the_end(bootstrap):
+    cfg = TrainConfig(discount=0.5, td_steps=2, bootstrap_truncated=bootstrap)
+    buf = ReplayBuffer(cfg, stack_moves=1, num_actions=3, rng=np.random.default_rng(0))
+    cut = make_game(3, seed=1)
+    cut.meta["terminated"] = False                       # cut short by a time limit
+    ended = make_game(3, seed=2)
+    ended.meta["terminated"] = True
+    buf.add(cut)
+    buf.add(ended)
+    batch = buf.sample(200, 2)
+    for b in range(200):
+        g = (cut, ended)[batch.game_ids[b]]
+        t = batch.positions[b]
+        end = float(g.root_values[-1]) if (bootstrap and g is cut) else 0.0
+        z = value_targets(g.rewards, g.root_values, 0.5, 2, end_value=end)
+        assert batch.target_values[b, 0] == pytest.approx(z[t])
+        inside = t + np.arange(3) < 3
+        expected = inside | (not (bootstrap and g is cut))   # past the end: only real endings have targets
+        assert (batch.mask[b] == expected).all()

@@ -137,3 +137,13 @@ def test_unroll_targets_k_zero_and_bad_positions():
     with pytest.raises(ValueError):
         unroll_targets(np.ones(2), np.ones(2), np.full((2, 2), 0.5), np.zeros(2, int), np.array([2]), 1,
                        np.random.default_rng(0))
+
+
+def test_value_targets_bootstrap_a_game_cut_short():
+    # r = [1, 2, 3], v = [10, 20, 30], discount 0.5, n = 2, value after the last move 8:
+    # t=0: 1 + 0.5*2 + 0.25*v_2(30) = 9.5          (t+n < T: as before)
+    # t=1: 2 + 0.5*3 + 0.25*end(8)  = 5.5          (t+n = T: the end value is the bootstrap)
+    # t=2: 3 + 0.5*end(8)           = 7.0
+    z = value_targets(np.array([1.0, 2, 3]), np.array([10.0, 20, 30]), 0.5, 2, end_value=8.0)
+    np.testing.assert_allclose(z, [9.5, 5.5, 7.0])
+    np.testing.assert_allclose(value_targets(np.array([1.0, 2, 3]), np.array([10.0, 20, 30]), 0.5, 2), [9.5, 3.5, 3.0])

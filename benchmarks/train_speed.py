@@ -47,7 +47,7 @@ def measure(path: str, steps: int) -> None:
     learner = Learner(t, net.to(device), cfg.network.support_size, device)
     rng = np.random.default_rng(0)
     buf = ReplayBuffer(t, cfg.env.stack_moves, a, rng)
-    while buf.num_moves < min(t.window_size, 20000):
+    while buf.total_moves_added < min(t.window_size, 20000):   # the window evicts: count what was added
         buf.add(synthetic_game(shape, dtype, a, min(cfg.env.max_moves, 300), rng))
     timings = {"sample": 0.0, "train": 0.0, "update": 0.0}
     for i in range(steps + 5):

@@ -6,7 +6,7 @@ checkpoints nearest to every --curve-every minutes and the last one, and a rando
 same emulator with the same no-op starts. Prints the curve (also written as CSV), then the final
 eval's mean and max max-x, flags and distinct trajectories beside the random agent's.
 
-    .venv/bin/python benchmarks/learn_mario.py [--minutes 60] [--config configs/mario.yaml] [--run-dir DIR]
+    .venv/bin/python benchmarks/learn_mario.py [--minutes 60] [--seed 0] [--config configs/mario.yaml] [--run-dir DIR]
 """
 from __future__ import annotations
 
@@ -39,20 +39,20 @@ def run_loop(cfg_path: Path, run_dir: Path, minutes: float, workers) -> float:
     argv = [sys.executable, "-m", "muzero_lite", "run", "--config", str(cfg_path), "--run-dir", str(run_dir)]
     if workers:
         argv += ["--workers", str(workers)]
-    start = time.time()
+    start, shown = time.time(), 0
     with open(run_dir / "run.log", "w") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
             while time.time() - start < minutes * 60 and proc.poll() is None:
-                time.sleep(5)
+                time.sleep(1)
                 elapsed = (time.time() - start) / 60
-                ck = list_checkpoints(run_dir / "checkpoints")
-                print(f"\r  {elapsed:5.1f} / {minutes:.0f} min, newest checkpoint step {ck[0][0] if ck else '-'}   ",
-                      end="", flush=True)
+                if elapsed >= shown + 1:            # one progress line a minute
+                    shown = int(elapsed)
+                    ck = list_checkpoints(run_dir / "checkpoints")
+                    print(f"  {elapsed:5.1f} / {minutes:.0f} min, newest checkpoint step {ck[0][0] if ck else '-'}", flush=True)
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=120)
-    print()
     return start
 
 
@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("--curve-every", type=float, default=10.0, help="minutes between evaluated checkpoints")
     ap.add_argument("--games", type=int, default=20)
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0, help="the run's seed (config seed)")
     ap.add_argument("--run-dir", type=Path, default=None, help="default: a new temporary folder")
     ap.add_argument("--eval-only", action="store_true", help="skip the run; evaluate the run folder's checkpoints")
     ap.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "out" / "learn_mario.csv")
@@ -75,6 +76,7 @@ def main() -> None:
         data = yaml.safe_load(args.config.read_text())
         data.setdefault("train", {})["keep_checkpoints"] = 100000
         data["env"]["levels"] = ["1-1"]
+        data["seed"] = args.seed
         cfg_path.write_text(yaml.safe_dump(data))
         print(f"run folder {run_dir}; running {args.minutes:.0f} min", flush=True)
         start = run_loop(cfg_path, run_dir, args.minutes, args.workers)

@@ -22,7 +22,7 @@ from .checkpoints import list_checkpoints, newest_checkpoint
 from .config import Config, config_digest, model_digest, save_resolved_config, temperature_at
 from .envs import Env, make_env
 from .gamefile import GAME_PREFIX, list_game_files, write_game
-from .gifs import gif_path_for, write_gif
+from .gifs import gif_frame, gif_path_for, write_gif
 from .networks import MuZeroNetworks, UniformModel, configure_torch
 from .observations import input_shape, stack_observations
 from .runfolder import RunPaths, sigterm_as_interrupt
@@ -37,6 +37,12 @@ def build_networks(cfg: Config, env: Env) -> MuZeroNetworks:
     """The networks for cfg and env, on the CPU."""
     shape = input_shape(env.frame_shape, cfg.env.stack_moves, env.num_actions)
     return MuZeroNetworks(shape, env.num_actions, cfg.network)
+
+
+def _capture(env: Env):
+    """The current colour frame, already at gif size (or None when the env cannot render)."""
+    frame = env.render_rgb()
+    return None if frame is None else gif_frame(frame)
 
 
 def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_step: int = 0,
@@ -57,7 +63,7 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
     root_values = np.zeros(cap, dtype=np.float32)
     policies = np.zeros((cap, a), dtype=np.float32)
     frames[0] = first
-    gif = [env.render_rgb()] if render else []
+    gif = [_capture(env)] if render else []
     random_moves = int(rng.integers(0, e.initial_random_moves + 1)) if e.initial_random_moves else 0
     total, max_x, t, done, started = 0.0, info.get("x_pos", 0), 0, False, time.time()
     while not done and t < cap:
@@ -83,7 +89,7 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
         if t < cap:
             frames[t] = nxt
         if render:
-            gif.append(env.render_rgb())
+            gif.append(_capture(env))
     meta = {
         "env": e.id, "level": info.get("level"), "moves": t, "return": float(total),
         "max_x": int(max_x) if e.is_mario else None, "flag": bool(info.get("flag", False)),

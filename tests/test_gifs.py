@@ -64,3 +64,11 @@ def test_bad_frames_rejected(tmp_path: Path) -> None:
 def test_gif_path_for() -> None:
     game = Path("run/games/game-20240101T000000.000001-w0-12-000003.npz")
     assert gif_path_for(game, "run/gifs") == Path("run/gifs/game-20240101T000000.000001-w0-12-000003.gif")
+
+
+def test_gif_frame_shrinks_wide_captures_once_and_for_all():
+    from muzero_lite.gifs import gif_frame
+    frame = np.zeros((400, 600, 3), np.uint8)          # a CartPole render
+    small = gif_frame(frame)
+    assert small.shape == (100, 150, 3)                # 600 -> 300 -> 150, until <= 256 wide
+    assert gif_frame(small).shape == small.shape       # idempotent: write_gif keeps it as it is

@@ -171,7 +171,13 @@ def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers,
     return result
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # SIGTERM too must run the finally blocks that resume (SIGCONT) and stop a paused run
+    signal.signal(signal.SIGTERM, _interrupt)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "cartpole.yaml")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

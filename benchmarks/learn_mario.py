@@ -7,6 +7,9 @@ same emulator with the same no-op starts. Prints the curve (also written as CSV)
 eval's mean and max max-x, flags and distinct trajectories beside the random agent's.
 
     .venv/bin/python benchmarks/learn_mario.py [--minutes 60] [--seed 0] [--config configs/mario.yaml] [--run-dir DIR]
+
+--run-only and --eval-only split the two phases (the eval uses one core, so two seeds' evals can
+share the machine after their runs, which each had it alone).
 """
 from __future__ import annotations
 
@@ -65,6 +68,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="the run's seed (config seed)")
     ap.add_argument("--run-dir", type=Path, default=None, help="default: a new temporary folder")
     ap.add_argument("--eval-only", action="store_true", help="skip the run; evaluate the run folder's checkpoints")
+    ap.add_argument("--run-only", action="store_true", help="stop after the run (evaluate later with --eval-only)")
     ap.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "out" / "learn_mario.csv")
     args = ap.parse_args()
     configure_torch(threads=1)
@@ -80,6 +84,9 @@ def main() -> None:
         print(f"run folder {run_dir}; running {args.minutes:.0f} min", flush=True)
         start = run_loop(cfg_path, run_dir, args.minutes, args.workers)
         (run_dir / "start_time").write_text(str(start))
+        if args.run_only:
+            print(f"run done; evaluate with: --eval-only --run-dir {run_dir}")
+            return
     start = float((run_dir / "start_time").read_text())
     cfg = load_config(cfg_path)
     env = make_env(cfg.env, 0)

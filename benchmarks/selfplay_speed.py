@@ -43,7 +43,7 @@ def selfplay(env, net, cfg, seconds: float, rng, gifs: bool) -> float:
     while time.perf_counter() - start < seconds:
         rec, frames = play_game(env, net, cfg, rng, training_step=0, render=gifs)
         if gifs and frames:
-            encode_gif(np.stack(frames), cfg.selfplay.gif_fps)
+            encode_gif(frames, cfg.selfplay.gif_fps)
         moves += rec.length
     return moves / (time.perf_counter() - start)
 

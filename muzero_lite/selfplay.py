@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .atomic import is_temp
 from .checkpoints import list_checkpoints, newest_checkpoint
@@ -40,15 +41,15 @@ def build_networks(cfg: Config, env: Env) -> MuZeroNetworks:
 
 
 def _capture(env: Env):
-    """The current colour frame, already at gif size (or None when the env cannot render)."""
+    """The current frame as a gif frame (palette image at gif size), or None when the env cannot render."""
     frame = env.render_rgb()
     return None if frame is None else gif_frame(frame)
 
 
 def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_step: int = 0,
               greedy: bool = False, noop_moves: int = 0,
-              render: bool = True) -> tuple[GameRecord, list[np.ndarray]]:
-    """Play one game to its end; return the record and (if render) its colour frames for the gif.
+              render: bool = True) -> tuple[GameRecord, list[Image.Image]]:
+    """Play one game to its end; return the record and (if render) its gif frames (`gifs.gif_frame`).
 
     model has initial_inference / recurrent_inference (MuZeroNetworks or UniformModel).
     noop_moves: the first moves are no-ops without search (evaluation's random starts).

@@ -30,6 +30,7 @@ def test_gif_round_trip(tmp_path: Path) -> None:
     assert path == tmp_path / "gifs" / "g.gif"
     back = read_gif(path)
     assert back.shape[:3] == (6, 40, 64)
+    assert np.array_equal(back[..., :3], frames)            # few colours a frame: the palette loses none
     assert [p.name for p in path.parent.iterdir()] == ["g.gif"]  # no temp file left behind
     meta = iio.immeta(path, index=0)
     assert meta.get("loop") == 0
@@ -69,6 +70,22 @@ def test_gif_path_for() -> None:
 def test_gif_frame_shrinks_wide_captures_once_and_for_all():
     from muzero_lite.gifs import gif_frame
     frame = np.zeros((400, 600, 3), np.uint8)          # a CartPole render
+    frame[100:300, 200:400] = (200, 30, 40)
     small = gif_frame(frame)
-    assert small.shape == (100, 150, 3)                # 600 -> 300 -> 150, until <= 256 wide
-    assert gif_frame(small).shape == small.shape       # idempotent: write_gif keeps it as it is
+    assert small.mode == "P" and small.size == (150, 100)   # 600 -> 300 -> 150 wide, 1 byte a pixel
+    assert gif_frame(small) is small                   # idempotent: write_gif keeps it as it is
+    assert np.array_equal(np.asarray(small.convert("RGB")), frame[::4, ::4])
+
+
+def test_captured_and_array_frames_write_the_same_gif(tmp_path: Path) -> None:
+    from muzero_lite.gifs import gif_frame
+    frames = make_frames(4, 20, 30)
+    a = write_gif(tmp_path / "a.gif", [gif_frame(f) for f in frames], fps=10)
+    b = write_gif(tmp_path / "b.gif", frames, fps=10)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_frames_of_different_sizes_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="differ in size"):
+        write_gif(tmp_path / "d.gif", [make_frames(1, 4, 4)[0], make_frames(1, 4, 6)[0]], fps=10)
+    assert not (tmp_path / "d.gif").exists()

@@ -114,9 +114,11 @@ def main() -> None:
     rand = random_agent(cfg, args.games)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     with open(args.csv, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["minute", "step", "mean_max_x", "max_max_x", "flags", "distinct", "mean_return"])
+        w = csv.DictWriter(f, fieldnames=["seed", "minute", "step", "mean_max_x", "max_max_x", "flags", "distinct",
+                                          "mean_return", "random_mean_max_x"])
         w.writeheader()
-        w.writerows({k: r[k] for k in w.fieldnames} for r in rows)
+        w.writerows({**{k: r[k] for k in w.fieldnames[1:-1]}, "seed": cfg.seed,
+                     "random_mean_max_x": rand["mean_max_x"]} for r in rows)
     final = rows[-1]
     print(f"\ncurve written to {args.csv}; run folder {run_dir}")
     print(format_table([final, rand], True))

@@ -1,0 +1,84 @@
+"""Learning curves as PNG from the learning benchmarks' CSVs (needs the `plot` extra: matplotlib).
+
+    .venv/bin/python benchmarks/plot_curves.py [--cartpole benchmarks/results/learn_cartpole.csv]
+        [--mario benchmarks/results/learn_mario*.csv] [--out benchmarks/results]
+
+CartPole: greedy eval mean (20 episodes) against run seconds, one line per seed, and the 475 target.
+Mario: greedy eval mean max-x (20 no-op-start games) against run minutes, one line per CSV (seed),
+the random agent's mean max-x, the 1500 target and the flag (x 3161).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def plot_cartpole(plt, path: Path, out: Path) -> Path:
+    rows = read_rows(path)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for seed in sorted({r["seed"] for r in rows}, key=int):
+        pts = [(float(r["seconds"]), float(r["eval_mean"])) for r in rows if r["seed"] == seed]
+        ax.plot(*zip(*pts), marker=".", label=f"seed {seed}")
+    ax.axhline(475, color="grey", linestyle="--", label="target 475")
+    ax.set(xlabel="run seconds (evals paused, not counted)", ylabel="greedy eval mean return (20 episodes)",
+           title="CartPole-v1, configs/cartpole.yaml, 2-core CPU", ylim=(0, 520))
+    ax.legend(loc="lower right", fontsize=8)
+    return save(fig, out / "learn_cartpole.png")
+
+
+def plot_mario(plt, paths: list[Path], out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    random = None
+    for path in paths:
+        rows = read_rows(path)
+        seed = rows[0].get("seed") or "0"
+        ax.plot([float(r["minute"]) for r in rows], [float(r["mean_max_x"]) for r in rows], marker="o",
+                label=f"seed {seed}")
+        random = random or rows[0].get("random_mean_max_x")
+    if random:
+        ax.axhline(float(random), color="black", linestyle=":", label=f"random agent {float(random):.0f}")
+    ax.axhline(1500, color="grey", linestyle="--", label="target 1500")
+    ax.axhline(3161, color="green", linestyle="-.", label="flag 3161")
+    ax.set(xlabel="run minutes", ylabel="greedy eval mean max-x (20 games)",
+           title="Super Mario Bros 1-1, configs/mario.yaml, 2-core CPU", ylim=(0, 3300), xlim=(0, None))
+    ax.legend(loc="lower right", fontsize=8)
+    return save(fig, out / "learn_mario.png")
+
+
+def save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cartpole", type=Path, default=RESULTS / "learn_cartpole.csv")
+    ap.add_argument("--mario", type=Path, nargs="*", default=sorted(RESULTS.glob("learn_mario*.csv")))
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit("plot_curves: matplotlib is not installed (pip install -e '.[plot]')")
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.cartpole.exists():
+        print(f"wrote {plot_cartpole(plt, args.cartpole, args.out)}")
+    if args.mario:
+        print(f"wrote {plot_mario(plt, args.mario, args.out)}")
+
+
+if __name__ == "__main__":
+    main()

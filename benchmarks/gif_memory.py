@@ -8,6 +8,8 @@ over the RSS before the game (VmHWM - VmRSS, from /proc) and the capture + encod
 Both gifs' bytes are checked equal in pixels (the palette is the one Pillow would make at save).
 
     .venv/bin/python benchmarks/gif_memory.py [--config configs/mario.yaml] [--moves 550]
+
+Needs the test extra (imageio, the former writer and the reader that checks the pixels).
 """
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--run-dir", type=Path, default=None, help="default: a new temporary folder")
     ap.add_argument("--eval-only", action="store_true", help="skip the run; evaluate the run folder's checkpoints")
     ap.add_argument("--run-only", action="store_true", help="stop after the run (evaluate later with --eval-only)")
-    ap.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "out" / "learn_mario.csv")
+    ap.add_argument("--csv", type=Path, default=None, help="default: benchmarks/out/learn_mario_seed<seed>.csv")
     args = ap.parse_args()
     configure_torch(threads=1)
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="learn_mario_"))
@@ -112,6 +112,7 @@ def main() -> None:
         print(f"  {minute:5.1f} min  step {step:6d}  eval mean max-x {row['mean_max_x']:7.1f}  max {row['max_max_x']}"
               f"  flags {row['flags']}  distinct {row['distinct']}", flush=True)
     rand = random_agent(cfg, args.games)
+    args.csv = args.csv or ROOT / "benchmarks" / "out" / f"learn_mario_seed{cfg.seed}.csv"
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     with open(args.csv, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["seed", "minute", "step", "mean_max_x", "max_max_x", "flags", "distinct",

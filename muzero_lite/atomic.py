@@ -11,12 +11,23 @@ TMP_PREFIX = "."
 TMP_SUFFIX = ".tmp"
 
 
+def _file_mode() -> int:
+    """The mode open() would give a new file (0o666 less the umask); mkstemp's is 0o600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Call write(f) on a temp file in path's folder, fsync it, then rename it to path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", suffix=TMP_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)        # gifs, games and checkpoints readable like any file the user makes
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

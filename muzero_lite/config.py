@@ -210,7 +210,8 @@ class PathsConfig:
     games: str = "games"
     gifs: str = "gifs"
     checkpoints: str = "checkpoints"
-    # newest game files kept in games/ (0: all); the trainer deletes older ones once it has loaded them.
+    # newest game files kept in games/ (0: all); the trainer deletes older ones once it has listed them
+    # (read into replay, or skipped as older than the replay window), and says so once.
     # Default 20000: ~1 GB of Mario games (~50 KB each), ~100x the Mario replay window, so that a
     # week-long run neither fills the disk nor makes the trainer's once-a-second listing slow
     keep_games: int = field(default=20000, metadata=_check(_non_negative, "must be >= 0"))

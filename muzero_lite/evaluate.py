@@ -66,6 +66,7 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
             trajectories.add(rec.actions.tobytes())
             if gif:
                 write_gif(gif_folder / f"eval-step{training_step}-{level or cfg.env.id}-{i:03d}.gif", gif, cfg.selfplay.gif_fps)
+            del gif                       # not held through the next game
     finally:
         env.close()
     return {"level": level or cfg.env.id, "games": games, "mean_return": float(np.mean(returns)),

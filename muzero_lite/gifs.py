@@ -1,10 +1,11 @@
 """Gifs of games: one per game file, with the same stem, written atomically into ``gifs/``.
 
 A frame is turned into a palette image (1 byte a pixel) when it is captured, so a gif game holds
-its frames at a third of their colour size and writing the gif copies no colour frame. (Holding
-colour arrays, stacking them and handing them to a gif writer peaked near 10 bytes a pixel a frame:
-a 550-move Mario gif game took a self-play worker from ~300 MB to ~640 MB, a high-water mark the
-process kept.) The palette is the adaptive one Pillow's gif writer would make at save time.
+its frames at a third of their colour size and writing the gif makes no colour copy (Pillow's
+writer still copies each palette frame: ~2 bytes a pixel a frame at the peak). Colour arrays,
+stacked and handed to imageio's writer, peaked near 10 bytes a pixel a frame, a high-water mark a
+worker process keeps: benchmarks/gif_memory.py measures both (results/gif_memory_*.log). The
+palette is the adaptive one Pillow's gif writer makes from a colour frame at save time.
 """
 from __future__ import annotations
 
@@ -24,16 +25,16 @@ MAX_GIF_WIDTH = 256
 
 # A frame as it goes into a gif: a palette ("P") image, halved while wider than MAX_GIF_WIDTH.
 # frame: [h, w, 3] uint8 colour, or an image this function made (returned as it is).
-def gif_frame(frame: np.ndarray | Image.Image) -> Image.Image:
+def gif_frame(frame: np.ndarray | Image.Image, index: int = 0) -> Image.Image:
     if isinstance(frame, Image.Image):
         if frame.mode == "P" and frame.width <= MAX_GIF_WIDTH:
             return frame
         frame = np.asarray(frame.convert("RGB"))
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
-        raise ValueError(f"gif: a frame has shape {frame.shape}, expected [h, w, 3] colour frames")
+        raise ValueError(f"gif: frame {index} has shape {frame.shape}, expected [h, w, 3] colour frames")
     if frame.dtype != np.uint8:
-        raise ValueError(f"gif: a frame has dtype {frame.dtype}, expected uint8")
+        raise ValueError(f"gif: frame {index} has dtype {frame.dtype}, expected uint8")
     while frame.shape[1] > MAX_GIF_WIDTH:
         frame = frame[::2, ::2]
     return Image.fromarray(np.ascontiguousarray(frame)).convert("P", palette=Image.Palette.ADAPTIVE)
@@ -51,10 +52,10 @@ def write_gif(path: str | os.PathLike, frames: Sequence[np.ndarray | Image.Image
 def encode_gif(frames: Sequence[np.ndarray | Image.Image] | np.ndarray, fps: float) -> bytes:
     if len(frames) == 0:
         raise ValueError("gif: no frames")
-    images = [gif_frame(f) for f in frames]
-    sizes = {im.size for im in images}
-    if len(sizes) > 1:
-        raise ValueError(f"gif: frames differ in size ({sorted(sizes)})")
+    images = [gif_frame(f, i) for i, f in enumerate(frames)]
+    for i, im in enumerate(images):
+        if im.size != images[0].size:
+            raise ValueError(f"gif: frame {i} is {im.height}x{im.width} (h x w), frame 0 {images[0].height}x{images[0].width}")
     buf = io.BytesIO()
     # durations are in milliseconds (a gif stores 10 ms ticks)
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=1000.0 / fps, loop=0)

@@ -192,6 +192,7 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
             path = write_game(paths.games, record, worker)
             if gif:
                 write_gif(gif_path_for(path, paths.gifs), gif, cfg.selfplay.gif_fps)
+                del gif                   # not held through the next game
                 prune_gifs(paths.gifs, cfg.paths.keep_gifs)
             written += 1
             rate = record.length / max(record.meta["wall_time"], 1e-9)

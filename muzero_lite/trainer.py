@@ -3,7 +3,8 @@
 It never talks to self-play: games arrive as files in games/, weights leave as checkpoints.
 A bad game file (or anything named like one that is not a regular file, e.g. a symlink) is moved
 to games/rejected/ with one warning and training goes on. The trainer also keeps the run's disk in
-bounds: game files beyond paths.keep_games / keep_games_gb are deleted once loaded, and temp files
+bounds: game files beyond paths.keep_games / keep_games_gb are deleted once it has listed them
+(read into replay, or skipped as older than the replay window; it says so once), and temp files
 that killed writers left in games/, gifs/ and checkpoints/ are deleted once STALE_TEMP_S old.
 """
 from __future__ import annotations
@@ -226,7 +227,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
     log = MetricsLog(paths.checkpoints / "train_metrics.csv")
     target = None if steps is None else learner.step + steps
     saved_step, samples, last_status, last_poll, last_sweep = learner.step, 0, 0.0, 0.0, 0.0
-    rate_t0, rate_samples = time.time(), 0
+    rate_t0, rate_samples, pruned = time.time(), 0, 0
     metrics = None
     previous = sigterm_as_interrupt()
 
@@ -242,7 +243,12 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
             now = time.time()
             if now - last_poll >= poll_interval or buffer.num_moves < t.min_buffer_moves:
                 loader.poll()
-                prune_games(paths.games, cfg.paths.keep_games, loader.seen, cfg.paths.keep_games_gb)
+                deleted = prune_games(paths.games, cfg.paths.keep_games, loader.seen, cfg.paths.keep_games_gb)
+                if deleted and not pruned:
+                    print(f"[train] games/ is over its retention limit (paths.keep_games {cfg.paths.keep_games}, "
+                          f"keep_games_gb {cfg.paths.keep_games_gb}): deleting the oldest game files already read "
+                          f"or older than the replay window (0 keeps all)", file=out, flush=True)
+                pruned += deleted
                 if now - last_sweep >= TEMP_SWEEP_INTERVAL_S:
                     sweep_stale_temps(paths, stale_temp_s, out)
                     last_sweep = now
@@ -271,7 +277,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 rate_t0, rate_samples, last_status = time.time(), 0, now
                 print(f"[train] step {learner.step} | loss {metrics.total:.3f} (value {metrics.value:.3f} reward "
                       f"{metrics.reward:.3f} policy {metrics.policy:.3f} explore {metrics.exploration:.3f}) | "
-                      f"games {loader.loaded} moves {buffer.num_moves} rejected {loader.rejected} | "
+                      f"games {loader.loaded} moves {buffer.num_moves} rejected {loader.rejected} pruned {pruned} | "
                       f"samples/s {rate:.0f} | replay ratio {ratio:.2f}", file=out, flush=True)
                 log.write([f"{time.time():.1f}", learner.step, metrics.total, metrics.value, metrics.reward,
                            metrics.policy, metrics.exploration, loader.loaded, buffer.num_moves, loader.rejected,

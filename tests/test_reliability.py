@@ -302,6 +302,9 @@ def test_keep_games_deletes_oldest_once_loaded(tmp_path):
     assert run_trainer(cfg, run, steps=1, out=out) == 1
     assert "games 6 " in out.getvalue(), out.getvalue()            # all six loaded ...
     assert list_game_files(run / "games") == files[3:]             # ... then only the newest three kept
+    said = [l for l in out.getvalue().splitlines() if "retention limit" in l]
+    assert len(said) == 1 and "paths.keep_games 3" in said[0], out.getvalue()   # said once, naming the key
+    assert "pruned 3 " in out.getvalue(), out.getvalue()
 
 
 def test_prune_games_by_size_and_never_unread_files(tmp_path):

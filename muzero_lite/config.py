@@ -215,7 +215,7 @@ class PathsConfig:
     # Default 20000: ~1 GB of Mario games (~50 KB each), ~100x the Mario replay window, so that a
     # week-long run neither fills the disk nor makes the trainer's once-a-second listing slow
     keep_games: int = field(default=20000, metadata=_check(_non_negative, "must be >= 0"))
-    # GB the game files in games/ may take (default 0: no limit); the trainer deletes the oldest loaded ones beyond it
+    # GB the game files in games/ may take (default 0: no limit); the trainer deletes the oldest listed ones beyond it
     keep_games_gb: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
     # newest game gifs (game-*.gif) kept in gifs/ (0: all); each worker deletes older ones, never eval
     # gifs. Default 1000: ~300 MB of Mario gifs (~0.3 MB each)

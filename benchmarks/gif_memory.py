@@ -14,6 +14,7 @@ Needs the test extra (imageio, the former writer and the reader that checks the 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import subprocess
 import sys
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from muzero_lite.config import load_config  # noqa: E402
 from muzero_lite.envs import make_env  # noqa: E402
-from muzero_lite.gifs import MAX_GIF_WIDTH, encode_gif, gif_frame  # noqa: E402
+from muzero_lite.gifs import encode_gif, gif_frame, shrink_frame  # noqa: E402
 
 
 def proc_kb(field: str) -> int:
@@ -36,13 +37,6 @@ def proc_kb(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise KeyError(field)
-
-
-def shrink(frame: np.ndarray) -> np.ndarray:
-    """The colour frame at gif size, as the former capture kept it."""
-    while frame.shape[1] > MAX_GIF_WIDTH:
-        frame = frame[::2, ::2]
-    return np.ascontiguousarray(frame)
 
 
 def one_game(config: str, moves: int, way: str) -> dict:
@@ -54,7 +48,7 @@ def one_game(config: str, moves: int, way: str) -> dict:
     env.render_rgb()
     before = proc_kb("VmRSS")
     start = time.perf_counter()
-    capture = gif_frame if way == "palette" else shrink
+    capture = gif_frame if way == "palette" else shrink_frame      # the former capture kept colour at gif size
     frames = [capture(env.render_rgb())]
     for _ in range(moves):
         _, _, done, _ = env.step(int(rng.integers(env.num_actions)))
@@ -64,7 +58,7 @@ def one_game(config: str, moves: int, way: str) -> dict:
     if way == "palette":
         data = encode_gif(frames, cfg.selfplay.gif_fps)
     else:
-        buf = __import__("io").BytesIO()
+        buf = io.BytesIO()
         iio.imwrite(buf, np.stack(frames), extension=".gif", duration=1000.0 / cfg.selfplay.gif_fps, loop=0)
         data = buf.getvalue()
     seconds = time.perf_counter() - start

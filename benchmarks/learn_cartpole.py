@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from muzero_lite.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
+from muzero_lite.runfolder import sigterm_as_interrupt  # noqa: E402
 from muzero_lite.config import load_config  # noqa: E402
 from muzero_lite.networks import configure_torch  # noqa: E402
 from muzero_lite.envs import make_env  # noqa: E402
@@ -170,13 +171,9 @@ def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers,
     return result
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main() -> None:
     # SIGTERM too must run the finally blocks that resume (SIGCONT) and stop a paused run
-    signal.signal(signal.SIGTERM, _interrupt)
+    sigterm_as_interrupt()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "cartpole.yaml")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

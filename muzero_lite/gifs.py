@@ -23,21 +23,24 @@ from .atomic import atomic_write_bytes
 MAX_GIF_WIDTH = 256
 
 
-# A frame as it goes into a gif: a palette ("P") image, halved while wider than MAX_GIF_WIDTH.
-# frame: [h, w, 3] uint8 colour, or an image this function made (returned as it is).
+# A colour frame [h, w, 3] at gif size: halved (every second pixel) while wider than MAX_GIF_WIDTH.
+def shrink_frame(frame: np.ndarray) -> np.ndarray:
+    while frame.shape[1] > MAX_GIF_WIDTH:
+        frame = frame[::2, ::2]
+    return np.ascontiguousarray(frame)
+
+
+# A frame as it goes into a gif: a palette ("P") image at gif size.
+# frame: [h, w, 3] uint8 colour, or a palette image this function made (returned as it is).
 def gif_frame(frame: np.ndarray | Image.Image, index: int = 0) -> Image.Image:
-    if isinstance(frame, Image.Image):
-        if frame.mode == "P" and frame.width <= MAX_GIF_WIDTH:
-            return frame
-        frame = np.asarray(frame.convert("RGB"))
+    if isinstance(frame, Image.Image) and frame.mode == "P":
+        return frame
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
         raise ValueError(f"gif: frame {index} has shape {frame.shape}, expected [h, w, 3] colour frames")
     if frame.dtype != np.uint8:
         raise ValueError(f"gif: frame {index} has dtype {frame.dtype}, expected uint8")
-    while frame.shape[1] > MAX_GIF_WIDTH:
-        frame = frame[::2, ::2]
-    return Image.fromarray(np.ascontiguousarray(frame)).convert("P", palette=Image.Palette.ADAPTIVE)
+    return Image.fromarray(shrink_frame(frame)).convert("P", palette=Image.Palette.ADAPTIVE)
 
 
 # Write frames (colour arrays [h, w, 3] uint8, an [N, h, w, 3] array, or gif_frame images) as a

@@ -137,6 +137,9 @@ class SearchConfig:
     search_depth: int = field(default=3, metadata=_check(_positive, "must be > 0"))
     # "seed": mean(v0, v1, γv2, ...) + Σγ^i r (orig, as written); "nstep": Σγ^i r + γ^d v_d
     q_rule: str = field(default="seed", metadata=_check(lambda v: v in ("seed", "nstep"), "must be seed or nstep"))
+    # which actions self-play searches: "top" the policy's best num_searches (orig); "sample" its best
+    # action plus num_searches-1 drawn from the policy without replacement (evaluation always uses top)
+    root_actions: str = field(default="top", metadata=_check(lambda v: v in ("top", "sample"), "must be top or sample"))
     # moves of a game from which the schedule's `late` inverse temperature applies (orig: 225)
     late_move: int = field(default=225, metadata=_check(_non_negative, "must be >= 0"))
     # inverse temperature of action sampling by training step (orig schedule shown)

@@ -6,7 +6,7 @@ all B*k rollouts.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -22,6 +22,20 @@ RecurrentFn = Callable[[torch.Tensor, torch.Tensor], InferenceOutput]
 def rank_actions(policy_logits: torch.Tensor, k: int) -> torch.Tensor:
     """[B, A] logits -> [B, k] the k best actions, ties broken towards the lower index."""
     return torch.argsort(policy_logits, dim=1, descending=True, stable=True)[:, :k]
+
+
+def sample_actions(policy_logits: torch.Tensor, k: int, rng: np.random.Generator) -> torch.Tensor:
+    """[B, A] logits -> [B, k]: the best action, then k-1 others drawn without replacement from the policy.
+
+    Gumbel-top-k (Kool et al. 2019, as in Gumbel MuZero): the k-1 largest of logits + Gumbel noise
+    over the other actions are a sample without replacement from softmax(logits) restricted to them.
+    The policy's first choice is always searched, so the target never marks it down unseen.
+    """
+    best = rank_actions(policy_logits, 1)                                           # [B, 1]
+    u = rng.random(tuple(policy_logits.shape))
+    gumbel = torch.from_numpy(-np.log(-np.log(np.clip(u, 1e-12, 1 - 1e-12)))).to(policy_logits)
+    scores = (policy_logits.detach() + gumbel).scatter(1, best, float("inf"))       # [B, A]
+    return rank_actions(scores, k)
 
 
 def action_values(rewards: torch.Tensor, values: torch.Tensor, discount: float, q_rule: str) -> torch.Tensor:
@@ -49,15 +63,18 @@ def normalise_q(q: np.ndarray) -> np.ndarray:
 
 
 def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, num_searches: int,
-                     search_depth: int, discount: float, q_rule: str = "seed") -> SearchResult:
-    """Look ahead from the top num_searches actions of each root; return Q, root value, target policy.
+                     search_depth: int, discount: float, q_rule: str = "seed",
+                     sample_rng: Optional[np.random.Generator] = None) -> SearchResult:
+    """Look ahead from num_searches actions of each root; return Q, root value, target policy.
 
     root: initial inference of B observations (hidden [B, ...], value [B], policy_logits [B, A]).
+    The searched actions are the policy's top num_searches (orig), or, given sample_rng, its top
+    action plus num_searches-1 others sampled from the policy (`sample_actions`).
     """
     logits = root.policy_logits
     b, a = logits.shape
     k = min(num_searches, a)
-    searched = rank_actions(logits, k)                                              # [B, k]
+    searched = rank_actions(logits, k) if sample_rng is None else sample_actions(logits, k, sample_rng)   # [B, k]
     hidden = root.hidden.repeat_interleave(k, dim=0)                                # [B*k, ...]
     action = searched.reshape(-1)                                                   # [B*k]
     rewards, values = [], [root.value.repeat_interleave(k)]                         # v0 per rollout

@@ -66,7 +66,9 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
     frames[0] = first
     gif = [_capture(env)] if render else []
     random_moves = int(rng.integers(0, e.initial_random_moves + 1)) if e.initial_random_moves else 0
+    sample_rng = rng if s.root_actions == "sample" and not greedy else None
     total, max_x, t, done, started = 0.0, info.get("x_pos", 0), 0, False, time.time()
+    searches, entropy_sum, changed = 0, 0.0, 0            # diagnostics of the search (meta)
     while not done and t < cap:
         if t < noop_moves:
             action = NOOP
@@ -75,8 +77,12 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
             obs = torch.from_numpy(stack_observations(frames, actions, np.array([t]), e.stack_moves, a))
             root = model.initial_inference(obs)
             result = truncated_search(root, model.recurrent_inference, num_searches=s.num_searches,
-                                      search_depth=s.search_depth, discount=cfg.train.discount, q_rule=s.q_rule)
+                                      search_depth=s.search_depth, discount=cfg.train.discount, q_rule=s.q_rule,
+                                      sample_rng=sample_rng)
             root_values[t], policies[t] = result.root_value[0], result.policy[0]
+            searches += 1
+            entropy_sum += policy_entropy(root.policy_logits)
+            changed += int(result.normalised_q[0].argmax() != int(root.policy_logits[0].argmax()))
             if t < random_moves:
                 action = int(rng.integers(a))
             else:
@@ -96,10 +102,20 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
         "max_x": int(max_x) if e.is_mario else None, "flag": bool(info.get("flag", False)),
         "terminated": bool(info.get("terminated", done)), "training_step": int(training_step),
         "wall_time": time.time() - started, "greedy": greedy, "noop_moves": int(min(noop_moves, t)),
+        # mean entropy (nats) of the policy network's softmax at the searched positions, and the share of
+        # them where the search's best action was not the policy's first choice
+        "policy_entropy": entropy_sum / searches if searches else None,
+        "search_changed": changed / searches if searches else None,
     }
     record = GameRecord(frames[:t].copy(), actions[:t].copy(), rewards[:t].copy(), root_values[:t].copy(),
                         policies[:t].copy(), meta)
     return record, [f for f in gif if f is not None]
+
+
+def policy_entropy(logits: torch.Tensor) -> float:
+    """Entropy in nats of softmax(logits) of one row [1, A]."""
+    logp = torch.log_softmax(logits[0].double(), dim=0)
+    return float(-(logp.exp() * logp).sum())
 
 
 class ModelSource:
@@ -155,6 +171,8 @@ def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_m
              f"return {m['return']:.1f}"]
     if is_mario:
         parts += [f"max_x {m['max_x']}", f"flag {'yes' if m['flag'] else 'no'}"]
+    if m.get("policy_entropy") is not None:
+        parts += [f"entropy {m['policy_entropy']:.2f}", f"search changed {100 * m['search_changed']:.0f}%"]
     parts += [f"ckpt {step if step is not None else 'uniform'}", f"moves/s {rate:.1f}"]
     return " | ".join(parts)
 

@@ -66,7 +66,7 @@ class SearchResult(NamedTuple):
     policy: np.ndarray
     # [B, A] (q - min + 0.001)/(max - min + 0.001): what action selection softmaxes
     normalised_q: np.ndarray
-    # [B, k] the searched actions, best policy logit first
+    # [B, k] the searched actions, the policy's first choice first
     searched: np.ndarray
 
 

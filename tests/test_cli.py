@@ -45,3 +45,6 @@ def test_mario_selfplay_two_games(tmp_path):
         assert rec.meta["level"] == "1-1" and rec.meta["max_x"] > 0
         assert np.allclose(rec.policies.sum(1), 1, atol=1e-3)
         assert gif_path_for(f, run / "gifs").stat().st_size > 1000
+        # the uniform network: entropy ln 12, and every Q ties, so the search keeps the first choice
+        assert abs(rec.meta["policy_entropy"] - np.log(12)) < 1e-9 and rec.meta["search_changed"] == 0
+    assert "entropy 2.48 | search changed 0%" in lines[0]

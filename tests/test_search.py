@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from muzero_lite.search import normalise_q, select_actions, truncated_search
+from muzero_lite.search import normalise_q, sample_actions, select_actions, truncated_search
 from muzero_lite.types import InferenceOutput
 
 REWARD = torch.tensor([1.0, 2.0, 3.0])      # reward of taking action a
@@ -95,3 +95,35 @@ def test_selection_seeded_and_greedy():
     b = select_actions(nq, 1.0, np.random.default_rng(7))
     assert (a == b).all()
     assert (select_actions(nq, 1.0, np.random.default_rng(7), greedy=True) == nq.argmax(1)).all()
+
+
+def test_sample_actions_keeps_the_first_choice_and_draws_the_rest_from_the_policy():
+    # logits ln[1, 6, 3, 1] -> first choice 1; the second of k=2 is drawn from {0, 2, 3} with
+    # probabilities 1/5, 3/5, 1/5; k=3 adds a third without replacement, never a repeat
+    logits = torch.log(torch.tensor([[1.0, 6.0, 3.0, 1.0]])).repeat(20000, 1)
+    two = sample_actions(logits, 2, np.random.default_rng(0)).numpy()
+    assert (two[:, 0] == 1).all()
+    freq = np.bincount(two[:, 1], minlength=4) / len(two)
+    assert np.abs(freq - [0.2, 0.0, 0.6, 0.2]).max() < 0.01
+    three = sample_actions(logits, 3, np.random.default_rng(1)).numpy()
+    assert (three[:, 0] == 1).all() and all(len(set(row)) == 3 for row in three)
+    # P(second = 2, third = 0) = 3/5 * (1/2) = 0.3
+    assert abs(np.mean((three[:, 1] == 2) & (three[:, 2] == 0)) - 0.3) < 0.01
+
+
+def test_sampled_search_values_the_actions_it_drew():
+    # k=2 over ranks 1, 2, 0: with sampling, the second searched action is 0 or 2; its Q is the
+    # hand-computed one of test_seed_rule_by_hand's model, and the other unsearched gets the minimum
+    rng = np.random.default_rng(3)
+    seen = set()
+    for _ in range(40):
+        r = truncated_search(root([[0.1, 2.0, 1.0]]), recurrent, num_searches=2, search_depth=2, discount=0.5,
+                             sample_rng=rng)
+        first, second = r.searched[0]
+        assert first == 1
+        seen.add(int(second))
+        q_by_hand = {0: (4 + 10 + 0.5 * 10) / 3 + 1 + 0.5, 2: 16.5}[int(second)]
+        assert r.q[0, second] == pytest.approx(q_by_hand, rel=1e-6)
+        other = 2 if second == 0 else 0
+        assert r.q[0, other] == pytest.approx(min(r.q[0, 1], r.q[0, second]))
+    assert seen == {0, 2}

@@ -1,0 +1,97 @@
+"""What the self-play games of a run say about its search, block by block (reads games/, writes nothing).
+
+    .venv/bin/python benchmarks/selfplay_diagnostics.py RUN_DIR [--block 150] [--config FILE] [--csv OUT]
+
+Per block of consecutive games (in the order they were written): checkpoint steps, mean and max of
+max-x (Mario) or return, flags, the policy network's mean entropy at the searched positions (nats; ln 12
+= 2.48 is uniform over Mario's 12 actions), the share of positions where the search's best action was not
+the policy's first choice, and the value error: mean |root value - discounted return actually collected|
+over the positions whose return is known (every position of a game that ended; for a game cut at
+max_moves, positions at least `horizon` moves before the cut, where discount^horizon < 0.01).
+The root values were predicted before the trainer saw the game, so this is the search's value error on
+games it had not learned from. Games written before these fields existed show "-" for entropy and changed.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from muzero_lite.config import load_config  # noqa: E402
+from muzero_lite.gamefile import GameFileError, list_game_files, read_game  # noqa: E402
+from muzero_lite.targets import value_targets  # noqa: E402
+
+
+def discounted_returns(rewards: np.ndarray, discount: float) -> np.ndarray:
+    """[T] rewards -> [T] sum_i discount^i r_(t+i) to the end of the game (nothing after it)."""
+    return value_targets(rewards, np.zeros_like(rewards), discount, td_steps=max(len(rewards), 1))
+
+
+def value_error(root_values: np.ndarray, rewards: np.ndarray, discount: float, ended: bool) -> tuple[float, int]:
+    """(sum of |root value - return|, positions counted) of one game; see the module doc for which."""
+    g = discounted_returns(rewards, discount)
+    n = len(rewards)
+    if not ended:
+        horizon = math.ceil(math.log(0.01) / math.log(discount)) if discount < 1 else n
+        n = max(n - horizon, 0)
+    return float(np.abs(root_values[:n] - g[:n]).sum()), n
+
+
+def _mean(xs: list) -> str:
+    xs = [x for x in xs if x is not None]
+    return f"{sum(xs) / len(xs):.3f}" if xs else "-"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir")
+    ap.add_argument("--block", type=int, default=150, help="games per row")
+    ap.add_argument("--config", help="default: RUN_DIR/games/config.yaml (the run's resolved config)")
+    ap.add_argument("--csv", help="also write the rows here")
+    args = ap.parse_args()
+    run = Path(args.run_dir)
+    cfg = load_config(args.config or run / "games" / "config.yaml")
+    files = list_game_files(run / "games")
+    if not files:
+        print(f"{run / 'games'}: no game files", file=sys.stderr)
+        return 2
+    header = ["games", "ckpt_steps", "mean_score", "max_score", "flags", "entropy", "search_changed", "value_error"]
+    rows, block = [], []
+    for i, path in enumerate(files):
+        try:
+            rec = read_game(path)
+        except GameFileError as e:
+            print(f"skipped: {e}", file=sys.stderr)
+            continue
+        m = rec.meta
+        err, n = value_error(rec.root_values, rec.rewards, cfg.train.discount, bool(m.get("terminated", True)))
+        block.append((m.get("checkpoint_step"), m["max_x"] if m.get("max_x") is not None else m["return"],
+                      bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n))
+        if len(block) == args.block or i == len(files) - 1:
+            steps = [b[0] for b in block if b[0] is not None]
+            scores = [b[1] for b in block]
+            counted = sum(b[6] for b in block)
+            rows.append([f"{i + 2 - len(block)}-{i + 1}", f"{min(steps)}-{max(steps)}" if steps else "uniform",
+                         f"{np.mean(scores):.1f}", f"{max(scores):.0f}", sum(b[2] for b in block),
+                         _mean([b[3] for b in block]), _mean([b[4] for b in block]),
+                         f"{sum(b[5] for b in block) / counted:.3f}" if counted else "-"])
+            block = []
+    widths = [max(len(str(r[j])) for r in rows + [header]) for j in range(len(header))]
+    for r in [header] + rows:
+        print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            csv.writer(f).writerows([header] + rows)
+        print(f"written {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

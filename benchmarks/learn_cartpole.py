@@ -174,6 +174,7 @@ def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers,
 def main() -> None:
     # SIGTERM too must run the finally blocks that resume (SIGCONT) and stop a paused run
     sigterm_as_interrupt()
+    signal.signal(signal.SIGINT, signal.default_int_handler)    # Ctrl-C works even when started with `&`
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "cartpole.yaml")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

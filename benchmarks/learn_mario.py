@@ -33,6 +33,7 @@ from muzero_lite.config import load_config  # noqa: E402
 from muzero_lite.networks import configure_torch  # noqa: E402
 from muzero_lite.envs import make_env  # noqa: E402
 from muzero_lite.evaluate import evaluate, format_table  # noqa: E402
+from muzero_lite.runfolder import sigterm_as_interrupt  # noqa: E402
 from muzero_lite.selfplay import build_networks  # noqa: E402
 
 
@@ -71,6 +72,10 @@ def main() -> None:
     ap.add_argument("--run-only", action="store_true", help="stop after the run (evaluate later with --eval-only)")
     ap.add_argument("--csv", type=Path, default=None, help="default: benchmarks/out/learn_mario_seed<seed>.csv")
     args = ap.parse_args()
+    # stop the run (not orphan it) on SIGTERM, and on Ctrl-C even when started in the background
+    # (a shell's `cmd &` starts it with SIGINT ignored)
+    sigterm_as_interrupt()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     configure_torch(threads=1)
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="learn_mario_"))
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -2,14 +2,15 @@
 
     .venv/bin/python benchmarks/selfplay_diagnostics.py RUN_DIR [--block 150] [--config FILE] [--csv OUT]
 
-Per block of consecutive games (in the order they were written): checkpoint steps, mean and max of
+Per block of consecutive game files (in the order they were written; numbers count every file): checkpoint steps, mean and max of
 max-x (Mario) or return, flags, the policy network's mean entropy at the searched positions (nats; ln 12
 = 2.48 is uniform over Mario's 12 actions), the share of positions where the search's best action was not
 the policy's first choice, and the value error: mean |root value - discounted return actually collected|
-over the positions whose return is known (every position of a game that ended; for a game cut at
-max_moves, positions at least `horizon` moves before the cut, where discount^horizon < 0.01).
+over the positions whose return is known (every position of a game that ended; for a game cut by a
+time limit, positions at least `horizon` moves before the cut, where discount^horizon < 0.01).
 The root values were predicted before the trainer saw the game, so this is the search's value error on
-games it had not learned from. Games written before these fields existed show "-" for entropy and changed.
+games it had not learned from. The root value is SPEC's mean of Q over all actions with the unsearched
+ones at the minimum, so it is biased low: the error holds that bias as well as the networks' error. Games written before these fields existed show "-" for entropy and changed.
 """
 from __future__ import annotations
 
@@ -63,8 +64,8 @@ def main() -> int:
         print(f"{run / 'games'}: no game files", file=sys.stderr)
         return 2
     header = ["games", "ckpt_steps", "mean_score", "max_score", "flags", "entropy", "search_changed", "value_error"]
-    rows, block = [], []
-    for i, path in enumerate(files):
+    games = []                                           # (number, checkpoint step, score, flag, entropy, changed, error, n)
+    for number, path in enumerate(files, 1):
         try:
             rec = read_game(path)
         except GameFileError as e:
@@ -72,17 +73,18 @@ def main() -> int:
             continue
         m = rec.meta
         err, n = value_error(rec.root_values, rec.rewards, cfg.train.discount, bool(m.get("terminated", True)))
-        block.append((m.get("checkpoint_step"), m["max_x"] if m.get("max_x") is not None else m["return"],
+        games.append((number, m.get("checkpoint_step"), m["max_x"] if m.get("max_x") is not None else m["return"],
                       bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n))
-        if len(block) == args.block or i == len(files) - 1:
-            steps = [b[0] for b in block if b[0] is not None]
-            scores = [b[1] for b in block]
-            counted = sum(b[6] for b in block)
-            rows.append([f"{i + 2 - len(block)}-{i + 1}", f"{min(steps)}-{max(steps)}" if steps else "uniform",
-                         f"{np.mean(scores):.1f}", f"{max(scores):.0f}", sum(b[2] for b in block),
-                         _mean([b[3] for b in block]), _mean([b[4] for b in block]),
-                         f"{sum(b[5] for b in block) / counted:.3f}" if counted else "-"])
-            block = []
+    rows = []
+    for i in range(0, len(games), args.block):
+        block = games[i:i + args.block]
+        steps = [b[1] for b in block if b[1] is not None]
+        scores = [b[2] for b in block]
+        counted = sum(b[7] for b in block)
+        rows.append([f"{block[0][0]}-{block[-1][0]}", f"{min(steps)}-{max(steps)}" if steps else "uniform",
+                     f"{np.mean(scores):.1f}", f"{max(scores):.0f}", sum(b[3] for b in block),
+                     _mean([b[4] for b in block]), _mean([b[5] for b in block]),
+                     f"{sum(b[6] for b in block) / counted:.3f}" if counted else "-"])
     widths = [max(len(str(r[j])) for r in rows + [header]) for j in range(len(header))]
     for r in [header] + rows:
         print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))

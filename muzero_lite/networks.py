@@ -126,7 +126,7 @@ class MuZeroNetworks(nn.Module):
         """[B, *input_shape] -> [B, *hidden_shape] scaled hidden state."""
         if obs.dim() == 4:
             # channels-last images: the same convolutions, ~1.4x faster training on CPUs without AVX-512
-            # (benchmarks/train_speed.py); later layers take whatever layout comes out
+            # (benchmarks/train_speed.py); scale_hidden returns the usual layout
             obs = obs.contiguous(memory_format=torch.channels_last)
         return scale_hidden(self.representation(obs))
 

@@ -112,8 +112,9 @@ def test_sample_actions_keeps_the_first_choice_and_draws_the_rest_from_the_polic
 
 
 def test_sampled_search_values_the_actions_it_drew():
-    # k=2 over ranks 1, 2, 0: with sampling, the second searched action is 0 or 2; its Q is the
-    # hand-computed one of test_seed_rule_by_hand's model, and the other unsearched gets the minimum
+    # k=2 over ranks 1, 2, 0: with sampling, the second searched action is 0 or 2. The model of
+    # test_seed_rule_by_hand: a=2 -> 16.5 as there; a=0: r1=1, v1=10, then action 0: r2=1, v2=10
+    # -> mean(4, 10, 0.5*10) + 1 + 0.5*1. The action not searched gets the minimum.
     rng = np.random.default_rng(3)
     seen = set()
     for _ in range(40):

@@ -1,0 +1,45 @@
+"""play_game on the real emulator: what root_actions changes and what it must not."""
+import numpy as np
+import torch
+
+from muzero_lite.config import load_config
+from muzero_lite.envs import make_env
+from muzero_lite.selfplay import build_networks, play_game
+
+from conftest import write_config
+
+
+def _game(tmp_path, root_actions: str, greedy: bool, seed: int = 0):
+    cfg = load_config(write_config(tmp_path, "mario", env={"max_moves": 25}, search={"root_actions": root_actions},
+                                   network={"channels": 8}))
+    env = make_env(cfg.env, 0)
+    torch.manual_seed(1)                      # the same untrained networks every call
+    net = build_networks(cfg, env).eval()
+    try:
+        record, _ = play_game(env, net, cfg, np.random.default_rng(seed), greedy=greedy, render=False)
+    finally:
+        env.close()
+    return record
+
+
+def test_greedy_play_searches_the_top_actions_whatever_root_actions_says(tmp_path):
+    top = _game(tmp_path, "top", greedy=True)
+    sampled = _game(tmp_path, "sample", greedy=True, seed=5)
+    assert np.array_equal(top.actions, sampled.actions)
+    assert np.array_equal(top.policies, sampled.policies)
+
+
+def test_self_play_hands_its_rng_to_the_search_only_when_sampling(tmp_path, monkeypatch):
+    import muzero_lite.selfplay as selfplay
+    seen = []
+    real = selfplay.truncated_search
+
+    def spy(*args, **kw):
+        seen.append(kw.get("sample_rng"))
+        return real(*args, **kw)
+    monkeypatch.setattr(selfplay, "truncated_search", spy)
+    _game(tmp_path, "sample", greedy=False)
+    assert seen and all(isinstance(r, np.random.Generator) for r in seen)
+    seen.clear()
+    _game(tmp_path, "top", greedy=False)
+    assert seen and all(r is None for r in seen)

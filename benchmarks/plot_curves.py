@@ -4,7 +4,8 @@
         [--mario benchmarks/results/learn_mario*.csv] [--out benchmarks/results]
 
 CartPole: greedy eval mean (20 episodes) against run seconds, one line per seed, and the 475 target.
-Mario: greedy eval mean max-x (20 no-op-start games) against run minutes, one line per CSV (seed),
+Mario: greedy eval mean max-x (20 no-op-start games) against run minutes, one line per CSV, named
+after the file (learn_mario_sample_seed2.csv -> "sample seed2", dashed),
 the random agent's mean max-x, the 1500 target and the flag (x 3161).
 """
 from __future__ import annotations
@@ -41,9 +42,10 @@ def plot_mario(plt, paths: list[Path], out: Path) -> Path:
     random = None
     for path in paths:
         rows = read_rows(path)
-        seed = rows[0].get("seed") or "0"
+        # the file name after learn_mario_ says which run it is (e.g. seed0, sample_seed2)
+        name = path.stem.removeprefix("learn_mario_").replace("_", " ")
         ax.plot([float(r["minute"]) for r in rows], [float(r["mean_max_x"]) for r in rows], marker="o",
-                label=f"seed {seed}")
+                linestyle="--" if "sample" in name else "-", label=name)
         random = random or rows[0].get("random_mean_max_x")
     if random:
         ax.axhline(float(random), color="black", linestyle=":", label=f"random agent {float(random):.0f}")

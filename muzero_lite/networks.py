@@ -124,10 +124,6 @@ class MuZeroNetworks(nn.Module):
 
     def represent(self, obs: torch.Tensor) -> torch.Tensor:
         """[B, *input_shape] -> [B, *hidden_shape] scaled hidden state."""
-        if obs.dim() == 4:
-            # channels-last images: the same convolutions, ~1.4x faster training on CPUs without AVX-512
-            # (benchmarks/train_speed.py); scale_hidden returns the usual layout
-            obs = obs.contiguous(memory_format=torch.channels_last)
         return scale_hidden(self.representation(obs))
 
     def _with_action(self, hidden: torch.Tensor, action: torch.Tensor) -> torch.Tensor:

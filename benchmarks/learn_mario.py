@@ -160,4 +160,7 @@ def random_agent(cfg, games: int) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("learn_mario: stopped (the run was stopped with it; its folder keeps what it wrote)")

@@ -53,7 +53,7 @@ def plot_mario(plt, paths: list[Path], out: Path) -> Path:
     ax.axhline(3161, color="green", linestyle="-.", label="flag 3161")
     ax.set(xlabel="run minutes", ylabel="greedy eval mean max-x (20 games)",
            title="Super Mario Bros 1-1, configs/mario.yaml, 2-core CPU", ylim=(0, 3300), xlim=(0, None))
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", fontsize=7)
     return save(fig, out / "learn_mario.png")
 
 

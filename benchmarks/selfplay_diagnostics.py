@@ -2,15 +2,17 @@
 
     .venv/bin/python benchmarks/selfplay_diagnostics.py RUN_DIR [--block 150] [--config FILE] [--csv OUT]
 
-Per block of consecutive game files (in the order they were written; numbers count every file): checkpoint steps, mean and max of
-max-x (Mario) or return, flags, the policy network's mean entropy at the searched positions (nats; ln 12
-= 2.48 is uniform over Mario's 12 actions), the share of positions where the search's best action was not
-the policy's first choice, and the value error: mean |root value - discounted return actually collected|
-over the positions whose return is known (every position of a game that ended; for a game cut by a
-time limit, positions at least `horizon` moves before the cut, where discount^horizon < 0.01).
-The root values were predicted before the trainer saw the game, so this is the search's value error on
-games it had not learned from. The root value is SPEC's mean of Q over all actions with the unsearched
-ones at the minimum, so it is biased low: the error holds that bias as well as the networks' error. Games written before these fields existed show "-" for entropy and changed.
+Per block of consecutive game files (in the order they were written; numbers count every file):
+checkpoint steps, mean and max of max-x (Mario) or return, flags, the policy network's mean entropy at
+the searched positions (nats; ln 12 = 2.48 is uniform over Mario's 12 actions), the share of positions
+where the search's best action was not the policy's first choice, and the value error: mean
+|root value - discounted return actually collected| over the positions whose return is known (every
+position of a game that ended; for a game cut by a time limit, positions at least `horizon` moves
+before the cut, where discount^horizon < 0.01). The root values were predicted before the trainer saw
+the game, so this is the search's value error on games it had not learned from. The root value is
+SPEC's mean of Q over all actions with the unsearched ones at the minimum, so it is biased low: the
+error holds that bias as well as the networks' error. Games written before these fields existed show
+"-" for entropy and changed.
 """
 from __future__ import annotations
 

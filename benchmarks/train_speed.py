@@ -1,7 +1,9 @@
 """Training steps/s of the default configs: sample + train step + priority update, on this machine.
 
-Fills a replay buffer with synthetic games of the config's exact shapes (random frames: the speed
-does not depend on their content) and times --steps steps after a warm-up.
+Fills a replay buffer with synthetic games of each config's exact shapes (random frames: the speed
+does not depend on their content) and times --steps steps after a warm-up. Several configs are timed
+in alternating blocks of 5 steps in one process (threads of the first config), and each is given as
+a ratio to the first: a machine whose speed drifts during the run slows them alike.
 
     .venv/bin/python benchmarks/train_speed.py [--configs configs/mario.yaml configs/cartpole.yaml] [--steps 50]
 """
@@ -35,38 +37,62 @@ def synthetic_game(shape, dtype, a: int, t: int, rng) -> GameRecord:
                       rng.normal(size=t).astype(np.float32), pol / pol.sum(1, keepdims=True), {})
 
 
-def measure(path: str, steps: int) -> None:
-    cfg = load_config(path)
-    t = cfg.train
-    configure_torch(t.threads)
-    env = make_env(cfg.env, 0)
-    shape, dtype, a = tuple(env.frame_shape), env.frame_dtype, env.num_actions
-    net = build_networks(cfg, env)
-    env.close()
-    device = pick_device(t.device)
-    learner = Learner(t, net.to(device), cfg.network.support_size, device)
-    rng = np.random.default_rng(0)
-    buf = ReplayBuffer(t, cfg.env.stack_moves, a, rng)
-    while buf.total_moves_added < min(t.window_size, 20000):   # the window evicts: count what was added
-        buf.add(synthetic_game(shape, dtype, a, min(cfg.env.max_moves, 300), rng))
-    timings = {"sample": 0.0, "train": 0.0, "update": 0.0}
-    for i in range(steps + 5):
-        t0 = time.perf_counter()
-        batch = buf.sample(t.batch_size, t.num_unroll_steps)
-        t1 = time.perf_counter()
-        _, pr = learner.train_step(batch)
-        t2 = time.perf_counter()
-        buf.update_priorities(batch.game_ids, batch.positions, pr)
-        t3 = time.perf_counter()
-        if i >= 5:
-            timings["sample"] += t1 - t0
-            timings["train"] += t2 - t1
-            timings["update"] += t3 - t2
-    total = sum(timings.values())
-    print(f"{path}: {steps / total:.1f} steps/s = {steps * t.batch_size / total:.0f} samples/s "
-          f"(batch {t.batch_size}, K {t.num_unroll_steps}, device {device}, threads {torch.get_num_threads()}); "
-          f"ms/step: sample {1000 * timings['sample'] / steps:.1f}, train {1000 * timings['train'] / steps:.1f}, "
-          f"priorities {1000 * timings['update'] / steps:.2f}", flush=True)
+class Subject:
+    """One config's learner and replay buffer, filled with synthetic games of its shapes."""
+
+    def __init__(self, path: str):
+        cfg = load_config(path)
+        self.path, self.t = path, cfg.train
+        env = make_env(cfg.env, 0)
+        shape, dtype, a = tuple(env.frame_shape), env.frame_dtype, env.num_actions
+        net = build_networks(cfg, env)
+        env.close()
+        self.device = pick_device(self.t.device)
+        self.learner = Learner(self.t, net.to(self.device), cfg.network.support_size, self.device)
+        rng = np.random.default_rng(0)
+        self.buf = ReplayBuffer(self.t, cfg.env.stack_moves, a, rng)
+        while self.buf.total_moves_added < min(self.t.window_size, 20000):   # the window evicts: count what was added
+            self.buf.add(synthetic_game(shape, dtype, a, min(cfg.env.max_moves, 300), rng))
+        self.timings = {"sample": 0.0, "train": 0.0, "update": 0.0}
+        self.steps = 0
+
+    def run(self, steps: int, timed: bool = True) -> None:
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            batch = self.buf.sample(self.t.batch_size, self.t.num_unroll_steps)
+            t1 = time.perf_counter()
+            _, pr = self.learner.train_step(batch)
+            t2 = time.perf_counter()
+            self.buf.update_priorities(batch.game_ids, batch.positions, pr)
+            t3 = time.perf_counter()
+            if timed:
+                self.timings["sample"] += t1 - t0
+                self.timings["train"] += t2 - t1
+                self.timings["update"] += t3 - t2
+                self.steps += 1
+
+    def report(self) -> float:
+        total, n, t = sum(self.timings.values()), self.steps, self.t
+        print(f"{self.path}: {n / total:.1f} steps/s = {n * t.batch_size / total:.0f} samples/s "
+              f"(batch {t.batch_size}, K {t.num_unroll_steps}, device {self.device}, threads {torch.get_num_threads()}); "
+              f"ms/step: sample {1000 * self.timings['sample'] / n:.1f}, train {1000 * self.timings['train'] / n:.1f}, "
+              f"priorities {1000 * self.timings['update'] / n:.2f}", flush=True)
+        return n / total
+
+
+def measure(paths: list[str], steps: int, block: int = 5) -> None:
+    """Time every config's steps in alternating blocks, so a machine whose speed drifts slows all alike."""
+    configure_torch(load_config(paths[0]).train.threads)
+    subjects = [Subject(p) for p in paths]
+    for s in subjects:
+        s.run(5, timed=False)                      # warm-up
+    for r in range(-(-steps // block)):
+        order = subjects if r % 2 == 0 else subjects[::-1]
+        for s in order:
+            s.run(min(block, steps - r * block))
+    rates = [s.report() for s in subjects]
+    for s, rate in zip(subjects[1:], rates[1:]):
+        print(f"{s.path}: {rate / rates[0]:.2f}x the steps/s of {subjects[0].path} (blocks of {block}, alternating)")
 
 
 def main() -> None:
@@ -74,8 +100,7 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", default=[str(ROOT / "configs" / "mario.yaml"), str(ROOT / "configs" / "cartpole.yaml")])
     ap.add_argument("--steps", type=int, default=50)
     args = ap.parse_args()
-    for path in args.configs:
-        measure(path, args.steps)
+    measure(args.configs, args.steps)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,9 @@ class NetworkConfig:
     blocks: int = field(default=1, metadata=_check(_non_negative, "must be >= 0"))
     # conv: side of the square hidden state (orig: 6, from 96x96 input)
     hidden_hw: int = field(default=6, metadata=_check(_positive, "must be > 0"))
+    # conv: 0 = the stem is stride-2 3x3 convs only (orig); p > 0 = its first conv cuts the input into
+    # non-overlapping p x p patches (kernel p, stride p), then stride-2 3x3 convs as usual
+    patch_size: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
     # mlp: size of the hidden state vector
     latent: int = field(default=64, metadata=_check(_positive, "must be > 0"))
     # width of the fully connected layers of every head (and of the mlp bodies)
@@ -342,6 +345,10 @@ def _validate(cfg: Config, src: str) -> Config:
         n = action_count(env.action_set)
         if cfg.search.num_searches > n:
             raise ConfigError(f"{src}: search.num_searches = {cfg.search.num_searches}: must be <= the {n} actions of action_set {env.action_set!r}")
+    net = cfg.network
+    if net.kind == "conv" and net.patch_size and min(env.frame_size) // net.patch_size < net.hidden_hw:
+        raise ConfigError(f"{src}: network.patch_size = {net.patch_size}: leaves {min(env.frame_size) // net.patch_size} "
+                          f"pixels a side of env.frame_size {list(env.frame_size)}, fewer than network.hidden_hw {net.hidden_hw}")
     if env.is_mario and cfg.network.kind != "conv":
         raise ConfigError(f"{src}: network.kind = {cfg.network.kind!r}: Mario observations are images, use conv")
     return dataclasses.replace(cfg, env=env, search=search)

@@ -15,6 +15,8 @@ BAD = [
     ("env: {frame_skipp: 4}\n", ["env.frame_skipp", "unknown key", "did you mean 'frame_skip'"]),
     ("train: {batch_size: many}\n", ["train.batch_size", "'many'", "integer"]),
     ("network: {channels: -8}\n", ["network.channels", "-8", "> 0"]),
+    ("network: {patch_size: -1}\n", ["network.patch_size", "-1", ">= 0"]),
+    ("env: {frame_size: [64, 64]}\nnetwork: {patch_size: 16}\n", ["network.patch_size", "16", "4 pixels", "[64, 64]", "hidden_hw 6"]),
     ("train: {discount: 1.5}\n", ["train.discount", "1.5", "(0, 1]"]),
     ("train: {discount: 0}\n", ["train.discount", "0", "(0, 1]"]),
     ("env: {id: NoSuchGame-v9}\n", ["env.id", "NoSuchGame-v9", "unknown env id"]),

@@ -1,6 +1,6 @@
 """What the self-play games of a run say about its search, block by block (reads games/, writes nothing).
 
-    .venv/bin/python benchmarks/selfplay_diagnostics.py RUN_DIR [--block 150] [--config FILE] [--csv OUT]
+    .venv/bin/python benchmarks/selfplay_diagnostics.py RUN_DIR [--block 150] [--config FILE] [--csv OUT] [--where N]
 
 Per block of consecutive game files (in the order they were written; numbers count every file):
 checkpoint steps, mean and max of max-x (Mario) or return, flags, the policy network's mean entropy at
@@ -13,6 +13,10 @@ the game, so this is the search's value error on games it had not learned from. 
 SPEC's mean of Q over all actions with the unsearched ones at the minimum, so it is biased low: the
 error holds that bias as well as the networks' error. Games written before these fields existed show
 "-" for entropy and changed.
+
+--where N (Mario) adds where the last N games stopped: their max-x in 100-pixel bands, and in each band
+how many games ended there (a death, or the flag) and how many were cut by env.max_moves (Mario stuck,
+e.g. at a pipe). Bands that hold many games are the obstacles the agent has not learned to pass.
 """
 from __future__ import annotations
 
@@ -52,12 +56,29 @@ def _mean(xs: list) -> str:
     return f"{sum(xs) / len(xs):.3f}" if xs else "-"
 
 
+def stop_bands(games: list, band: int = 100) -> list[tuple[int, int, int]]:
+    """[(band start, games that ended there, games cut by the move limit there)] from (.., max-x at [2], ..,
+    ended at [8]) tuples, in band order."""
+    counts: dict[int, list[int]] = {}
+    for g in games:
+        c = counts.setdefault(int(g[2]) // band * band, [0, 0])
+        c[0 if g[8] else 1] += 1
+    return [(x, *counts[x]) for x in sorted(counts)]
+
+
+def print_where(games: list) -> None:
+    print(f"where the last {len(games)} games stopped (max-x band: ended there / cut by the move limit there)")
+    for x, ended, cut in stop_bands(games):
+        print(f"  {x:5d}-{x + 99:<5d} {ended:4d} / {cut:<4d} {'#' * (ended + cut)}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
     ap.add_argument("--block", type=int, default=150, help="games per row")
     ap.add_argument("--config", help="default: RUN_DIR/games/config.yaml (the run's resolved config)")
     ap.add_argument("--csv", help="also write the rows here")
+    ap.add_argument("--where", type=int, default=0, metavar="N", help="Mario: where the last N games stopped")
     args = ap.parse_args()
     run = Path(args.run_dir)
     cfg = load_config(args.config or run / "games" / "config.yaml")
@@ -76,7 +97,8 @@ def main() -> int:
         m = rec.meta
         err, n = value_error(rec.root_values, rec.rewards, cfg.train.discount, bool(m.get("terminated", True)))
         games.append((number, m.get("checkpoint_step"), m["max_x"] if m.get("max_x") is not None else m["return"],
-                      bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n))
+                      bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n,
+                      bool(m.get("terminated", True))))
     rows = []
     for i in range(0, len(games), args.block):
         block = games[i:i + args.block]
@@ -90,6 +112,8 @@ def main() -> int:
     widths = [max(len(str(r[j])) for r in rows + [header]) for j in range(len(header))]
     for r in [header] + rows:
         print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))
+    if args.where and cfg.env.is_mario:
+        print_where(games[-args.where:])
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             csv.writer(f).writerows([header] + rows)

@@ -143,6 +143,12 @@ class SearchConfig:
     # which actions self-play searches: "top" the policy's best num_searches (orig); "sample" its best
     # action plus num_searches-1 drawn from the policy without replacement (evaluation always uses top)
     root_actions: str = field(default="top", metadata=_check(lambda v: v in ("top", "sample"), "must be top or sample"))
+    # the policy target stored for training: "seed" min-max normalised Q divided by its sum (orig; actions
+    # not searched get almost nothing); "completed_q" softmax(logits + sigma(completed Q)) as in Gumbel
+    # MuZero: the prior's logits raised by each action's rescaled Q, unsearched actions at the prior's
+    # mixed value (`search.completed_q_policy`)
+    policy_target: str = field(default="seed", metadata=_check(lambda v: v in ("seed", "completed_q"),
+                                                                "must be seed or completed_q"))
     # moves of a game from which the schedule's `late` inverse temperature applies (orig: 225)
     late_move: int = field(default=225, metadata=_check(_non_negative, "must be >= 0"))
     # inverse temperature of action sampling by training step (orig schedule shown)

@@ -62,14 +62,46 @@ def normalise_q(q: np.ndarray) -> np.ndarray:
     return (q - lo + NORM_EPS) / (hi - lo + NORM_EPS)
 
 
+# Gumbel MuZero's sigma(q) = (MAXVISIT_INIT + max visits) * VALUE_SCALE * q for q rescaled to [0, 1]
+# (mctx's defaults); every searched action has one visit here
+MAXVISIT_INIT = 50
+VALUE_SCALE = 0.1
+
+
+def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.ndarray,
+                       value: np.ndarray) -> np.ndarray:
+    """Gumbel MuZero's improved policy softmax(logits + sigma(completed Q)) [B, A] (Danihelka et al. 2022).
+
+    logits [B, A] of the prior, searched [B, k] the searched actions, q_searched [B, k] their Q,
+    value [B] the network's root value. Unsearched actions get v_mix, the value mixed with the
+    prior-weighted mean Q of the searched ones: (value + k * sum_s p(s) q(s) / sum_s p(s)) / (1 + k).
+    Completed Q is min-max rescaled to [0, 1] per row, then sigma = (50 + 1) * 0.1 * q.
+    """
+    logits = logits.astype(np.float64)
+    prior = np.exp(logits - logits.max(1, keepdims=True))
+    prior /= prior.sum(1, keepdims=True)                                            # [B, A]
+    k = searched.shape[1]
+    p_s = np.take_along_axis(prior, searched, axis=1)                               # [B, k]
+    v_mix = (value + k * (p_s * q_searched).sum(1) / p_s.sum(1)) / (1 + k)          # [B]
+    completed = np.repeat(v_mix[:, None], logits.shape[1], axis=1)                  # [B, A]
+    np.put_along_axis(completed, searched, q_searched, axis=1)
+    lo, hi = completed.min(1, keepdims=True), completed.max(1, keepdims=True)
+    rescaled = (completed - lo) / np.maximum(hi - lo, 1e-8)
+    z = logits + (MAXVISIT_INIT + 1) * VALUE_SCALE * rescaled
+    policy = np.exp(z - z.max(1, keepdims=True))
+    return policy / policy.sum(1, keepdims=True)
+
+
 def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, num_searches: int,
                      search_depth: int, discount: float, q_rule: str = "seed",
-                     sample_rng: Optional[np.random.Generator] = None) -> SearchResult:
+                     sample_rng: Optional[np.random.Generator] = None,
+                     policy_target: str = "seed") -> SearchResult:
     """Look ahead from num_searches actions of each root; return Q, root value, target policy.
 
     root: initial inference of B observations (hidden [B, ...], value [B], policy_logits [B, A]).
     The searched actions are the policy's top num_searches (orig), or, given sample_rng, its top
     action plus num_searches-1 others sampled from the policy (`sample_actions`).
+    policy_target: "seed" (normalised Q over its sum) or "completed_q" (`completed_q_policy`).
     """
     logits = root.policy_logits
     b, a = logits.shape
@@ -89,7 +121,13 @@ def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, num_se
     q = np.repeat(q_searched.min(1, keepdims=True), a, axis=1)                      # [B, A] unsearched = min
     np.put_along_axis(q, searched_np, q_searched, axis=1)
     norm = normalise_q(q)
-    policy = norm / norm.sum(1, keepdims=True)
+    if policy_target == "seed":
+        policy = norm / norm.sum(1, keepdims=True)
+    elif policy_target == "completed_q":
+        policy = completed_q_policy(logits.detach().cpu().numpy(), searched_np, q_searched,
+                                    root.value.detach().cpu().numpy().astype(np.float64))
+    else:
+        raise ValueError(f"unknown policy_target {policy_target!r} (seed or completed_q)")
     return SearchResult(q=q.astype(np.float32), root_value=q.mean(1).astype(np.float32),
                         policy=policy.astype(np.float32), normalised_q=norm.astype(np.float32),
                         searched=searched_np)

@@ -78,7 +78,7 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
             root = model.initial_inference(obs)
             result = truncated_search(root, model.recurrent_inference, num_searches=s.num_searches,
                                       search_depth=s.search_depth, discount=cfg.train.discount, q_rule=s.q_rule,
-                                      sample_rng=sample_rng)
+                                      sample_rng=sample_rng, policy_target=s.policy_target)
             root_values[t], policies[t] = result.root_value[0], result.policy[0]
             searches += 1
             entropy_sum += policy_entropy(root.policy_logits)

@@ -15,6 +15,7 @@ BAD = [
     ("env: {frame_skipp: 4}\n", ["env.frame_skipp", "unknown key", "did you mean 'frame_skip'"]),
     ("train: {batch_size: many}\n", ["train.batch_size", "'many'", "integer"]),
     ("network: {channels: -8}\n", ["network.channels", "-8", "> 0"]),
+    ("search: {policy_target: gumbel}\n", ["search.policy_target", "gumbel", "completed_q"]),
     ("network: {patch_size: -1}\n", ["network.patch_size", "-1", ">= 0"]),
     ("env: {frame_size: [64, 64]}\nnetwork: {patch_size: 16}\n", ["network.patch_size", "16", "4 pixels", "[64, 64]", "hidden_hw 6"]),
     ("train: {discount: 1.5}\n", ["train.discount", "1.5", "(0, 1]"]),

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from muzero_lite.search import normalise_q, sample_actions, select_actions, truncated_search
+from muzero_lite.search import completed_q_policy, normalise_q, sample_actions, select_actions, truncated_search
 from muzero_lite.types import InferenceOutput
 
 REWARD = torch.tensor([1.0, 2.0, 3.0])      # reward of taking action a
@@ -128,3 +128,40 @@ def test_sampled_search_values_the_actions_it_drew():
         other = 2 if second == 0 else 0
         assert r.q[0, other] == pytest.approx(min(r.q[0, 1], r.q[0, second]))
     assert seen == {0, 2}
+
+
+def test_completed_q_policy_by_hand():
+    # prior (0.5, 0.3, 0.2); actions 0 and 1 searched with Q 1 and 0; root value 0.4
+    # v_mix = (0.4 + 2 * (0.5 * 1 + 0.3 * 0) / 0.8) / 3 = 0.55 for the unsearched action 2
+    # completed Q (1, 0, 0.55) is already in [0, 1]; sigma = 51 * 0.1 * q = (5.1, 0, 2.805)
+    p = completed_q_policy(np.log([[0.5, 0.3, 0.2]]), np.array([[0, 1]]), np.array([[1.0, 0.0]]), np.array([0.4]))
+    raw = np.array([0.5 * np.exp(5.1), 0.3, 0.2 * np.exp(2.805)])
+    assert p[0].tolist() == pytest.approx((raw / raw.sum()).tolist(), rel=1e-9)
+
+
+def test_completed_q_policy_rescales_q_and_keeps_the_prior_where_q_is_flat():
+    # Q scaled by 100 and shifted gives the same policy: only the rescaled Q counts
+    args = np.log([[0.5, 0.3, 0.2]]), np.array([[0, 1]])
+    a = completed_q_policy(*args, np.array([[1.0, 0.0]]), np.array([0.4]))
+    b = completed_q_policy(*args, np.array([[107.0, 7.0]]), np.array([47.0]))
+    assert np.allclose(a, b)
+    # every Q equal (and the value too): the target is the prior
+    flat = completed_q_policy(*args, np.array([[2.0, 2.0]]), np.array([2.0]))
+    assert flat[0].tolist() == pytest.approx([0.5, 0.3, 0.2])
+
+
+def test_search_with_completed_q_target():
+    # nstep, k=2: Q(1) = 5, Q(2) = 6 (test_nstep_rule_by_hand); root value 4; prior softmax(0.1, 2, 1)
+    logits = [[0.1, 2.0, 1.0]]
+    r = truncated_search(root(logits), recurrent, num_searches=2, search_depth=2, discount=0.5, q_rule="nstep",
+                         policy_target="completed_q")
+    prior = np.exp(logits[0]) / np.exp(logits[0]).sum()
+    v_mix = (4 + 2 * (prior[1] * 5 + prior[2] * 6) / (prior[1] + prior[2])) / 3     # ~4.85: the minimum
+    rescaled = np.array([0.0, (5 - v_mix) / (6 - v_mix), 1.0])
+    raw = prior * np.exp(5.1 * rescaled)
+    assert r.policy[0].tolist() == pytest.approx((raw / raw.sum()).tolist(), rel=1e-5)
+    # Q, root value and the normalised Q that actions are chosen from are the seed's
+    seed = truncated_search(root(logits), recurrent, num_searches=2, search_depth=2, discount=0.5, q_rule="nstep")
+    assert np.array_equal(r.q, seed.q) and np.array_equal(r.normalised_q, seed.normalised_q)
+    with pytest.raises(ValueError, match="policy_target 'gumbel'"):
+        truncated_search(root(logits), recurrent, num_searches=2, search_depth=2, discount=0.5, policy_target="gumbel")

@@ -9,12 +9,18 @@ from muzero_lite.selfplay import build_networks, play_game
 from conftest import write_config
 
 
-def _game(tmp_path, root_actions: str, greedy: bool, seed: int = 0):
-    cfg = load_config(write_config(tmp_path, "mario", env={"max_moves": 25}, search={"root_actions": root_actions},
+def _game(tmp_path, root_actions: str, greedy: bool, seed: int = 0, policy_target: str = "seed",
+          perturb: bool = False):
+    cfg = load_config(write_config(tmp_path, "mario", env={"max_moves": 25},
+                                   search={"root_actions": root_actions, "policy_target": policy_target},
                                    network={"channels": 8}))
     env = make_env(cfg.env, 0)
     torch.manual_seed(1)                      # the same untrained networks every call
     net = build_networks(cfg, env).eval()
+    if perturb:                               # heads start at zero: every Q equal; make them differ
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(0.3 * torch.randn_like(p))
     try:
         record, _ = play_game(env, net, cfg, np.random.default_rng(seed), greedy=greedy, render=False)
     finally:
@@ -43,3 +49,12 @@ def test_self_play_hands_its_rng_to_the_search_only_when_sampling(tmp_path, monk
     seen.clear()
     _game(tmp_path, "top", greedy=False)
     assert seen and all(r is None for r in seen)
+
+
+def test_the_policy_target_changes_what_is_stored_not_what_is_played(tmp_path):
+    seed_rule = _game(tmp_path, "top", greedy=True, perturb=True)
+    completed = _game(tmp_path, "top", greedy=True, policy_target="completed_q", perturb=True)
+    assert np.array_equal(seed_rule.actions, completed.actions)
+    assert np.array_equal(seed_rule.root_values, completed.root_values)
+    assert not np.allclose(seed_rule.policies, completed.policies, atol=1e-3)
+    assert np.allclose(completed.policies.sum(1), 1.0, atol=1e-5)

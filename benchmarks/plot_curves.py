@@ -5,7 +5,7 @@
 
 CartPole: greedy eval mean (20 episodes) against run seconds, one line per seed, and the 475 target.
 Mario: greedy eval mean max-x (20 no-op-start games) against run minutes, one line per CSV, named
-after the file (learn_mario_sample_seed2.csv -> "sample seed2", dashed),
+after the file (learn_mario_sample_seed2.csv -> "sample seed2", dashed; patch runs dash-dotted),
 the random agent's mean max-x, the 1500 target and the flag (x 3161).
 """
 from __future__ import annotations
@@ -37,6 +37,10 @@ def plot_cartpole(plt, path: Path, out: Path) -> Path:
     return save(fig, out / "learn_cartpole.png")
 
 
+# Mario runs whose CSV name holds one of these words (the config choice they measured) get its line style
+LINESTYLES = {"sample": "--", "patch": "-."}
+
+
 def plot_mario(plt, paths: list[Path], out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     random = None
@@ -45,7 +49,7 @@ def plot_mario(plt, paths: list[Path], out: Path) -> Path:
         # the file name after learn_mario_ says which run it is (e.g. seed0, sample_seed2)
         name = path.stem.removeprefix("learn_mario_").replace("_", " ")
         ax.plot([float(r["minute"]) for r in rows], [float(r["mean_max_x"]) for r in rows], marker="o",
-                linestyle="--" if "sample" in name else "-", label=name)
+                linestyle=next((style for word, style in LINESTYLES.items() if word in name), "-"), label=name)
         random = random or rows[0].get("random_mean_max_x")
     if random:
         ax.axhline(float(random), color="black", linestyle=":", label=f"random agent {float(random):.0f}")

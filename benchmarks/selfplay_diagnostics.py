@@ -25,6 +25,7 @@ import csv
 import math
 import sys
 from pathlib import Path
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -56,20 +57,37 @@ def _mean(xs: list) -> str:
     return f"{sum(xs) / len(xs):.3f}" if xs else "-"
 
 
-def stop_bands(games: list, band: int = 100) -> list[tuple[int, int, int]]:
-    """[(band start, games that ended there, games cut by the move limit there)] from (.., max-x at [2], ..,
-    ended at [8]) tuples, in band order."""
+class Game(NamedTuple):
+    """What one game file says about its search (one row of input to the per-block table)."""
+    number: int                     # position among all game files, from 1
+    step: Optional[int]             # training step of the checkpoint that played it (None: uniform)
+    score: float                    # max-x (Mario) or return
+    flag: bool
+    entropy: Optional[float]
+    changed: Optional[float]
+    error: float                    # sum of |root value - return| over the counted positions
+    counted: int
+    ended: bool                     # ended by the game (death, flag), not cut by the move limit
+
+
+BAND = 100                          # pixels of max-x per band in --where
+
+
+def stop_bands(games: list[Game]) -> list[tuple[int, int, int]]:
+    """[(band start, games that ended there, games cut by the move limit there)] by max-x band, in order."""
     counts: dict[int, list[int]] = {}
     for g in games:
-        c = counts.setdefault(int(g[2]) // band * band, [0, 0])
-        c[0 if g[8] else 1] += 1
+        c = counts.setdefault(int(g.score) // BAND * BAND, [0, 0])
+        c[0 if g.ended else 1] += 1
     return [(x, *counts[x]) for x in sorted(counts)]
 
 
-def print_where(games: list) -> None:
+def print_where(games: list[Game]) -> None:
     print(f"where the last {len(games)} games stopped (max-x band: ended there / cut by the move limit there)")
-    for x, ended, cut in stop_bands(games):
-        print(f"  {x:5d}-{x + 99:<5d} {ended:4d} / {cut:<4d} {'#' * (ended + cut)}")
+    bands = stop_bands(games)
+    scale = max(1.0, max(e + c for _, e, c in bands) / 60)     # bars at most 60 characters
+    for x, ended, cut in bands:
+        print(f"  {x:5d}-{x + BAND - 1:<5d} {ended:4d} / {cut:<4d} {'#' * round((ended + cut) / scale)}")
 
 
 def main() -> int:
@@ -82,12 +100,15 @@ def main() -> int:
     args = ap.parse_args()
     run = Path(args.run_dir)
     cfg = load_config(args.config or run / "games" / "config.yaml")
+    if args.where < 0 or (args.where and not cfg.env.is_mario):
+        print(f"--where {args.where}: must be a number of games >= 1, for a Mario run ({cfg.env.id} here)", file=sys.stderr)
+        return 2
     files = list_game_files(run / "games")
     if not files:
         print(f"{run / 'games'}: no game files", file=sys.stderr)
         return 2
     header = ["games", "ckpt_steps", "mean_score", "max_score", "flags", "entropy", "search_changed", "value_error"]
-    games = []                                           # (number, checkpoint step, score, flag, entropy, changed, error, n)
+    games: list[Game] = []
     for number, path in enumerate(files, 1):
         try:
             rec = read_game(path)
@@ -95,20 +116,20 @@ def main() -> int:
             print(f"skipped: {e}", file=sys.stderr)
             continue
         m = rec.meta
-        err, n = value_error(rec.root_values, rec.rewards, cfg.train.discount, bool(m.get("terminated", True)))
-        games.append((number, m.get("checkpoint_step"), m["max_x"] if m.get("max_x") is not None else m["return"],
-                      bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n,
-                      bool(m.get("terminated", True))))
+        ended = bool(m.get("terminated", True))
+        err, n = value_error(rec.root_values, rec.rewards, cfg.train.discount, ended)
+        games.append(Game(number, m.get("checkpoint_step"), m["max_x"] if m.get("max_x") is not None else m["return"],
+                          bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n, ended))
     rows = []
     for i in range(0, len(games), args.block):
         block = games[i:i + args.block]
-        steps = [b[1] for b in block if b[1] is not None]
-        scores = [b[2] for b in block]
-        counted = sum(b[7] for b in block)
-        rows.append([f"{block[0][0]}-{block[-1][0]}", f"{min(steps)}-{max(steps)}" if steps else "uniform",
-                     f"{np.mean(scores):.1f}", f"{max(scores):.0f}", sum(b[3] for b in block),
-                     _mean([b[4] for b in block]), _mean([b[5] for b in block]),
-                     f"{sum(b[6] for b in block) / counted:.3f}" if counted else "-"])
+        steps = [g.step for g in block if g.step is not None]
+        scores = [g.score for g in block]
+        counted = sum(g.counted for g in block)
+        rows.append([f"{block[0].number}-{block[-1].number}", f"{min(steps)}-{max(steps)}" if steps else "uniform",
+                     f"{np.mean(scores):.1f}", f"{max(scores):.0f}", sum(g.flag for g in block),
+                     _mean([g.entropy for g in block]), _mean([g.changed for g in block]),
+                     f"{sum(g.error for g in block) / counted:.3f}" if counted else "-"])
     widths = [max(len(str(r[j])) for r in rows + [header]) for j in range(len(header))]
     for r in [header] + rows:
         print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))

@@ -2,8 +2,8 @@
 
 Fills a replay buffer with synthetic games of each config's exact shapes (random frames: the speed
 does not depend on their content) and times --steps steps after a warm-up. Several configs are timed
-in alternating blocks of 5 steps in one process (threads of the first config), and each is given as
-a ratio to the first: a machine whose speed drifts during the run slows them alike.
+in alternating blocks of 5 steps in one process (threads of the first config), and each variant of
+the first config's game is given as a ratio to it: a machine whose speed drifts slows them alike.
 
     .venv/bin/python benchmarks/train_speed.py [--configs configs/mario.yaml configs/cartpole.yaml] [--steps 50]
 """
@@ -42,7 +42,7 @@ class Subject:
 
     def __init__(self, path: str):
         cfg = load_config(path)
-        self.path, self.t = path, cfg.train
+        self.path, self.t, self.env_id = path, cfg.train, cfg.env.id
         env = make_env(cfg.env, 0)
         shape, dtype, a = tuple(env.frame_shape), env.frame_dtype, env.num_actions
         net = build_networks(cfg, env)
@@ -92,7 +92,8 @@ def measure(paths: list[str], steps: int, block: int = 5) -> None:
             s.run(min(block, steps - r * block))
     rates = [s.report() for s in subjects]
     for s, rate in zip(subjects[1:], rates[1:]):
-        print(f"{s.path}: {rate / rates[0]:.2f}x the steps/s of {subjects[0].path} (blocks of {block}, alternating)")
+        if s.env_id == subjects[0].env_id:         # a ratio between different games would mean nothing
+            print(f"{s.path}: {rate / rates[0]:.2f}x the steps/s of {subjects[0].path} (blocks of {block}, alternating)")
 
 
 def main() -> None:

@@ -105,7 +105,8 @@ class NetworkConfig:
     # conv: side of the square hidden state (orig: 6, from 96x96 input)
     hidden_hw: int = field(default=6, metadata=_check(_positive, "must be > 0"))
     # conv: 0 = the stem is stride-2 3x3 convs only (orig); p > 0 = its first conv cuts the input into
-    # non-overlapping p x p patches (kernel p, stride p), then stride-2 3x3 convs as usual
+    # non-overlapping p x p patches (kernel p, stride p; floor(H/p) x floor(W/p) of them, edge pixels
+    # beyond whole patches unused), then stride-2 3x3 convs as usual
     patch_size: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
     # mlp: size of the hidden state vector
     latent: int = field(default=64, metadata=_check(_positive, "must be > 0"))
@@ -145,8 +146,8 @@ class SearchConfig:
     root_actions: str = field(default="top", metadata=_check(lambda v: v in ("top", "sample"), "must be top or sample"))
     # the policy target stored for training: "seed" min-max normalised Q divided by its sum (orig; actions
     # not searched get almost nothing); "completed_q" softmax(logits + sigma(completed Q)) as in Gumbel
-    # MuZero: the prior's logits raised by each action's rescaled Q, unsearched actions at the prior's
-    # mixed value (`search.completed_q_policy`)
+    # MuZero: the prior's logits raised by each action's rescaled Q, unsearched actions at the
+    # prior-weighted mean Q of the searched ones (`search.completed_q_policy`)
     policy_target: str = field(default="seed", metadata=_check(lambda v: v in ("seed", "completed_q"),
                                                                 "must be seed or completed_q"))
     # moves of a game from which the schedule's `late` inverse temperature applies (orig: 225)
@@ -353,8 +354,9 @@ def _validate(cfg: Config, src: str) -> Config:
             raise ConfigError(f"{src}: search.num_searches = {cfg.search.num_searches}: must be <= the {n} actions of action_set {env.action_set!r}")
     net = cfg.network
     if net.kind == "conv" and net.patch_size and min(env.frame_size) // net.patch_size < net.hidden_hw:
-        raise ConfigError(f"{src}: network.patch_size = {net.patch_size}: leaves {min(env.frame_size) // net.patch_size} "
-                          f"pixels a side of env.frame_size {list(env.frame_size)}, fewer than network.hidden_hw {net.hidden_hw}")
+        side = min(env.frame_size) // net.patch_size
+        raise ConfigError(f"{src}: network.patch_size = {net.patch_size}: cuts env.frame_size {list(env.frame_size)} "
+                          f"into {side} patches a side, fewer than network.hidden_hw {net.hidden_hw}")
     if env.is_mario and cfg.network.kind != "conv":
         raise ConfigError(f"{src}: network.kind = {cfg.network.kind!r}: Mario observations are images, use conv")
     return dataclasses.replace(cfg, env=env, search=search)

@@ -68,22 +68,24 @@ MAXVISIT_INIT = 50
 VALUE_SCALE = 0.1
 
 
-def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.ndarray,
-                       value: np.ndarray) -> np.ndarray:
-    """Gumbel MuZero's improved policy softmax(logits + sigma(completed Q)) [B, A] (Danihelka et al. 2022).
+def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.ndarray) -> np.ndarray:
+    """The improved policy softmax(logits + sigma(completed Q)) [B, A] of Gumbel MuZero (Danihelka et al. 2022).
 
-    logits [B, A] of the prior, searched [B, k] the searched actions, q_searched [B, k] their Q,
-    value [B] the network's root value. Unsearched actions get v_mix, the value mixed with the
-    prior-weighted mean Q of the searched ones: (value + k * sum_s p(s) q(s) / sum_s p(s)) / (1 + k).
-    Completed Q is min-max rescaled to [0, 1] per row, then sigma = (50 + 1) * 0.1 * q.
+    logits [B, A] of the prior, searched [B, k] the searched actions, q_searched [B, k] their Q.
+    Unsearched actions are completed with the prior-weighted mean Q of the searched ones,
+    sum_s p(s) q(s) / sum_s p(s). Gumbel MuZero's v_mix also mixes in the network's root value with
+    weight 1/(1+k); here that value learns from SPEC's root values (unsearched actions at the minimum,
+    biased low) and the seed's Q rule is not a return on the value's scale, so it is left out.
+    Completed Q is min-max rescaled to [0, 1] per row, then sigma = (50 + 1 visit) * 0.1 * q (mctx's
+    defaults). Unlike the seed's target (+0.001 in the normalisation), Q differences of any size are
+    spread over the full sigma range of 5.1.
     """
     logits = logits.astype(np.float64)
     prior = np.exp(logits - logits.max(1, keepdims=True))
     prior /= prior.sum(1, keepdims=True)                                            # [B, A]
-    k = searched.shape[1]
     p_s = np.take_along_axis(prior, searched, axis=1)                               # [B, k]
-    v_mix = (value + k * (p_s * q_searched).sum(1) / p_s.sum(1)) / (1 + k)          # [B]
-    completed = np.repeat(v_mix[:, None], logits.shape[1], axis=1)                  # [B, A]
+    mixed = (p_s * q_searched).sum(1) / p_s.sum(1)                                  # [B]
+    completed = np.repeat(mixed[:, None], logits.shape[1], axis=1)                  # [B, A]
     np.put_along_axis(completed, searched, q_searched, axis=1)
     lo, hi = completed.min(1, keepdims=True), completed.max(1, keepdims=True)
     rescaled = (completed - lo) / np.maximum(hi - lo, 1e-8)
@@ -124,8 +126,7 @@ def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, num_se
     if policy_target == "seed":
         policy = norm / norm.sum(1, keepdims=True)
     elif policy_target == "completed_q":
-        policy = completed_q_policy(logits.detach().cpu().numpy(), searched_np, q_searched,
-                                    root.value.detach().cpu().numpy().astype(np.float64))
+        policy = completed_q_policy(logits.detach().cpu().numpy(), searched_np, q_searched)
     else:
         raise ValueError(f"unknown policy_target {policy_target!r} (seed or completed_q)")
     return SearchResult(q=q.astype(np.float32), root_value=q.mean(1).astype(np.float32),

@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from selfplay_diagnostics import stop_bands, value_error  # noqa: E402
+from selfplay_diagnostics import Game, stop_bands, value_error  # noqa: E402
 
 
 def test_value_error_of_an_ended_game():
@@ -24,8 +24,7 @@ def test_value_error_skips_positions_whose_return_a_time_limit_hides():
 
 
 def test_stop_bands_count_ended_and_cut_games_per_band():
-    # (number, step, max-x, flag, entropy, changed, error, n, ended)
-    games = [(1, 0, 650, False, None, None, 0, 0, True), (2, 0, 699, False, None, None, 0, 0, False),
-             (3, 0, 700, False, None, None, 0, 0, True), (4, 0, 3161, True, None, None, 0, 0, True),
-             (5, 0, 612, False, None, None, 0, 0, True)]
+    def game(x, ended):
+        return Game(1, 0, x, x >= 3161, None, None, 0.0, 0, ended)
+    games = [game(650, True), game(699, False), game(700, True), game(3161, True), game(612, True)]
     assert stop_bands(games) == [(600, 2, 1), (700, 1, 0), (3100, 1, 0)]

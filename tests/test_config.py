@@ -17,7 +17,7 @@ BAD = [
     ("network: {channels: -8}\n", ["network.channels", "-8", "> 0"]),
     ("search: {policy_target: gumbel}\n", ["search.policy_target", "gumbel", "completed_q"]),
     ("network: {patch_size: -1}\n", ["network.patch_size", "-1", ">= 0"]),
-    ("env: {frame_size: [64, 64]}\nnetwork: {patch_size: 16}\n", ["network.patch_size", "16", "4 pixels", "[64, 64]", "hidden_hw 6"]),
+    ("env: {frame_size: [64, 64]}\nnetwork: {patch_size: 16}\n", ["network.patch_size", "16", "into 4 patches", "[64, 64]", "hidden_hw 6"]),
     ("train: {discount: 1.5}\n", ["train.discount", "1.5", "(0, 1]"]),
     ("train: {discount: 0}\n", ["train.discount", "0", "(0, 1]"]),
     ("env: {id: NoSuchGame-v9}\n", ["env.id", "NoSuchGame-v9", "unknown env id"]),

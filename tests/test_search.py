@@ -131,35 +131,42 @@ def test_sampled_search_values_the_actions_it_drew():
 
 
 def test_completed_q_policy_by_hand():
-    # prior (0.5, 0.3, 0.2); actions 0 and 1 searched with Q 1 and 0; root value 0.4
-    # v_mix = (0.4 + 2 * (0.5 * 1 + 0.3 * 0) / 0.8) / 3 = 0.55 for the unsearched action 2
-    # completed Q (1, 0, 0.55) is already in [0, 1]; sigma = 51 * 0.1 * q = (5.1, 0, 2.805)
-    p = completed_q_policy(np.log([[0.5, 0.3, 0.2]]), np.array([[0, 1]]), np.array([[1.0, 0.0]]), np.array([0.4]))
-    raw = np.array([0.5 * np.exp(5.1), 0.3, 0.2 * np.exp(2.805)])
+    # prior (0.5, 0.3, 0.2); actions 0 and 1 searched with Q 1 and 0
+    # unsearched action 2 completed with (0.5 * 1 + 0.3 * 0) / 0.8 = 0.625
+    # completed Q (1, 0, 0.625) is already in [0, 1]; sigma = 51 * 0.1 * q = (5.1, 0, 3.1875)
+    p = completed_q_policy(np.log([[0.5, 0.3, 0.2]]), np.array([[0, 1]]), np.array([[1.0, 0.0]]))
+    raw = np.array([0.5 * np.exp(5.1), 0.3, 0.2 * np.exp(3.1875)])
     assert p[0].tolist() == pytest.approx((raw / raw.sum()).tolist(), rel=1e-9)
 
 
 def test_completed_q_policy_rescales_q_and_keeps_the_prior_where_q_is_flat():
     # Q scaled by 100 and shifted gives the same policy: only the rescaled Q counts
     args = np.log([[0.5, 0.3, 0.2]]), np.array([[0, 1]])
-    a = completed_q_policy(*args, np.array([[1.0, 0.0]]), np.array([0.4]))
-    b = completed_q_policy(*args, np.array([[107.0, 7.0]]), np.array([47.0]))
-    assert np.allclose(a, b)
-    # every Q equal (and the value too): the target is the prior
-    flat = completed_q_policy(*args, np.array([[2.0, 2.0]]), np.array([2.0]))
-    assert flat[0].tolist() == pytest.approx([0.5, 0.3, 0.2])
+    assert np.allclose(completed_q_policy(*args, np.array([[1.0, 0.0]])), completed_q_policy(*args, np.array([[107.0, 7.0]])))
+    # every searched Q equal: the target is the prior
+    assert completed_q_policy(*args, np.array([[2.0, 2.0]]))[0].tolist() == pytest.approx([0.5, 0.3, 0.2])
+
+
+def test_completed_q_policy_rows_are_independent():
+    # row 1 searches actions 2 and 0 with Q 3 and 1 under a uniform prior: action 1 gets (3 + 1) / 2 = 2,
+    # rescaled 0.5; row 0 is the hand case above, unchanged by row 1 beside it
+    logits = np.log([[0.5, 0.3, 0.2], [1 / 3, 1 / 3, 1 / 3]])
+    p = completed_q_policy(logits, np.array([[0, 1], [2, 0]]), np.array([[1.0, 0.0], [3.0, 1.0]]))
+    raw0 = np.array([0.5 * np.exp(5.1), 0.3, 0.2 * np.exp(3.1875)])
+    raw1 = np.exp([0.0, 2.55, 5.1])
+    assert p[0].tolist() == pytest.approx((raw0 / raw0.sum()).tolist(), rel=1e-9)
+    assert p[1].tolist() == pytest.approx((raw1 / raw1.sum()).tolist(), rel=1e-9)
 
 
 def test_search_with_completed_q_target():
-    # nstep, k=2: Q(1) = 5, Q(2) = 6 (test_nstep_rule_by_hand); root value 4; prior softmax(0.1, 2, 1)
+    # nstep, k=2: Q(1) = 5, Q(2) = 6 (test_nstep_rule_by_hand); prior softmax(0.1, 2, 1) = (e^0.1, e^2, e) / sum
+    # action 0 completed with (e^2 * 5 + e * 6) / (e^2 + e) = 5.268941; completed (5.268941, 5, 6) rescales to
+    # (0.268941, 0, 1): the unsearched action sits between the searched ones
     logits = [[0.1, 2.0, 1.0]]
     r = truncated_search(root(logits), recurrent, num_searches=2, search_depth=2, discount=0.5, q_rule="nstep",
                          policy_target="completed_q")
-    prior = np.exp(logits[0]) / np.exp(logits[0]).sum()
-    v_mix = (4 + 2 * (prior[1] * 5 + prior[2] * 6) / (prior[1] + prior[2])) / 3     # ~4.85: the minimum
-    rescaled = np.array([0.0, (5 - v_mix) / (6 - v_mix), 1.0])
-    raw = prior * np.exp(5.1 * rescaled)
-    assert r.policy[0].tolist() == pytest.approx((raw / raw.sum()).tolist(), rel=1e-5)
+    raw = np.exp(np.array(logits[0]) + 5.1 * np.array([0.268941, 0.0, 1.0]))
+    assert r.policy[0].tolist() == pytest.approx((raw / raw.sum()).tolist(), rel=1e-4)
     # Q, root value and the normalised Q that actions are chosen from are the seed's
     seed = truncated_search(root(logits), recurrent, num_searches=2, search_depth=2, discount=0.5, q_rule="nstep")
     assert np.array_equal(r.q, seed.q) and np.array_equal(r.normalised_q, seed.normalised_q)

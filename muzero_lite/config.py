@@ -416,7 +416,10 @@ def model_digest(cfg: Config) -> str:
     shape = {k: getattr(e, k) for k in ("id", "action_set", "frames_per_move", "frame_size", "grayscale", "stack_moves")}
     if not e.is_mario:
         shape.pop("action_set")
-    return _digest({"env": shape, "network": dataclasses.asdict(cfg.network)})
+    network = dataclasses.asdict(cfg.network)
+    if not network["patch_size"]:      # added later: checkpoints made before it keep loading
+        del network["patch_size"]
+    return _digest({"env": shape, "network": network})
 
 
 def save_resolved_config(cfg: Config, folder: str | os.PathLike) -> Path:

@@ -99,3 +99,12 @@ def test_temperature_schedule_original():
 def test_error_type_is_value_error():
     with pytest.raises(ConfigError, match=r"<config>: seed = 'x': must be an integer"):
         config_from_dict({"seed": "x"})
+
+
+def test_model_digest_of_the_shipped_configs_is_stable_and_sees_the_patch_stem():
+    # the digests that checkpoints made before network.patch_size existed carry: they must keep loading
+    mario = load_config(ROOT / "configs" / "mario.yaml")
+    assert model_digest(mario) == "1d678a567e8481ff"
+    assert model_digest(load_config(ROOT / "configs" / "cartpole.yaml")) == "02ab7ec86f3c473d"
+    patched = dataclasses.replace(mario, network=dataclasses.replace(mario.network, patch_size=4))
+    assert model_digest(patched) != model_digest(mario)

@@ -133,7 +133,7 @@ def main() -> int:
     widths = [max(len(str(r[j])) for r in rows + [header]) for j in range(len(header))]
     for r in [header] + rows:
         print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))
-    if args.where and cfg.env.is_mario:
+    if args.where:
         print_where(games[-args.where:])
     if args.csv:
         with open(args.csv, "w", newline="") as f:

@@ -55,6 +55,12 @@ def action_values(rewards: torch.Tensor, values: torch.Tensor, discount: float, 
     raise ValueError(f"unknown q_rule {q_rule!r} (seed or nstep)")
 
 
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of [B, N], shifted by each row's max for stability."""
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
 def normalise_q(q: np.ndarray) -> np.ndarray:
     """[B, A] -> (q - min + 0.001) / (max - min + 0.001) per row."""
     lo = q.min(1, keepdims=True)
@@ -81,17 +87,14 @@ def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.
     spread over the full sigma range of 5.1.
     """
     logits = logits.astype(np.float64)
-    prior = np.exp(logits - logits.max(1, keepdims=True))
-    prior /= prior.sum(1, keepdims=True)                                            # [B, A]
+    prior = softmax(logits)                                                         # [B, A]
     p_s = np.take_along_axis(prior, searched, axis=1)                               # [B, k]
     mixed = (p_s * q_searched).sum(1) / p_s.sum(1)                                  # [B]
     completed = np.repeat(mixed[:, None], logits.shape[1], axis=1)                  # [B, A]
     np.put_along_axis(completed, searched, q_searched, axis=1)
     lo, hi = completed.min(1, keepdims=True), completed.max(1, keepdims=True)
     rescaled = (completed - lo) / np.maximum(hi - lo, 1e-8)
-    z = logits + (MAXVISIT_INIT + 1) * VALUE_SCALE * rescaled
-    policy = np.exp(z - z.max(1, keepdims=True))
-    return policy / policy.sum(1, keepdims=True)
+    return softmax(logits + (MAXVISIT_INIT + 1) * VALUE_SCALE * rescaled)
 
 
 def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, num_searches: int,
@@ -139,8 +142,6 @@ def select_actions(normalised_q: np.ndarray, inverse_temperature: float, rng: np
     """[B, A] -> [B] actions: sampled from softmax(t * normalised q), or the argmax when greedy."""
     if greedy:
         return normalised_q.argmax(1)
-    z = inverse_temperature * normalised_q.astype(np.float64)
-    p = np.exp(z - z.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
+    p = softmax(inverse_temperature * normalised_q.astype(np.float64))
     u = rng.random(p.shape[0])[:, None]                                             # [B, 1]
     return np.minimum((p.cumsum(1) < u).sum(1), p.shape[1] - 1)

@@ -2,8 +2,8 @@
 
 Runs `muzero-lite run` (default workers) on an empty run folder for --minutes, keeping every
 checkpoint; then evaluates, with 20 greedy games from seeded random no-op starts each, the
-checkpoints nearest to every --curve-every minutes and the last one, and a random agent on the
-same emulator with the same no-op starts. Prints the curve (also written as CSV), then the final
+first checkpoints at or past every --curve-every minutes (or every --every-steps training steps)
+and the last one, and a random agent on the same emulator with the same no-op starts. Prints the curve (also written as CSV), then the final
 eval's mean and max max-x, flags and distinct trajectories beside the random agent's.
 
     .venv/bin/python benchmarks/learn_mario.py [--minutes 60] [--seed 0] [--config configs/mario.yaml] [--run-dir DIR]
@@ -64,6 +64,9 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "mario.yaml")
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--curve-every", type=float, default=10.0, help="minutes between evaluated checkpoints")
+    ap.add_argument("--every-steps", type=int, default=0,
+                    help="evaluate the first checkpoint at or past every N training steps instead of every "
+                         "--curve-every minutes (compares runs on machines of different speeds)")
     ap.add_argument("--games", type=int, default=20)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0, help="the run's seed (config seed)")
@@ -100,17 +103,13 @@ def main() -> None:
     ckpts = sorted(list_checkpoints(run_dir / "checkpoints"))                       # oldest first
     if not ckpts:
         sys.exit("no checkpoint was written: see run.log in the run folder")
-    picked, mark = [], args.curve_every
-    for step, path in ckpts:
-        if (path.stat().st_mtime - start) / 60 >= mark:
-            picked.append((step, path))
-            mark += args.curve_every
-    if picked[-1:] != ckpts[-1:]:
-        picked.append(ckpts[-1])
+    minutes = [(path.stat().st_mtime - start) / 60 for _, path in ckpts]
+    picked = pick_checkpoints([step for step, _ in ckpts], minutes, args.curve_every, args.every_steps)
     rows = []
-    for step, path in picked:
+    for i in picked:
+        step, path = ckpts[i]
         net.load_state_dict(load_checkpoint(path)["networks"])
-        minute = (path.stat().st_mtime - start) / 60
+        minute = minutes[i]
         row = evaluate(cfg, net, "1-1", args.games, np.random.default_rng(2024), step)
         row.update(minute=round(minute, 1), step=step)
         rows.append(row)
@@ -131,6 +130,24 @@ def main() -> None:
     print(f"after {final['minute']:.1f} min (step {final['step']}): eval mean max-x {final['mean_max_x']:.1f} "
           f"(max {final['max_max_x']}, flags {final['flags']}/{args.games}, {final['distinct']} distinct) vs random agent "
           f"{rand['mean_max_x']:.1f} (max {rand['max_max_x']})")
+
+
+def pick_checkpoints(steps: list[int], minutes: list[float], curve_every: float, every_steps: int = 0) -> list[int]:
+    """Indices of the checkpoints to evaluate (steps and minutes oldest first): the first one at or past
+    every `every_steps` training steps when that is > 0, else every `curve_every` run minutes; the last
+    checkpoint always."""
+    marks, every = (steps, every_steps) if every_steps > 0 else (minutes, curve_every)
+    if every <= 0:
+        raise ValueError(f"the evaluation interval must be > 0, got {every}")
+    picked, mark = [], every
+    for i, m in enumerate(marks):
+        if m >= mark:
+            picked.append(i)
+            while mark <= m:                   # one pick per interval, even after a gap
+                mark += every
+    if not picked or picked[-1] != len(steps) - 1:
+        picked.append(len(steps) - 1)
+    return picked
 
 
 def random_agent(cfg, games: int) -> dict:

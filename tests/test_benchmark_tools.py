@@ -7,6 +7,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from learn_mario import pick_checkpoints  # noqa: E402
 from selfplay_diagnostics import Game, stop_bands, value_error  # noqa: E402
 
 
@@ -28,3 +29,18 @@ def test_stop_bands_count_ended_and_cut_games_per_band():
         return Game(1, 0, x, x >= 3161, None, None, 0.0, 0, ended)
     games = [game(650, True), game(699, False), game(700, True), game(3161, True), game(612, True)]
     assert stop_bands(games) == [(600, 2, 1), (700, 1, 0), (3100, 1, 0)]
+
+
+def test_pick_checkpoints_by_minutes_takes_the_first_at_or_past_each_mark_and_the_last():
+    steps = [100, 200, 300, 400, 500, 600]
+    minutes = [4.0, 9.9, 10.0, 19.0, 31.0, 33.0]
+    # marks 10, 20, 30: 10.0 -> index 2; 31.0 passes 20 and 30 at once -> one pick (index 4); last -> 5
+    assert pick_checkpoints(steps, minutes, 10.0) == [2, 4, 5]
+
+
+def test_pick_checkpoints_by_steps_ignores_minutes():
+    steps = [100, 200, 300, 400, 500]
+    assert pick_checkpoints(steps, [50.0] * 5, 10.0, every_steps=200) == [1, 3, 4]
+    assert pick_checkpoints(steps, [50.0] * 5, 10.0, every_steps=500) == [4]
+    with pytest.raises(ValueError, match="interval must be > 0, got -1"):
+        pick_checkpoints(steps, [1.0] * 5, -1)

@@ -3,8 +3,9 @@
 Runs `muzero-lite run` (default workers) on an empty run folder for --minutes, keeping every
 checkpoint; then evaluates, with 20 greedy games from seeded random no-op starts each, the
 first checkpoints at or past every --curve-every minutes (or every --every-steps training steps)
-and the last one, and a random agent on the same emulator with the same no-op starts. Prints the curve (also written as CSV), then the final
-eval's mean and max max-x, flags and distinct trajectories beside the random agent's.
+and the last one, and a random agent on the same emulator with the same no-op starts. Prints the
+curve (also written as CSV), then the final eval's mean and max max-x, flags and distinct
+trajectories beside the random agent's.
 
     .venv/bin/python benchmarks/learn_mario.py [--minutes 60] [--seed 0] [--config configs/mario.yaml] [--run-dir DIR]
 
@@ -75,6 +76,8 @@ def main() -> None:
     ap.add_argument("--run-only", action="store_true", help="stop after the run (evaluate later with --eval-only)")
     ap.add_argument("--csv", type=Path, default=None, help="default: benchmarks/out/learn_mario_seed<seed>.csv")
     args = ap.parse_args()
+    if args.curve_every <= 0 or args.every_steps < 0:
+        ap.error(f"--curve-every must be > 0 and --every-steps >= 0, got {args.curve_every} and {args.every_steps}")
     # stop the run (not orphan it) on SIGTERM, and on Ctrl-C even when started in the background
     # (a shell's `cmd &` starts it with SIGINT ignored)
     sigterm_as_interrupt()
@@ -134,9 +137,9 @@ def main() -> None:
 
 def pick_checkpoints(steps: list[int], minutes: list[float], curve_every: float, every_steps: int = 0) -> list[int]:
     """Indices of the checkpoints to evaluate (steps and minutes oldest first): the first one at or past
-    every `every_steps` training steps when that is > 0, else every `curve_every` run minutes; the last
+    every `every_steps` training steps when that is not 0, else every `curve_every` run minutes; the last
     checkpoint always."""
-    marks, every = (steps, every_steps) if every_steps > 0 else (minutes, curve_every)
+    marks, every = (steps, every_steps) if every_steps else (minutes, curve_every)
     if every <= 0:
         raise ValueError(f"the evaluation interval must be > 0, got {every}")
     picked, mark = [], every

@@ -44,3 +44,5 @@ def test_pick_checkpoints_by_steps_ignores_minutes():
     assert pick_checkpoints(steps, [50.0] * 5, 10.0, every_steps=500) == [4]
     with pytest.raises(ValueError, match="interval must be > 0, got -1"):
         pick_checkpoints(steps, [1.0] * 5, -1)
+    with pytest.raises(ValueError, match="interval must be > 0, got -200"):
+        pick_checkpoints(steps, [1.0] * 5, 10.0, every_steps=-200)

@@ -2,21 +2,14 @@
 
     .venv/bin/python benchmarks/eval_checkpoints.py RUN_DIR STEP [STEP ...]
 
-The same protocol as learn_mario.py's eval: 20 greedy games on 1-1 from no-op starts drawn with
-np.random.default_rng(2024), so a checkpoint always gives the same figures. One line per checkpoint.
+learn_mario.py's eval (`eval_checkpoint`: 20 greedy games on 1-1 from seeded no-op starts), so a
+checkpoint always gives the same figures. One line per checkpoint.
 """
 import sys
 from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from muzero_lite.checkpoints import load_checkpoint  # noqa: E402
-from muzero_lite.config import load_config  # noqa: E402
-from muzero_lite.envs import make_env  # noqa: E402
-from muzero_lite.evaluate import evaluate  # noqa: E402
-from muzero_lite.networks import configure_torch  # noqa: E402
-from muzero_lite.selfplay import build_networks  # noqa: E402
+from learn_mario import eval_checkpoint, run_networks
+from muzero_lite.networks import configure_torch
 
 
 def main() -> None:
@@ -28,13 +21,9 @@ def main() -> None:
     if missing:
         sys.exit(f"eval_checkpoints: no checkpoint {missing[0]}")
     configure_torch(threads=1)
-    cfg = load_config(run / "config.yaml")
-    env = make_env(cfg.env, 0)
-    net = build_networks(cfg, env).eval()
-    env.close()
+    cfg, net = run_networks(run)
     for step, path in zip(steps, paths):
-        net.load_state_dict(load_checkpoint(path)["networks"])
-        row = evaluate(cfg, net, "1-1", 20, np.random.default_rng(2024), step)
+        row = eval_checkpoint(cfg, net, path, step, 20)
         print(f"{run.name} step {step} eval mean max-x {row['mean_max_x']:.1f} max {row['max_max_x']} "
               f"flags {row['flags']}", flush=True)
 

@@ -99,10 +99,7 @@ def main() -> None:
             print(f"run done; evaluate with: --eval-only --run-dir {run_dir}")
             return
     start = float((run_dir / "start_time").read_text())
-    cfg = load_config(cfg_path)
-    env = make_env(cfg.env, 0)
-    net = build_networks(cfg, env).eval()
-    env.close()
+    cfg, net = run_networks(run_dir)
     ckpts = sorted(list_checkpoints(run_dir / "checkpoints"))                       # oldest first
     if not ckpts:
         sys.exit("no checkpoint was written: see run.log in the run folder")
@@ -111,9 +108,8 @@ def main() -> None:
     rows = []
     for i in picked:
         step, path = ckpts[i]
-        net.load_state_dict(load_checkpoint(path)["networks"])
         minute = minutes[i]
-        row = evaluate(cfg, net, "1-1", args.games, np.random.default_rng(2024), step)
+        row = eval_checkpoint(cfg, net, path, step, args.games)
         row.update(minute=round(minute, 1), step=step)
         rows.append(row)
         print(f"  {minute:5.1f} min  step {step:6d}  eval mean max-x {row['mean_max_x']:7.1f}  max {row['max_max_x']}"
@@ -133,6 +129,22 @@ def main() -> None:
     print(f"after {final['minute']:.1f} min (step {final['step']}): eval mean max-x {final['mean_max_x']:.1f} "
           f"(max {final['max_max_x']}, flags {final['flags']}/{args.games}, {final['distinct']} distinct) vs random agent "
           f"{rand['mean_max_x']:.1f} (max {rand['max_max_x']})")
+
+
+def run_networks(run_dir: Path):
+    """The run folder's config and networks to load its checkpoints into (eval mode)."""
+    cfg = load_config(run_dir / "config.yaml")
+    env = make_env(cfg.env, 0)
+    net = build_networks(cfg, env).eval()
+    env.close()
+    return cfg, net
+
+
+def eval_checkpoint(cfg, net, path: Path, step: int, games: int) -> dict:
+    """The benchmark's eval of one checkpoint: `games` greedy games on 1-1 from no-op starts drawn
+    with a fixed seed (2024), so a checkpoint always gives the same figures."""
+    net.load_state_dict(load_checkpoint(path)["networks"])
+    return evaluate(cfg, net, "1-1", games, np.random.default_rng(2024), step)
 
 
 def pick_checkpoints(steps: list[int], minutes: list[float], curve_every: float, every_steps: int = 0) -> list[int]:

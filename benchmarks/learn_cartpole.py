@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from muzero_lite.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
+from muzero_lite.checkpoints import eval_weights, list_checkpoints, load_checkpoint  # noqa: E402
 from muzero_lite.runfolder import sigterm_as_interrupt  # noqa: E402
 from muzero_lite.config import load_config  # noqa: E402
 from muzero_lite.networks import configure_torch  # noqa: E402
@@ -145,7 +145,7 @@ def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers,
                 if ckpts:
                     step, path = ckpts[0]
                     t = clock.run_time(path.stat().st_mtime)
-                    networks.load_state_dict(load_checkpoint(path)["networks"])
+                    networks.load_state_dict(eval_weights(load_checkpoint(path)))
                     mean = eval_mean(cfg, networks, step, seed + 12345)
                     moves = counter.moves_by(path.stat().st_mtime)
                     rows.append({"seed": seed, "seconds": round(t, 1), "step": step, "env_moves": moves,

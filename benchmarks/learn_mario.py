@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from muzero_lite.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
+from muzero_lite.checkpoints import eval_weights, list_checkpoints, load_checkpoint  # noqa: E402
 from muzero_lite.config import load_config  # noqa: E402
 from muzero_lite.networks import configure_torch  # noqa: E402
 from muzero_lite.envs import make_env  # noqa: E402
@@ -143,7 +143,7 @@ def run_networks(run_dir: Path):
 def eval_checkpoint(cfg, net, path: Path, step: int, games: int) -> dict:
     """The benchmark's eval of one checkpoint: `games` greedy games on 1-1 from no-op starts drawn
     with a fixed seed (2024), so a checkpoint always gives the same figures."""
-    net.load_state_dict(load_checkpoint(path)["networks"])
+    net.load_state_dict(eval_weights(load_checkpoint(path)))
     return evaluate(cfg, net, "1-1", games, np.random.default_rng(2024), step)
 
 

@@ -2,8 +2,9 @@
 
 A checkpoint is one torch file holding only tensors and plain data (never pickled objects):
 the weights, the optimiser states, the training step, the digests of the config it was made
-with and that config as YAML text. It is written to a temp file in the same folder and renamed,
-so readers see it whole or not at all.
+with and that config as YAML text; with train.eval_ema_half_life, also the averaged weights that
+eval plays (`eval_networks`; None without). It is written to a temp file in the same folder and
+renamed, so readers see it whole or not at all.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def checkpoint_name(step: int) -> str:
 
 def save_checkpoint(folder: str | os.PathLike, cfg: Config, step: int, networks: dict,
                     optimizer: Optional[dict] = None, exploration_optimizer: Optional[dict] = None,
-                    keep: Optional[int] = None) -> Path:
+                    keep: Optional[int] = None, eval_networks: Optional[dict] = None) -> Path:
     """Write checkpoint-<step>.pt atomically, then delete all but the newest `keep`; returns its path."""
     payload = {
         "format_version": CHECKPOINT_FORMAT_VERSION,
@@ -43,6 +44,7 @@ def save_checkpoint(folder: str | os.PathLike, cfg: Config, step: int, networks:
         "networks": networks,
         "optimizer": optimizer,
         "exploration_optimizer": exploration_optimizer,
+        "eval_networks": eval_networks,
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
@@ -84,6 +86,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         if key not in payload:
             raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
     return payload
+
+
+def eval_weights(payload: dict) -> dict:
+    """The weights greedy eval plays: the averaged ones where the checkpoint has them, else the newest."""
+    return payload.get("eval_networks") or payload["networks"]
 
 
 def check_compatible(payload: dict, cfg: Config, path: str | os.PathLike) -> None:

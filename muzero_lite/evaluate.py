@@ -14,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 
-from .checkpoints import CheckpointError, check_compatible, load_checkpoint, newest_checkpoint
+from .checkpoints import CheckpointError, check_compatible, eval_weights, load_checkpoint, newest_checkpoint
 from .config import LEVEL_RE, Config, ConfigError
 from .envs import make_env
 from .gifs import write_gif
@@ -101,13 +101,14 @@ def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional
     env = make_env(cfg.env, 0)
     networks = build_networks(cfg, env).eval()
     env.close()
-    networks.load_state_dict(payload["networks"])
+    networks.load_state_dict(eval_weights(payload))
     step = int(payload["step"])
     rng = np.random.default_rng(cfg.seed if seed is None else seed)
     gif_folder = paths.gifs if gifs else None
     if gif_folder:
         gif_folder.mkdir(parents=True, exist_ok=True)
-    print(f"[eval] {path.name} (step {step}), {games} greedy games per level", file=out, flush=True)
+    weights = "averaged weights" if payload.get("eval_networks") else "newest weights"
+    print(f"[eval] {path.name} (step {step}, {weights}), {games} greedy games per level", file=out, flush=True)
     rows = [evaluate(cfg, networks, level, games, rng, step, gif_folder) for level in level_list]
     print(format_table(rows, cfg.env.is_mario), file=out, flush=True)
     return rows

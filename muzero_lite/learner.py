@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checkpoints import eval_weights
 from .config import TrainConfig
 from .networks import MuZeroNetworks
 from .support import logits_to_scalar, scalar_to_two_hot
@@ -39,6 +40,26 @@ def soft_ce(target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return -(target * F.log_softmax(logits, dim=-1)).sum(-1)
 
 
+def ema_decay(half_life: float) -> float:
+    """Per-step decay of an exponential moving average whose weights halve every `half_life` steps."""
+    return 0.5 ** (1.0 / half_life)
+
+
+def ema_init(state: dict) -> dict:
+    """A detached copy of a state dict to average into."""
+    return {k: v.detach().clone() for k, v in state.items()}
+
+
+@torch.no_grad()
+def ema_update(ema: dict, state: dict, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * state for float tensors; other tensors are copied."""
+    for k, v in ema.items():
+        if v.is_floating_point():
+            v.lerp_(state[k], 1.0 - decay)
+        else:
+            v.copy_(state[k])
+
+
 class Learner:
     """The networks' two optimisers and the training step."""
 
@@ -51,6 +72,8 @@ class Learner:
         self.exploration_optimizer = torch.optim.Adam(self.explore_params, lr=cfg.lr * cfg.exploration_lr_ratio,
                                                       foreach=True)
         self.step = 0
+        # eval's weights: every float tensor of the state dict, averaged with decay 0.5 ** (1 / half-life)
+        self.ema = ema_init(networks.state_dict()) if cfg.eval_ema_half_life else None
 
     def _tensor(self, x: np.ndarray, dtype=torch.float32) -> torch.Tensor:
         return torch.as_tensor(x, dtype=dtype, device=self.device)
@@ -106,6 +129,8 @@ class Learner:
         torch.nn.utils.clip_grad_norm_(self.explore_params, cfg.grad_clip)
         self.exploration_optimizer.step()
         self.step += 1
+        if self.ema is not None:
+            ema_update(self.ema, net.state_dict(), ema_decay(cfg.eval_ema_half_life))
 
         with torch.no_grad():
             predicted = logits_to_scalar(value_logits).view(steps, b)          # [K+1, B]
@@ -117,7 +142,8 @@ class Learner:
     def state(self) -> dict:
         """What a checkpoint holds of the learner."""
         return {"networks": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "exploration_optimizer": self.exploration_optimizer.state_dict(), "step": self.step}
+                "exploration_optimizer": self.exploration_optimizer.state_dict(), "step": self.step,
+                "eval_networks": self.ema}
 
     def load(self, payload: dict) -> None:
         """Resume from a checkpoint payload: weights, both optimiser states, the step."""
@@ -127,3 +153,5 @@ class Learner:
         if payload.get("exploration_optimizer"):
             self.exploration_optimizer.load_state_dict(payload["exploration_optimizer"])
         self.step = int(payload["step"])
+        if self.ema is not None:     # a checkpoint made without an average starts one from its weights
+            self.ema = ema_init(eval_weights(payload))

@@ -235,7 +235,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
         nonlocal saved_step
         s = learner.state()
         save_checkpoint(paths.checkpoints, cfg, learner.step, s["networks"], s["optimizer"],
-                        s["exploration_optimizer"], keep=t.keep_checkpoints)
+                        s["exploration_optimizer"], keep=t.keep_checkpoints, eval_networks=s["eval_networks"])
         saved_step = learner.step
 
     try:

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from muzero_lite.checkpoints import newest_checkpoint, save_checkpoint
+from muzero_lite.checkpoints import eval_weights, newest_checkpoint, save_checkpoint
 from muzero_lite.config import NetworkConfig, TrainConfig, config_from_dict
-from muzero_lite.learner import Learner, scale_gradient, soft_ce
+from muzero_lite.learner import Learner, ema_decay, ema_update, scale_gradient, soft_ce
 from muzero_lite.networks import MuZeroNetworks
 from muzero_lite.types import Batch
 
@@ -23,10 +23,11 @@ def batch(seed=0) -> Batch:
                  game_ids=np.zeros(B, np.int64), positions=np.arange(B))
 
 
-def learner(weight: float, seed=0) -> Learner:
+def learner(weight: float, seed=0, half_life: float = 0.0) -> Learner:
     torch.manual_seed(seed)
     net = MuZeroNetworks((O,), A, NetworkConfig(kind="mlp", latent=8, width=16, support_size=5))
-    return Learner(TrainConfig(exploration_weight=weight, lr=0.01, num_unroll_steps=K), net, 5, torch.device("cpu"))
+    return Learner(TrainConfig(exploration_weight=weight, lr=0.01, num_unroll_steps=K, eval_ema_half_life=half_life),
+                   net, 5, torch.device("cpu"))
 
 
 def test_scale_gradient():
@@ -112,3 +113,38 @@ def test_masked_steps_have_no_targets():
     assert first.total == pytest.approx(second.total, rel=1e-6)
     changed = learner(0.0).train_step(other._replace(mask=None))[0]
     assert changed.total != pytest.approx(first.total, rel=1e-3)
+
+
+def test_ema_update_by_hand():
+    assert ema_decay(4.0) ** 4 == pytest.approx(0.5)          # the weights halve every half-life
+    ema = {"w": torch.tensor([0.0, 4.0]), "n": torch.tensor(3)}
+    ema_update(ema, {"w": torch.tensor([1.0, 0.0]), "n": torch.tensor(5)}, 0.75)
+    assert ema["w"].tolist() == [0.25, 3.0] and ema["n"].item() == 5   # 0.75 old + 0.25 new; counts copied
+
+
+def test_eval_average_follows_training_and_survives_resume(tmp_path):
+    cfg = config_from_dict({"env": {"id": "CartPole-v1"}, "network": {"kind": "mlp"}})
+    a = learner(0.0004, half_life=2.0)
+    before = {k: v.clone() for k, v in a.net.state_dict().items()}
+    a.train_step(batch(0))
+    d = ema_decay(2.0)
+    for k, v in a.net.state_dict().items():         # one step: d * initial + (1 - d) * trained
+        assert torch.allclose(a.state()["eval_networks"][k], d * before[k] + (1 - d) * v, atol=1e-6)
+    w = "representation.0.weight"                   # the average lags the trained weights
+    assert not torch.allclose(a.state()["eval_networks"][w], a.net.state_dict()[w])
+    st = a.state()
+    save_checkpoint(tmp_path, cfg, a.step, st["networks"], st["optimizer"], st["exploration_optimizer"],
+                    eval_networks=st["eval_networks"])
+    payload = newest_checkpoint(tmp_path, cfg)[1]
+    for k, v in eval_weights(payload).items():      # eval plays the average, not the newest weights
+        assert torch.equal(v, st["eval_networks"][k])
+    b = learner(0.0004, seed=99, half_life=2.0)
+    b.load(payload)
+    for k, v in b.state()["eval_networks"].items():
+        assert torch.equal(v, st["eval_networks"][k])
+    plain = learner(0.0004)                         # no half-life: no average, eval plays the newest weights
+    plain.train_step(batch(0))
+    assert plain.state()["eval_networks"] is None
+    save_checkpoint(tmp_path, cfg, 5, plain.state()["networks"])
+    for k, v in eval_weights(newest_checkpoint(tmp_path, cfg)[1]).items():
+        assert torch.equal(v, plain.net.state_dict()[k])

@@ -5,10 +5,10 @@ import sys
 import time
 
 from muzero_lite.atomic import is_temp
-from muzero_lite.checkpoints import list_checkpoints
+from muzero_lite.checkpoints import list_checkpoints, load_checkpoint
 from muzero_lite.gamefile import list_game_files
 
-from conftest import ROOT, cli
+from conftest import ROOT, TINY_CARTPOLE, cli, write_config
 
 
 def _wait_for(pred, timeout):
@@ -20,7 +20,10 @@ def _wait_for(pred, timeout):
     return False
 
 
-def test_run_then_sigint_stops_cleanly_then_eval(tmp_path, tiny_cartpole):
+def test_run_then_sigint_stops_cleanly_then_eval(tmp_path):
+    # with an averaged copy of the weights for eval, as configs/mario.yaml
+    tiny_cartpole = write_config(tmp_path, "cartpole", selfplay=TINY_CARTPOLE["selfplay"],
+                                 train={**TINY_CARTPOLE["train"], "eval_ema_half_life": 5})
     run = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "-m", "muzero_lite", "run", "--config", str(tiny_cartpole),
                           "--run-dir", str(run), "--workers", "1"], cwd=ROOT, stdout=subprocess.PIPE,
@@ -40,11 +43,13 @@ def test_run_then_sigint_stops_cleanly_then_eval(tmp_path, tiny_cartpole):
     # the trainer saved its last step on the way out
     last = list_checkpoints(run / "checkpoints")[0][0]
     assert f"[train] stopped at step {last}" in out
+    payload = load_checkpoint(list_checkpoints(run / "checkpoints")[0][1])
+    assert payload["eval_networks"].keys() == payload["networks"].keys()
 
     games_before = len(list_game_files(run / "games"))
     r = cli("eval", "--config", tiny_cartpole, "--run-dir", run, "--games", 3)
     assert r.returncode == 0, r.stderr
-    assert "mean return" in r.stdout and "distinct" in r.stdout
+    assert "mean return" in r.stdout and "distinct" in r.stdout and f"(step {last}, averaged weights)" in r.stdout
     row = r.stdout.strip().splitlines()[-1].split()
     assert row[0] == "CartPole-v1" and row[1] == "3"
     assert len(list_game_files(run / "games")) == games_before          # eval games never enter training

@@ -1,30 +1,64 @@
 """Greedy eval of chosen checkpoints of a Mario run, by training step (how noisy one checkpoint's eval is).
 
-    .venv/bin/python benchmarks/eval_checkpoints.py RUN_DIR STEP [STEP ...]
+    .venv/bin/python benchmarks/eval_checkpoints.py RUN_DIR STEP [STEP ...] [--average HALF_LIFE]
 
 learn_mario.py's eval (`eval_checkpoint`: 20 greedy games on 1-1 from seeded no-op starts), so a
 checkpoint always gives the same figures. One line per checkpoint.
-"""
-import sys
-from pathlib import Path
 
-from learn_mario import eval_checkpoint, run_networks
+--average H replays the run's checkpoints, oldest first from the first one, through an exponential
+moving average with a half-life of H training steps and evaluates the average at each STEP: what
+train.eval_ema_half_life H would have played, for runs made without it (averaged over checkpoints,
+every checkpoint_interval steps, where the trainer averages every step).
+"""
+import argparse
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from learn_mario import eval_checkpoint, eval_loaded, run_networks
+from muzero_lite.checkpoints import list_checkpoints, load_checkpoint
+from muzero_lite.learner import ema_decay, ema_init, ema_update
 from muzero_lite.networks import configure_torch
 
 
+def replay_average(snapshots: Iterable[tuple[int, dict]], half_life: float, at: set[int]) -> Iterator[tuple[int, dict]]:
+    """(step, average) at each step in `at` of the (step, state dict) snapshots, oldest first: the average
+    starts at the first snapshot and decays by 0.5 every half_life steps between snapshots."""
+    average, previous = None, None
+    for step, state in snapshots:
+        if average is None:
+            average = ema_init(state)
+        else:
+            ema_update(average, state, ema_decay(half_life) ** (step - previous))
+        previous = step
+        if step in at:
+            yield step, average
+
+
 def main() -> None:
-    if len(sys.argv) < 3 or not all(s.isdigit() for s in sys.argv[2:]):
-        sys.exit(__doc__.splitlines()[2].strip())
-    run, steps = Path(sys.argv[1]), [int(s) for s in sys.argv[2:]]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("steps", type=int, nargs="+")
+    ap.add_argument("--average", type=float, default=0.0, metavar="HALF_LIFE")
+    args = ap.parse_args()
+    run, steps = args.run_dir, sorted(set(args.steps))
+    if args.average < 0:
+        ap.error(f"--average must be >= 0 training steps, got {args.average}")
     paths = [run / "checkpoints" / f"checkpoint-{step:09d}.pt" for step in steps]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        sys.exit(f"eval_checkpoints: no checkpoint {missing[0]}")
+        ap.error(f"no checkpoint {missing[0]}")
     configure_torch(threads=1)
     cfg, net = run_networks(run)
-    for step, path in zip(steps, paths):
-        row = eval_checkpoint(cfg, net, path, step, 20)
-        print(f"{run.name} step {step} eval mean max-x {row['mean_max_x']:.1f} max {row['max_max_x']} "
+    if args.average:
+        snapshots = ((step, load_checkpoint(path)["networks"])
+                     for step, path in reversed(list_checkpoints(run / "checkpoints")) if step <= steps[-1])
+        rows = ((step, eval_loaded(cfg, net, average, step, 20))
+                for step, average in replay_average(snapshots, args.average, set(steps)))
+    else:
+        rows = ((step, eval_checkpoint(cfg, net, path, step, 20)) for step, path in zip(steps, paths))
+    label = f" average half-life {args.average:g}" if args.average else ""
+    for step, row in rows:
+        print(f"{run.name} step {step}{label} eval mean max-x {row['mean_max_x']:.1f} max {row['max_max_x']} "
               f"flags {row['flags']}", flush=True)
 
 

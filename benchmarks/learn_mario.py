@@ -141,9 +141,14 @@ def run_networks(run_dir: Path):
 
 
 def eval_checkpoint(cfg, net, path: Path, step: int, games: int) -> dict:
-    """The benchmark's eval of one checkpoint: `games` greedy games on 1-1 from no-op starts drawn
-    with a fixed seed (2024), so a checkpoint always gives the same figures."""
-    net.load_state_dict(eval_weights(load_checkpoint(path)))
+    """The benchmark's eval of one checkpoint (the weights eval plays: averaged where it has them)."""
+    return eval_loaded(cfg, net, eval_weights(load_checkpoint(path)), step, games)
+
+
+def eval_loaded(cfg, net, weights: dict, step: int, games: int) -> dict:
+    """The benchmark's eval of some weights: `games` greedy games on 1-1 from no-op starts drawn
+    with a fixed seed (2024), so the same weights always give the same figures."""
+    net.load_state_dict(weights)
     return evaluate(cfg, net, "1-1", games, np.random.default_rng(2024), step)
 
 

@@ -8,7 +8,7 @@ exploration) on detached hidden states, so the policy is pushed towards moves it
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -45,9 +45,9 @@ def ema_decay(half_life: float) -> float:
     return 0.5 ** (1.0 / half_life)
 
 
-def ema_init(state: dict) -> dict:
-    """A detached copy of a state dict to average into."""
-    return {k: v.detach().clone() for k, v in state.items()}
+def ema_init(state: dict, device: Optional[torch.device] = None) -> dict:
+    """A detached copy of a state dict (on `device`, else where it is) to average into."""
+    return {k: v.detach().to(device=device, copy=True) for k, v in state.items()}
 
 
 @torch.no_grad()
@@ -154,4 +154,4 @@ class Learner:
             self.exploration_optimizer.load_state_dict(payload["exploration_optimizer"])
         self.step = int(payload["step"])
         if self.ema is not None:     # a checkpoint made without an average starts one from its weights
-            self.ema = ema_init(eval_weights(payload))
+            self.ema = ema_init(eval_weights(payload), self.device)   # loaded on the CPU

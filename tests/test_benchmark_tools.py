@@ -3,10 +3,12 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from eval_checkpoints import replay_average  # noqa: E402
 from learn_mario import pick_checkpoints  # noqa: E402
 from selfplay_diagnostics import Game, stop_bands, value_error  # noqa: E402
 
@@ -46,3 +48,11 @@ def test_pick_checkpoints_by_steps_ignores_minutes():
         pick_checkpoints(steps, [1.0] * 5, -1)
     with pytest.raises(ValueError, match="interval must be > 0, got -200"):
         pick_checkpoints(steps, [1.0] * 5, 10.0, every_steps=-200)
+
+
+def test_replay_average_by_hand():
+    # half-life 100: weight 0.5 on the old average after 100 steps, 0.25 after 200
+    snaps = [(100, {"w": torch.tensor([0.0])}), (200, {"w": torch.tensor([1.0])}), (400, {"w": torch.tensor([1.0])})]
+    got = [(step, avg["w"].item()) for step, avg in replay_average(iter(snaps), 100.0, {200, 400})]
+    assert got == [(200, 0.5), (400, pytest.approx(0.25 * 0.5 + 0.75))]
+    assert snaps[0][1]["w"].item() == 0.0                   # the snapshots themselves are not changed

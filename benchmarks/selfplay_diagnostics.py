@@ -17,6 +17,8 @@ error holds that bias as well as the networks' error. Games written before these
 --where N (Mario) adds where the last N games stopped: their max-x in 100-pixel bands, and in each band
 how many games ended there (a death, or the flag) and how many were cut by env.max_moves (Mario stuck,
 e.g. at a pipe). Bands that hold many games are the obstacles the agent has not learned to pass.
+For the cut games it also prints how many moves each played after its last move with a positive
+reward (x progress or a coin: the stall) and which actions those moves were.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from muzero_lite.config import load_config  # noqa: E402
 from muzero_lite.gamefile import GameFileError, list_game_files, read_game  # noqa: E402
+from muzero_lite.mario_actions import action_sets  # noqa: E402
 from muzero_lite.targets import value_targets  # noqa: E402
 
 
@@ -68,6 +71,7 @@ class Game(NamedTuple):
     error: float                    # sum of |root value - return| over the counted positions
     counted: int
     ended: bool                     # ended by the game (death, flag), not cut by the move limit
+    stall: Optional[np.ndarray] = None   # a cut game's actions after its last positive reward
 
 
 BAND = 100                          # pixels of max-x per band in --where
@@ -80,6 +84,22 @@ def stop_bands(games: list[Game]) -> list[tuple[int, int, int]]:
         c = counts.setdefault(int(g.score) // BAND * BAND, [0, 0])
         c[0 if g.ended else 1] += 1
     return [(x, *counts[x]) for x in sorted(counts)]
+
+
+def stall_actions(rewards: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """The actions after the last move with a positive reward (all of them if none had one)."""
+    forward = np.nonzero(rewards > 0)[0]
+    return actions[forward[-1] + 1:] if len(forward) else actions
+
+
+def print_stalls(games: list[Game], names: list[str]) -> None:
+    stalls = [g.stall for g in games if not g.ended and g.stall is not None]
+    if not stalls:
+        return
+    moves = np.concatenate(stalls)
+    shares = np.bincount(moves, minlength=len(names)) / max(len(moves), 1)
+    print(f"{len(stalls)} cut games: moves after the last positive reward, median {np.median([len(a) for a in stalls]):.0f}; "
+          f"their actions: " + ", ".join(f"{'+'.join(n)} {sh:.2f}" for n, sh in zip(names, shares)))
 
 
 def print_where(games: list[Game]) -> None:
@@ -119,7 +139,8 @@ def main() -> int:
         ended = bool(m.get("terminated", True))
         err, n = value_error(rec.root_values, rec.rewards, cfg.train.discount, ended)
         games.append(Game(number, m.get("checkpoint_step"), m["max_x"] if m.get("max_x") is not None else m["return"],
-                          bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n, ended))
+                          bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n, ended,
+                          None if ended else stall_actions(rec.rewards, rec.actions)))
     rows = []
     for i in range(0, len(games), args.block):
         block = games[i:i + args.block]
@@ -135,6 +156,7 @@ def main() -> int:
         print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))
     if args.where:
         print_where(games[-args.where:])
+        print_stalls(games[-args.where:], action_sets()[cfg.env.action_set])
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             csv.writer(f).writerows([header] + rows)

@@ -10,7 +10,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from eval_checkpoints import replay_average  # noqa: E402
 from learn_mario import pick_checkpoints  # noqa: E402
-from selfplay_diagnostics import Game, stop_bands, value_error  # noqa: E402
+from selfplay_diagnostics import Game, stall_actions, stop_bands, value_error  # noqa: E402
 
 
 def test_value_error_of_an_ended_game():
@@ -56,3 +56,9 @@ def test_replay_average_by_hand():
     got = [(step, avg["w"].item()) for step, avg in replay_average(iter(snaps), 100.0, {200, 400})]
     assert got == [(200, 0.5), (400, pytest.approx(0.25 * 0.5 + 0.75))]
     assert snaps[0][1]["w"].item() == 0.0                   # the snapshots themselves are not changed
+
+
+def test_stall_actions_follow_the_last_positive_reward():
+    rewards = np.array([0.5, -0.1, 0.2, 0.0, -0.1, 0.0])
+    assert stall_actions(rewards, np.array([1, 2, 3, 4, 5, 6])).tolist() == [4, 5, 6]
+    assert stall_actions(np.zeros(3), np.array([7, 8, 9])).tolist() == [7, 8, 9]   # never moved forward

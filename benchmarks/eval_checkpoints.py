@@ -1,9 +1,10 @@
 """Greedy eval of chosen checkpoints of a Mario run, by training step (how noisy one checkpoint's eval is).
 
-    .venv/bin/python benchmarks/eval_checkpoints.py RUN_DIR STEP [STEP ...] [--average HALF_LIFE]
+    .venv/bin/python benchmarks/eval_checkpoints.py RUN_DIR STEP [STEP ...] [--average HALF_LIFE | --newest]
 
-learn_mario.py's eval (`eval_checkpoint`: 20 greedy games on 1-1 from seeded no-op starts), so a
-checkpoint always gives the same figures. One line per checkpoint.
+learn_mario.py's eval (`eval_checkpoint`: 20 greedy games on 1-1 from seeded no-op starts, with the
+weights eval plays: the checkpoint's average where it has one), so a checkpoint always gives the
+same figures. One line per checkpoint. --newest plays the checkpoint's newest weights instead.
 
 --average H replays the run's checkpoints, oldest first from the first one, through an exponential
 moving average with a half-life of H training steps and evaluates the average at each STEP: what
@@ -38,7 +39,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("steps", type=int, nargs="+")
-    ap.add_argument("--average", type=float, default=0.0, metavar="HALF_LIFE")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--average", type=float, default=0.0, metavar="HALF_LIFE")
+    mode.add_argument("--newest", action="store_true", help="the newest weights, not the checkpoint's average")
     args = ap.parse_args()
     run, steps = args.run_dir, sorted(set(args.steps))
     if args.average < 0:
@@ -54,9 +57,11 @@ def main() -> None:
                      for step, path in reversed(list_checkpoints(run / "checkpoints")) if step <= steps[-1])
         rows = ((step, eval_loaded(cfg, net, average, step, 20))
                 for step, average in replay_average(snapshots, args.average, set(steps)))
+    elif args.newest:
+        rows = ((step, eval_loaded(cfg, net, load_checkpoint(path)["networks"], step, 20)) for step, path in zip(steps, paths))
     else:
         rows = ((step, eval_checkpoint(cfg, net, path, step, 20)) for step, path in zip(steps, paths))
-    label = f" average half-life {args.average:g}" if args.average else ""
+    label = f" average half-life {args.average:g}" if args.average else " newest weights" if args.newest else ""
     for step, row in rows:
         print(f"{run.name} step {step}{label} eval mean max-x {row['mean_max_x']:.1f} max {row['max_max_x']} "
               f"flags {row['flags']}", flush=True)

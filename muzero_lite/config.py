@@ -82,6 +82,9 @@ class EnvConfig:
     stack_moves: int = field(default=10, metadata=_check(_positive, "must be > 0"))
     # a game ends after this many moves (orig: 550)
     max_moves: int = field(default=550, metadata=_check(_positive, "must be > 0"))
+    # Mario only: a game ends after this many moves in a row without a new maximum of x (Mario stuck,
+    # e.g. before a pipe); it ends as terminated, with no reward after it and no death term (0: never; orig: 0)
+    stall_moves: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
     # the first n moves of a game are random, n drawn from [0, initial_random_moves] (orig: 0)
     initial_random_moves: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
     # rewards are multiplied by this before they are stored and learned
@@ -326,6 +329,9 @@ def _validate_env(env: EnvConfig, src: str) -> EnvConfig:
             if not isinstance(level, str) or not LEVEL_RE.match(level):
                 raise ConfigError(f"{src}: env.levels = {level!r}: unknown Mario level (world 1-8, stage 1-4, e.g. \"1-1\")")
     else:
+        if env.stall_moves:
+            raise ConfigError(f"{src}: env.stall_moves = {env.stall_moves!r}: Mario only (it watches Mario's x), "
+                              f"use 0 for {env.id!r}")
         try:
             import gymnasium
             gymnasium.spec(env.id)

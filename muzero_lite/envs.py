@@ -9,6 +9,8 @@ by `reward_scale`. Every game ends after `max_moves` moves at most.
 
 `info` always has `moves` (moves so far), `terminated` (the game really ended) and `truncated`
 (ended by max_moves or by the env's own time limit, and not terminated); `done = terminated or truncated`.
+Mario's info also has `stalled`: the game ended because x made no new maximum for `stall_moves` moves
+(then `terminated` is true too: nothing comes after a stall, as nothing comes after a death).
 """
 from __future__ import annotations
 
@@ -161,6 +163,8 @@ class MarioEnv(Env):
         self._screen: np.ndarray | None = None  # the current screen (may be a view into the emulator)
         self._moves = 0
         self._done = True
+        self._best_x = 0              # the game's largest x_pos so far
+        self._since_best = 0          # moves since x_pos last exceeded it
 
     # The cached emulator of a level, made on first use.
     def _emulator_for(self, level: str) -> Any:
@@ -177,7 +181,9 @@ class MarioEnv(Env):
         self._info = mario.clean_info(raw, level)
         self._moves = 0
         self._done = False
-        return self._framer.still(mario.grab_screen(screen)), _with_counters(self._info, 0, False, False)
+        self._best_x, self._since_best = self._info["x_pos"], 0
+        info = {**_with_counters(self._info, 0, False, False), "stalled": False}
+        return self._framer.still(mario.grab_screen(screen)), info
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, dict]:
         a = check_action(action, self.num_actions, f"SuperMarioBros (action_set {self.cfg.action_set!r})")
@@ -194,13 +200,19 @@ class MarioEnv(Env):
         before, after = self._info, mario.clean_info(raw, self._level)
         self._moves += 1
         flag = after["flag"] and not before["flag"]
-        terminated = emu_done
+        if after["x_pos"] > self._best_x:
+            self._best_x, self._since_best = after["x_pos"], 0
+        else:
+            self._since_best += 1
+        stalled = not emu_done and 0 < self.cfg.stall_moves <= self._since_best
+        terminated = emu_done or stalled
         truncated = not terminated and self._moves >= self.cfg.max_moves
         reward = mario.mario_reward(before, after, died=emu_done and not after["flag"], flag=flag,
                                     weights=self.cfg.reward) * self.cfg.reward_scale
         self._info = after
         self._done = terminated or truncated
-        return self._framer.move(screens), float(reward), self._done, _with_counters(after, self._moves, terminated, truncated)
+        info = {**_with_counters(after, self._moves, terminated, truncated), "stalled": stalled}
+        return self._framer.move(screens), float(reward), self._done, info
 
     def render_rgb(self) -> np.ndarray | None:
         return None if self._screen is None else mario.screen_copy(self._screen)  # [240, 256, 3]

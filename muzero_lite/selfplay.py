@@ -100,7 +100,8 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
     meta = {
         "env": e.id, "level": info.get("level"), "moves": t, "return": float(total),
         "max_x": int(max_x) if e.is_mario else None, "flag": bool(info.get("flag", False)),
-        "terminated": bool(info.get("terminated", done)), "training_step": int(training_step),
+        "terminated": bool(info.get("terminated", done)), "stalled": bool(info.get("stalled", False)),
+        "training_step": int(training_step),
         "wall_time": time.time() - started, "greedy": greedy, "noop_moves": int(min(noop_moves, t)),
         # mean entropy (nats) of the policy network's softmax at the searched positions, and the share of
         # them where the search's best action was not the policy's first choice
@@ -170,7 +171,7 @@ def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_m
     parts = [f"game {n}", f"level {m['level']}" if is_mario else m["env"], f"moves {m['moves']}",
              f"return {m['return']:.1f}"]
     if is_mario:
-        parts += [f"max_x {m['max_x']}", f"flag {'yes' if m['flag'] else 'no'}"]
+        parts += [f"max_x {m['max_x']}", f"flag {'yes' if m['flag'] else 'no'}"] + (["stalled"] if m.get("stalled") else [])
     if m.get("policy_entropy") is not None:
         parts += [f"entropy {m['policy_entropy']:.2f}", f"search changed {100 * m['search_changed']:.0f}%"]
     parts += [f"ckpt {step if step is not None else 'uniform'}", f"moves/s {rate:.1f}"]

@@ -126,6 +126,45 @@ def test_max_moves_truncates():
     env.close()
 
 
+NOOP = 0  # COMPLEX_MOVEMENT[0] == ["NOOP"]
+
+
+def test_stall_moves_end_a_game_without_x_progress():
+    env = mario_env(stall_moves=4)
+    _, info = env.reset(np.random.default_rng(0))
+    assert not info["stalled"]
+    # standing still: x never passes its start, so the 4th move ends the game, terminated, with no death term
+    for move in range(1, 4):
+        _, reward, done, info = env.step(NOOP)
+        assert not done and not info["stalled"] and info["moves"] == move
+    _, reward, done, info = env.step(NOOP)
+    assert done and info["stalled"] and info["terminated"] and not info["truncated"] and info["moves"] == 4
+    assert reward == pytest.approx(0.0)  # no Δx, no clock tick in 16 frames of 1-1's start, no death
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(NOOP)
+    # a new maximum of x restarts the count: x moves 40 -> 41 one move after the press (move 4), then
+    # 3 more moves without a new maximum go on and the 4th ends the game
+    env.reset(np.random.default_rng(0))
+    for action in [NOOP, NOOP, RIGHT] + [NOOP] * 4:
+        _, _, done, info = env.step(action)
+        assert not done
+    assert info["x_pos"] == 41 and info["moves"] == 7
+    _, _, done, info = env.step(NOOP)
+    assert done and info["stalled"] and info["moves"] == 8
+    env.close()
+
+
+def test_stall_moves_zero_never_stall():
+    env = mario_env(max_moves=6)
+    env.reset(np.random.default_rng(0))
+    for _ in range(5):
+        _, _, done, info = env.step(NOOP)
+        assert not done and not info["stalled"]
+    _, _, done, info = env.step(NOOP)
+    assert done and info["truncated"] and not info["stalled"] and not info["terminated"]
+    env.close()
+
+
 def test_death_ends_the_game_with_the_life_term():
     env = mario_env(reward_scale=0.5)
     _, before = env.reset(np.random.default_rng(0))

@@ -15,8 +15,8 @@ error holds that bias as well as the networks' error. Games written before these
 "-" for entropy and changed.
 
 --where N (Mario) adds where the last N games stopped: their max-x in 100-pixel bands, and in each band
-how many games ended there (a death, or the flag) and how many were cut by env.max_moves (Mario stuck,
-e.g. at a pipe). Bands that hold many games are the obstacles the agent has not learned to pass.
+how many games ended there (a death, or the flag) and how many were cut by env.max_moves or ended by
+env.stall_moves (Mario stuck, e.g. at a pipe). Bands that hold many games are the obstacles the agent has not learned to pass.
 For the cut games it also prints how many moves each played after its last move with a positive
 reward (x progress or a coin: the stall) and which actions those moves were.
 """
@@ -70,19 +70,19 @@ class Game(NamedTuple):
     changed: Optional[float]
     error: float                    # sum of |root value - return| over the counted positions
     counted: int
-    ended: bool                     # ended by the game (death, flag), not cut by the move limit
-    stall: Optional[np.ndarray] = None   # a cut game's actions after its last positive reward
+    ended: bool                     # ended by the game (death, flag, stall), not cut by the move limit
+    stall: Optional[np.ndarray] = None   # a cut or stalled game's actions after its last positive reward
 
 
 BAND = 100                          # pixels of max-x per band in --where
 
 
 def stop_bands(games: list[Game]) -> list[tuple[int, int, int]]:
-    """[(band start, games that ended there, games cut by the move limit there)] by max-x band, in order."""
+    """[(band start, games that died or won there, games cut by the move limit or a stall there)] by max-x band."""
     counts: dict[int, list[int]] = {}
     for g in games:
         c = counts.setdefault(int(g.score) // BAND * BAND, [0, 0])
-        c[0 if g.ended else 1] += 1
+        c[1 if g.stall is not None else 0] += 1
     return [(x, *counts[x]) for x in sorted(counts)]
 
 
@@ -93,17 +93,17 @@ def stall_actions(rewards: np.ndarray, actions: np.ndarray) -> np.ndarray:
 
 
 def print_stalls(games: list[Game], names: list[str]) -> None:
-    stalls = [g.stall for g in games if not g.ended and g.stall is not None]
+    stalls = [g.stall for g in games if g.stall is not None]
     if not stalls:
         return
     moves = np.concatenate(stalls)
     shares = np.bincount(moves, minlength=len(names)) / max(len(moves), 1)
-    print(f"{len(stalls)} cut games: moves after the last positive reward, median {np.median([len(a) for a in stalls]):.0f}; "
+    print(f"{len(stalls)} cut or stalled games: moves after the last positive reward, median {np.median([len(a) for a in stalls]):.0f}; "
           f"their actions: " + ", ".join(f"{'+'.join(n)} {sh:.2f}" for n, sh in zip(names, shares)))
 
 
 def print_where(games: list[Game]) -> None:
-    print(f"where the last {len(games)} games stopped (max-x band: ended there / cut by the move limit there)")
+    print(f"where the last {len(games)} games stopped (max-x band: died or won there / cut by the move limit or a stall there)")
     bands = stop_bands(games)
     scale = max(1.0, max(e + c for _, e, c in bands) / 60)     # bars at most 60 characters
     for x, ended, cut in bands:
@@ -137,10 +137,11 @@ def main() -> int:
             continue
         m = rec.meta
         ended = bool(m.get("terminated", True))
+        stuck = not ended or bool(m.get("stalled"))
         err, n = value_error(rec.root_values, rec.rewards, cfg.train.discount, ended)
         games.append(Game(number, m.get("checkpoint_step"), m["max_x"] if m.get("max_x") is not None else m["return"],
                           bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n, ended,
-                          None if ended else stall_actions(rec.rewards, rec.actions)))
+                          stall_actions(rec.rewards, rec.actions) if stuck else None))
     rows = []
     for i in range(0, len(games), args.block):
         block = games[i:i + args.block]

@@ -10,6 +10,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from eval_checkpoints import replay_average  # noqa: E402
 from learn_mario import pick_checkpoints  # noqa: E402
+from search_at_stalls import pick_probabilities, stall_positions  # noqa: E402
 from selfplay_diagnostics import Game, stall_actions, stop_bands, value_error  # noqa: E402
 
 
@@ -27,10 +28,11 @@ def test_value_error_skips_positions_whose_return_a_time_limit_hides():
 
 
 def test_stop_bands_count_ended_and_cut_games_per_band():
-    def game(x, ended):
-        return Game(1, 0, x, x >= 3161, None, None, 0.0, 0, ended)
-    games = [game(650, True), game(699, False), game(700, True), game(3161, True), game(612, True)]
-    assert stop_bands(games) == [(600, 2, 1), (700, 1, 0), (3100, 1, 0)]
+    def game(x, ended, stuck=False):  # stuck: cut by the move limit (not ended) or ended by a stall
+        return Game(1, 0, x, x >= 3161, None, None, 0.0, 0, ended, np.array([3]) if stuck or not ended else None)
+    games = [game(650, True), game(699, False), game(700, True), game(3161, True), game(612, True),
+             game(722, True, stuck=True)]
+    assert stop_bands(games) == [(600, 2, 1), (700, 1, 1), (3100, 1, 0)]
 
 
 def test_pick_checkpoints_by_minutes_takes_the_first_at_or_past_each_mark_and_the_last():
@@ -62,3 +64,18 @@ def test_stall_actions_follow_the_last_positive_reward():
     rewards = np.array([0.5, -0.1, 0.2, 0.0, -0.1, 0.0])
     assert stall_actions(rewards, np.array([1, 2, 3, 4, 5, 6])).tolist() == [4, 5, 6]
     assert stall_actions(np.zeros(3), np.array([7, 8, 9])).tolist() == [7, 8, 9]   # never moved forward
+
+
+def test_stall_positions_spread_over_the_moves_after_the_last_positive_reward():
+    rewards = np.array([0.5, 0.2, -0.1, 0.0, 0.0, -0.1, 0.0, 0.0, 0.0, 0.0, 0.0])   # stall: moves 2..10
+    assert stall_positions(rewards, 3).tolist() == [2, 6, 10]
+    assert stall_positions(rewards, 20).tolist() == list(range(2, 11))            # no more than there are
+    assert stall_positions(np.array([0.0, -0.1, 0.0]), 2).tolist() == [0, 2]       # never a positive reward
+    assert stall_positions(np.array([0.0, 0.3]), 4).tolist() == []                 # no stall
+
+
+def test_pick_probabilities_by_hand():
+    # inverse temperature 2 over normalised Q (1, 0.5, 0): weights e^2, e^1, e^0
+    got = pick_probabilities(np.array([[1.0, 0.5, 0.0], [0.0, 0.0, 0.0]]), np.array([[2.0], [9.0]]))
+    e = np.exp([2.0, 1.0, 0.0])
+    assert got[0] == pytest.approx(e / e.sum()) and got[1] == pytest.approx([1 / 3] * 3)

@@ -23,6 +23,8 @@ BAD = [
     ("env: {id: NoSuchGame-v9}\n", ["env.id", "NoSuchGame-v9", "unknown env id"]),
     ("env: {levels: [\"9-1\"]}\n", ["env.levels", "9-1", "unknown Mario level"]),
     ("env: {levels: []}\n", ["env.levels", "[]"]),
+    ("env: {stall_moves: -5}\n", ["env.stall_moves", "-5", ">= 0"]),
+    ("env: {id: CartPole-v1, stall_moves: 100}\n", ["env.stall_moves", "100", "Mario only", "'CartPole-v1'"]),
     ("env: {action_set: turbo}\n", ["env.action_set", "turbo", "complex"]),
     ("env: {action_set: right_only}\nsearch: {num_searches: 6}\n", ["search.num_searches", "6", "5 actions"]),
     ("search: {temperature: [{until: 5, early: 1, late: 1}]}\n", ["search.temperature", "until is null"]),

@@ -58,3 +58,17 @@ def test_the_policy_target_changes_what_is_stored_not_what_is_played(tmp_path):
     assert np.array_equal(seed_rule.root_values, completed.root_values)
     assert not np.allclose(seed_rule.policies, completed.policies, atol=1e-3)
     assert np.allclose(completed.policies.sum(1), 1.0, atol=1e-5)
+
+
+def test_a_stalled_game_is_recorded_as_ended_by_a_stall(tmp_path):
+    # 5 no-op moves at the start: x stays at 40, so env.stall_moves 3 ends the game at move 3
+    cfg = load_config(write_config(tmp_path, "mario", env={"max_moves": 25, "stall_moves": 3}, network={"channels": 8}))
+    env = make_env(cfg.env, 0)
+    net = build_networks(cfg, env).eval()
+    try:
+        record, _ = play_game(env, net, cfg, np.random.default_rng(0), greedy=True, render=False, noop_moves=5)
+    finally:
+        env.close()
+    m = record.meta
+    assert m["moves"] == 3 and m["stalled"] and m["terminated"] and m["max_x"] == 40 and not m["flag"]
+    assert record.actions.tolist() == [0, 0, 0] and len(record.rewards) == 3

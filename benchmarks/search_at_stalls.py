@@ -1,0 +1,119 @@
+"""What the search makes of the positions where a Mario run got stuck (reads a run folder, writes nothing).
+
+    .venv/bin/python benchmarks/search_at_stalls.py RUN_DIR [--games 20] [--positions 5] [--step STEP]
+
+Takes the last N self-play games that got stuck (cut by env.max_moves, or ended by env.stall_moves),
+P positions of each spread over its stall (the moves after its last positive reward), and plays the
+checkpoint's newest weights there (what self-play plays; default the newest checkpoint). At each
+position it runs the truncated search twice: over the config's num_searches top actions and over all
+actions. Per action it prints the policy network's probability (prior), the stored target policy and
+the probability that self-play picks the action (softmax of the inverse temperature at that step times
+the normalised Q) for both searches, and how often the action has the largest Q when all are searched.
+An action the model values but the top-k search never looks at shows a high "best" share beside a
+prior, target and pick near 0 under top-k.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from learn_mario import run_networks  # noqa: E402
+from muzero_lite.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
+from muzero_lite.config import temperature_at  # noqa: E402
+from muzero_lite.gamefile import GameFileError, list_game_files, read_game  # noqa: E402
+from muzero_lite.mario_actions import action_sets  # noqa: E402
+from muzero_lite.networks import configure_torch  # noqa: E402
+from muzero_lite.observations import stack_observations  # noqa: E402
+from muzero_lite.search import truncated_search  # noqa: E402
+
+
+def stall_positions(rewards: np.ndarray, count: int) -> np.ndarray:
+    """`count` positions spread evenly over the moves after the last positive reward (fewer if the
+    stall is shorter; all moves if no reward was positive), as sorted unique indices into the game."""
+    forward = np.nonzero(rewards > 0)[0]
+    start = int(forward[-1]) + 1 if len(forward) else 0
+    if start >= len(rewards) or count < 1:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.linspace(start, len(rewards) - 1, count).round().astype(np.int64))
+
+
+def pick_probabilities(normalised_q: np.ndarray, inv_temperature: float) -> np.ndarray:
+    """[B, A] softmax(inv_temperature * normalised_q): self-play's chance of each action."""
+    z = inv_temperature * normalised_q
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--games", type=int, default=20, help="the last N stuck games")
+    ap.add_argument("--positions", type=int, default=5, help="positions per game, spread over its stall")
+    ap.add_argument("--step", type=int, help="checkpoint step (default: the newest)")
+    args = ap.parse_args()
+    if args.games < 1 or args.positions < 1:
+        ap.error(f"--games and --positions must be >= 1, got {args.games} and {args.positions}")
+    configure_torch(threads=1)
+    run = args.run_dir
+    cfg, net = run_networks(run)
+    if not cfg.env.is_mario:
+        ap.error(f"{run}: a Mario run is needed ({cfg.env.id} here)")
+    checkpoints = dict(list_checkpoints(run / "checkpoints"))
+    step = args.step if args.step is not None else max(checkpoints, default=None)
+    if step not in checkpoints:
+        ap.error(f"{run / 'checkpoints'}: no checkpoint at step {step}")
+    net.load_state_dict(load_checkpoint(checkpoints[step])["networks"])
+    stuck = []
+    for path in reversed(list_game_files(run / "games")):
+        if len(stuck) == args.games:
+            break
+        try:
+            rec = read_game(path)
+        except GameFileError:
+            continue
+        if not rec.meta.get("terminated", True) or rec.meta.get("stalled"):
+            stuck.append(rec)
+    if not stuck:
+        print(f"{run / 'games'}: no stuck games", file=sys.stderr)
+        return 2
+    s, a = cfg.search, len(action_sets()[cfg.env.action_set])
+    ks = sorted({s.num_searches, a})
+    prior, target, pick, best, n = 0.0, {k: 0.0 for k in ks}, {k: 0.0 for k in ks}, np.zeros(a), 0
+    with torch.inference_mode():
+        for rec in stuck:
+            positions = stall_positions(rec.rewards, args.positions)
+            if not len(positions):
+                continue
+            obs = torch.from_numpy(stack_observations(rec.frames, rec.actions, positions, cfg.env.stack_moves, a))
+            root = net.initial_inference(obs)
+            prior = prior + torch.softmax(root.policy_logits, dim=1).sum(0).numpy()
+            inv_t = np.array([[temperature_at(s, step, int(t))] for t in positions])        # [B, 1]
+            for k in ks:
+                r = truncated_search(root, net.recurrent_inference, num_searches=k, search_depth=s.search_depth,
+                                     discount=cfg.train.discount, q_rule=s.q_rule, policy_target=s.policy_target)
+                target[k] = target[k] + r.policy.sum(0)
+                pick[k] = pick[k] + pick_probabilities(r.normalised_q, inv_t).sum(0)
+                if k == a:
+                    best += np.bincount(r.q.argmax(1), minlength=a)
+            n += len(positions)
+    print(f"{run}: checkpoint {step} (newest weights), {n} positions in the stalls of the last {len(stuck)} stuck games")
+    names = ["+".join(x) for x in action_sets()[cfg.env.action_set]]
+    header = ["action", "prior"] + [f"{c} k={k}" for k in ks for c in ("target", "pick")] + [f"best Q k={a}"]
+    rows = [[names[i], f"{prior[i] / n:.3f}"] + [f"{d[k][i] / n:.3f}" for k in ks for d in (target, pick)]
+            + [f"{best[i] / n:.3f}"] for i in range(a)]
+    widths = [max(len(r[j]) for r in rows + [header]) for j in range(len(header))]
+    for r in [header] + rows:
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

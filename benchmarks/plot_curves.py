@@ -6,7 +6,8 @@
 CartPole: greedy eval mean (20 episodes) against run seconds, one line per seed, and the 475 target.
 Mario: greedy eval mean max-x (20 no-op-start games) against run minutes, one line per CSV, named
 after the file (learn_mario_sample_seed2.csv -> "sample seed2", dashed; patch runs dash-dotted;
-completed_q runs dash-dot-dotted; runs evaluated with averaged weights, "average" in the name, dotted),
+completed_q runs dash-dot-dotted; runs evaluated with averaged weights, "average" in the name, dotted;
+search_all runs (num_searches 12) long-dashed),
 the random agent's mean max-x, the 1500 target and the flag (x 3161).
 """
 from __future__ import annotations
@@ -39,7 +40,8 @@ def plot_cartpole(plt, path: Path, out: Path) -> Path:
 
 
 # Mario runs whose CSV name holds one of these words (the config choice they measured) get its line style
-LINESTYLES = {"sample": "--", "patch": "-.", "completed": (0, (3, 1, 1, 1, 1, 1)), "average": (0, (1, 1))}
+LINESTYLES = {"sample": "--", "patch": "-.", "completed": (0, (3, 1, 1, 1, 1, 1)), "average": (0, (1, 1)),
+              "search_all": (0, (8, 2))}
 
 
 def plot_mario(plt, paths: list[Path], out: Path) -> Path:

@@ -67,7 +67,9 @@ def main() -> int:
     if not cfg.env.is_mario:
         ap.error(f"{run}: a Mario run is needed ({cfg.env.id} here)")
     checkpoints = dict(list_checkpoints(run / "checkpoints"))
-    step = args.step if args.step is not None else max(checkpoints, default=None)
+    if not checkpoints:
+        ap.error(f"{run / 'checkpoints'}: no checkpoints")
+    step = args.step if args.step is not None else max(checkpoints)
     if step not in checkpoints:
         ap.error(f"{run / 'checkpoints'}: no checkpoint at step {step}")
     net.load_state_dict(load_checkpoint(checkpoints[step])["networks"])

@@ -16,9 +16,9 @@ error holds that bias as well as the networks' error. Games written before these
 
 --where N (Mario) adds where the last N games stopped: their max-x in 100-pixel bands, and in each band
 how many games ended there (a death, or the flag) and how many were cut by env.max_moves or ended by
-env.stall_moves (Mario stuck, e.g. at a pipe). Bands that hold many games are the obstacles the agent has not learned to pass.
-For the cut games it also prints how many moves each played after its last move with a positive
-reward (x progress or a coin: the stall) and which actions those moves were.
+env.stall_moves (Mario stuck, e.g. at a pipe). Bands that hold many games are the obstacles the agent
+has not learned to pass. For the cut or stalled games it also prints how many moves each played after
+its last move with a positive reward (x progress or a coin: the stall) and which actions those moves were.
 """
 from __future__ import annotations
 

@@ -171,7 +171,8 @@ def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_m
     parts = [f"game {n}", f"level {m['level']}" if is_mario else m["env"], f"moves {m['moves']}",
              f"return {m['return']:.1f}"]
     if is_mario:
-        parts += [f"max_x {m['max_x']}", f"flag {'yes' if m['flag'] else 'no'}"] + (["stalled"] if m.get("stalled") else [])
+        parts += [f"max_x {m['max_x']}", f"flag {'yes' if m['flag'] else 'no'}"]
+        parts += ["stalled"] if m.get("stalled") else []
     if m.get("policy_entropy") is not None:
         parts += [f"entropy {m['policy_entropy']:.2f}", f"search changed {100 * m['search_changed']:.0f}%"]
     parts += [f"ckpt {step if step is not None else 'uniform'}", f"moves/s {rate:.1f}"]

@@ -4,7 +4,7 @@ import torch
 
 from muzero_lite.config import load_config
 from muzero_lite.envs import make_env
-from muzero_lite.selfplay import build_networks, play_game
+from muzero_lite.selfplay import _format_line, build_networks, play_game
 
 from conftest import write_config
 
@@ -72,3 +72,7 @@ def test_a_stalled_game_is_recorded_as_ended_by_a_stall(tmp_path):
     m = record.meta
     assert m["moves"] == 3 and m["stalled"] and m["terminated"] and m["max_x"] == 40 and not m["flag"]
     assert record.actions.tolist() == [0, 0, 0] and len(record.rewards) == 3
+    line = _format_line(1, record, None, 1.0, is_mario=True)
+    assert "max_x 40 | flag no | stalled |" in line
+    record.meta["stalled"] = False
+    assert "stalled" not in _format_line(1, record, None, 1.0, is_mario=True)

@@ -32,24 +32,17 @@ from muzero_lite.gamefile import GameFileError, list_game_files, read_game  # no
 from muzero_lite.mario_actions import action_sets  # noqa: E402
 from muzero_lite.networks import configure_torch  # noqa: E402
 from muzero_lite.observations import stack_observations  # noqa: E402
-from muzero_lite.search import truncated_search  # noqa: E402
+from muzero_lite.search import softmax, truncated_search  # noqa: E402
+from selfplay_diagnostics import stall_start, stuck  # noqa: E402
 
 
 def stall_positions(rewards: np.ndarray, count: int) -> np.ndarray:
     """`count` positions spread evenly over the moves after the last positive reward (fewer if the
     stall is shorter; all moves if no reward was positive), as sorted unique indices into the game."""
-    forward = np.nonzero(rewards > 0)[0]
-    start = int(forward[-1]) + 1 if len(forward) else 0
+    start = stall_start(rewards)
     if start >= len(rewards) or count < 1:
         return np.zeros(0, dtype=np.int64)
     return np.unique(np.linspace(start, len(rewards) - 1, count).round().astype(np.int64))
-
-
-def pick_probabilities(normalised_q: np.ndarray, inv_temperature: float) -> np.ndarray:
-    """[B, A] softmax(inv_temperature * normalised_q): self-play's chance of each action."""
-    z = inv_temperature * normalised_q
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 def main() -> int:
@@ -73,24 +66,24 @@ def main() -> int:
     if step not in checkpoints:
         ap.error(f"{run / 'checkpoints'}: no checkpoint at step {step}")
     net.load_state_dict(load_checkpoint(checkpoints[step])["networks"])
-    stuck = []
+    games = []
     for path in reversed(list_game_files(run / "games")):
-        if len(stuck) == args.games:
+        if len(games) == args.games:
             break
         try:
             rec = read_game(path)
         except GameFileError:
             continue
-        if not rec.meta.get("terminated", True) or rec.meta.get("stalled"):
-            stuck.append(rec)
-    if not stuck:
+        if stuck(rec.meta):
+            games.append(rec)
+    if not games:
         print(f"{run / 'games'}: no stuck games", file=sys.stderr)
         return 2
     s, a = cfg.search, len(action_sets()[cfg.env.action_set])
     ks = sorted({s.num_searches, a})
     prior, target, pick, best, n = 0.0, {k: 0.0 for k in ks}, {k: 0.0 for k in ks}, np.zeros(a), 0
     with torch.inference_mode():
-        for rec in stuck:
+        for rec in games:
             positions = stall_positions(rec.rewards, args.positions)
             if not len(positions):
                 continue
@@ -102,11 +95,11 @@ def main() -> int:
                 r = truncated_search(root, net.recurrent_inference, num_searches=k, search_depth=s.search_depth,
                                      discount=cfg.train.discount, q_rule=s.q_rule, policy_target=s.policy_target)
                 target[k] = target[k] + r.policy.sum(0)
-                pick[k] = pick[k] + pick_probabilities(r.normalised_q, inv_t).sum(0)
+                pick[k] = pick[k] + softmax(inv_t * r.normalised_q).sum(0)   # select_actions' chances
                 if k == a:
                     best += np.bincount(r.q.argmax(1), minlength=a)
             n += len(positions)
-    print(f"{run}: checkpoint {step} (newest weights), {n} positions in the stalls of the last {len(stuck)} stuck games")
+    print(f"{run}: checkpoint {step} (newest weights), {n} positions in the stalls of the last {len(games)} stuck games")
     names = ["+".join(x) for x in action_sets()[cfg.env.action_set]]
     header = ["action", "prior"] + [f"{c} k={k}" for k in ks for c in ("target", "pick")] + [f"best Q k={a}"]
     rows = [[names[i], f"{prior[i] / n:.3f}"] + [f"{d[k][i] / n:.3f}" for k in ks for d in (target, pick)]

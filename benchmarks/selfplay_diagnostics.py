@@ -86,10 +86,20 @@ def stop_bands(games: list[Game]) -> list[tuple[int, int, int]]:
     return [(x, *counts[x]) for x in sorted(counts)]
 
 
+def stuck(meta: dict) -> bool:
+    """The game was cut by a time limit (not terminated) or ended by env.stall_moves: Mario stood still."""
+    return not meta.get("terminated", True) or bool(meta.get("stalled"))
+
+
+def stall_start(rewards: np.ndarray) -> int:
+    """The first move after the last move with a positive reward (0 if none had one)."""
+    forward = np.nonzero(rewards > 0)[0]
+    return int(forward[-1]) + 1 if len(forward) else 0
+
+
 def stall_actions(rewards: np.ndarray, actions: np.ndarray) -> np.ndarray:
     """The actions after the last move with a positive reward (all of them if none had one)."""
-    forward = np.nonzero(rewards > 0)[0]
-    return actions[forward[-1] + 1:] if len(forward) else actions
+    return actions[stall_start(rewards):]
 
 
 def print_stalls(games: list[Game], names: list[str]) -> None:
@@ -137,11 +147,10 @@ def main() -> int:
             continue
         m = rec.meta
         ended = bool(m.get("terminated", True))
-        stuck = not ended or bool(m.get("stalled"))
         err, n = value_error(rec.root_values, rec.rewards, cfg.train.discount, ended)
         games.append(Game(number, m.get("checkpoint_step"), m["max_x"] if m.get("max_x") is not None else m["return"],
                           bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n, ended,
-                          stall_actions(rec.rewards, rec.actions) if stuck else None))
+                          stall_actions(rec.rewards, rec.actions) if stuck(m) else None))
     rows = []
     for i in range(0, len(games), args.block):
         block = games[i:i + args.block]

@@ -9,9 +9,10 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from eval_checkpoints import replay_average  # noqa: E402
+from muzero_lite.search import softmax  # noqa: E402
 from learn_mario import pick_checkpoints  # noqa: E402
-from search_at_stalls import pick_probabilities, stall_positions  # noqa: E402
-from selfplay_diagnostics import Game, stall_actions, stop_bands, value_error  # noqa: E402
+from search_at_stalls import stall_positions  # noqa: E402
+from selfplay_diagnostics import Game, stall_actions, stop_bands, stuck, value_error  # noqa: E402
 
 
 def test_value_error_of_an_ended_game():
@@ -74,8 +75,14 @@ def test_stall_positions_spread_over_the_moves_after_the_last_positive_reward():
     assert stall_positions(np.array([0.0, 0.3]), 4).tolist() == []                 # no stall
 
 
-def test_pick_probabilities_by_hand():
+def test_pick_chances_by_hand():
+    # search_at_stalls' pick chances: softmax of a per-row inverse temperature times the normalised Q;
     # inverse temperature 2 over normalised Q (1, 0.5, 0): weights e^2, e^1, e^0
-    got = pick_probabilities(np.array([[1.0, 0.5, 0.0], [0.0, 0.0, 0.0]]), np.array([[2.0], [9.0]]))
+    got = softmax(np.array([[2.0], [9.0]]) * np.array([[1.0, 0.5, 0.0], [0.0, 0.0, 0.0]]))
     e = np.exp([2.0, 1.0, 0.0])
     assert got[0] == pytest.approx(e / e.sum()) and got[1] == pytest.approx([1 / 3] * 3)
+
+
+def test_stuck_games_are_cut_or_stalled():
+    assert stuck({"terminated": False}) and stuck({"terminated": True, "stalled": True})
+    assert not stuck({"terminated": True, "stalled": False}) and not stuck({"terminated": True})

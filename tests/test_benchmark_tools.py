@@ -9,7 +9,9 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from eval_checkpoints import replay_average  # noqa: E402
-from muzero_lite.search import softmax  # noqa: E402
+from greedy_rules import greedy_scores  # noqa: E402
+from muzero_lite.search import normalise_q, softmax  # noqa: E402
+from muzero_lite.types import SearchResult  # noqa: E402
 from learn_mario import pick_checkpoints  # noqa: E402
 from search_at_stalls import stall_positions  # noqa: E402
 from selfplay_diagnostics import Game, stall_actions, stop_bands, stuck, value_error  # noqa: E402
@@ -86,3 +88,19 @@ def test_pick_chances_by_hand():
 def test_stuck_games_are_cut_or_stalled():
     assert stuck({"terminated": False}) and stuck({"terminated": True, "stalled": True})
     assert not stuck({"terminated": True, "stalled": False}) and not stuck({"terminated": True})
+
+
+def test_greedy_rules_pick_by_q_by_policy_and_by_their_mix():
+    # top-3 searched (0, 1, 2) with Q 0, 0.6, 1; action 3 unsearched (Q at the minimum, 0)
+    logits = np.array([[4.0, 3.0, 0.0, -5.0]])
+    q = np.array([[0.0, 0.6, 1.0, 0.0]], dtype=np.float32)
+    result = SearchResult(q=q, root_value=q.mean(1), policy=np.full((1, 4), 0.25, dtype=np.float32),
+                          normalised_q=normalise_q(q), searched=np.array([[0, 1, 2]]))
+    assert greedy_scores("q", logits, result).argmax() == 2
+    assert greedy_scores("policy", logits, result).argmax() == 0
+    # mix: logits + 5.1 * Q rescaled to [0, 1] (already is): 4 + 0, 3 + 3.06, 0 + 5.1
+    mix = greedy_scores("mix", logits, result)[0]
+    assert mix.argmax() == 1
+    assert mix[1] / mix[2] == pytest.approx(np.exp(6.06 - 5.1), rel=1e-4)
+    with pytest.raises(ValueError, match="unknown rule 'best'"):
+        greedy_scores("best", logits, result)

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import muzero_lite.selfplay as selfplay  # noqa: E402
-from learn_mario import eval_loaded, run_networks  # noqa: E402
-from muzero_lite.checkpoints import eval_weights, list_checkpoints, load_checkpoint  # noqa: E402
+from learn_mario import checkpoint_at, eval_loaded, run_networks  # noqa: E402
+from muzero_lite.checkpoints import eval_weights, load_checkpoint  # noqa: E402
 from muzero_lite.networks import configure_torch  # noqa: E402
 from muzero_lite.search import completed_q_policy, truncated_search  # noqa: E402
 from muzero_lite.types import SearchResult  # noqa: E402
@@ -57,19 +57,6 @@ def search_with_rule(rule: str):
     return search
 
 
-def checkpoint_at(run: Path, step: str) -> tuple[int, Path]:
-    """(step, path) of the run's checkpoint at `step` ("last": the newest)."""
-    found = list_checkpoints(run / "checkpoints")                  # newest first
-    if not found:
-        raise SystemExit(f"{run}: no checkpoints")
-    if step == "last":
-        return found[0]
-    for s, path in found:
-        if s == int(step):
-            return s, path
-    raise SystemExit(f"{run}: no checkpoint at step {step}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+", metavar="RUN_DIR:STEP")
@@ -81,7 +68,10 @@ def main() -> None:
         run, _, step_text = spec.rpartition(":")
         if not run or not (step_text == "last" or step_text.isdigit()):
             ap.error(f"{spec!r}: expected RUN_DIR:STEP (a training step or 'last')")
-        step, path = checkpoint_at(Path(run), step_text)
+        try:
+            step, path = checkpoint_at(Path(run), None if step_text == "last" else int(step_text))
+        except ValueError as e:
+            ap.error(str(e))
         cfg, net = run_networks(Path(run))
         weights = eval_weights(load_checkpoint(path))
         for rule in args.rules:

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import yaml
@@ -138,6 +139,18 @@ def run_networks(run_dir: Path):
     net = build_networks(cfg, env).eval()
     env.close()
     return cfg, net
+
+
+def checkpoint_at(run_dir: Path, step: Optional[int] = None) -> tuple[int, Path]:
+    """(step, path) of the run's checkpoint at `step` (None: the newest); ValueError naming the folder if none."""
+    folder = run_dir / "checkpoints"
+    found = dict(list_checkpoints(folder))
+    if not found:
+        raise ValueError(f"{folder}: no checkpoints")
+    step = max(found) if step is None else step
+    if step not in found:
+        raise ValueError(f"{folder}: no checkpoint at step {step}")
+    return step, found[step]
 
 
 def eval_checkpoint(cfg, net, path: Path, step: int, games: int) -> dict:

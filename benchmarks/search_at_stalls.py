@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from learn_mario import run_networks  # noqa: E402
-from muzero_lite.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
+from learn_mario import checkpoint_at, run_networks  # noqa: E402
+from muzero_lite.checkpoints import load_checkpoint  # noqa: E402
 from muzero_lite.config import temperature_at  # noqa: E402
 from muzero_lite.gamefile import GameFileError, list_game_files, read_game  # noqa: E402
 from muzero_lite.mario_actions import action_sets  # noqa: E402
@@ -59,13 +59,11 @@ def main() -> int:
     cfg, net = run_networks(run)
     if not cfg.env.is_mario:
         ap.error(f"{run}: a Mario run is needed ({cfg.env.id} here)")
-    checkpoints = dict(list_checkpoints(run / "checkpoints"))
-    if not checkpoints:
-        ap.error(f"{run / 'checkpoints'}: no checkpoints")
-    step = args.step if args.step is not None else max(checkpoints)
-    if step not in checkpoints:
-        ap.error(f"{run / 'checkpoints'}: no checkpoint at step {step}")
-    net.load_state_dict(load_checkpoint(checkpoints[step])["networks"])
+    try:
+        step, path = checkpoint_at(run, args.step)
+    except ValueError as e:
+        ap.error(str(e))
+    net.load_state_dict(load_checkpoint(path)["networks"])
     games = []
     for path in reversed(list_game_files(run / "games")):
         if len(games) == args.games:

@@ -12,7 +12,7 @@ from eval_checkpoints import replay_average  # noqa: E402
 from greedy_rules import greedy_scores  # noqa: E402
 from muzero_lite.search import normalise_q, softmax  # noqa: E402
 from muzero_lite.types import SearchResult  # noqa: E402
-from learn_mario import pick_checkpoints  # noqa: E402
+from learn_mario import checkpoint_at, pick_checkpoints  # noqa: E402
 from search_at_stalls import stall_positions  # noqa: E402
 from selfplay_diagnostics import Game, stall_actions, stop_bands, stuck, value_error  # noqa: E402
 
@@ -104,3 +104,15 @@ def test_greedy_rules_pick_by_q_by_policy_and_by_their_mix():
     assert mix[1] / mix[2] == pytest.approx(np.exp(6.06 - 5.1), rel=1e-4)
     with pytest.raises(ValueError, match="unknown rule 'best'"):
         greedy_scores("best", logits, result)
+
+
+def test_checkpoint_at_finds_the_step_or_the_newest_and_names_the_folder_otherwise(tmp_path):
+    with pytest.raises(ValueError, match="checkpoints: no checkpoints"):
+        checkpoint_at(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    for step in (100, 300, 200):
+        (tmp_path / "checkpoints" / f"checkpoint-{step:09d}.pt").write_bytes(b"x")
+    assert checkpoint_at(tmp_path) == (300, tmp_path / "checkpoints" / "checkpoint-000000300.pt")
+    assert checkpoint_at(tmp_path, 200)[0] == 200
+    with pytest.raises(ValueError, match="no checkpoint at step 250"):
+        checkpoint_at(tmp_path, 250)

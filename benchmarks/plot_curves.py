@@ -45,7 +45,8 @@ LINESTYLES = {"sample": "--", "patch": "-.", "completed": (0, (3, 1, 1, 1, 1, 1)
 
 
 def plot_mario(plt, paths: list[Path], out: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.set_prop_cycle(color=plt.cm.tab20.colors)  # 20 colours: no two runs share one (the default cycle has 10)
     random = None
     for path in paths:
         rows = read_rows(path)
@@ -60,7 +61,7 @@ def plot_mario(plt, paths: list[Path], out: Path) -> Path:
     ax.axhline(3161, color="green", linestyle="-.", label="flag 3161")
     ax.set(xlabel="run minutes", ylabel="greedy eval mean max-x (20 games)",
            title="Super Mario Bros 1-1, configs/mario.yaml, 2-core CPU", ylim=(0, 3300), xlim=(0, None))
-    ax.legend(loc="upper left", fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7)  # beside the plot, off the curves
     return save(fig, out / "learn_mario.png")
 
 

@@ -46,7 +46,7 @@ LINESTYLES = {"sample": "--", "patch": "-.", "completed": (0, (3, 1, 1, 1, 1, 1)
 
 def plot_mario(plt, paths: list[Path], out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 4))
-    ax.set_prop_cycle(color=plt.cm.tab20.colors)  # 20 colours: no two runs share one (the default cycle has 10)
+    ax.set_prop_cycle(color=plt.cm.tab20.colors)  # 20 colours: up to 20 runs each get their own (the default cycle has 10)
     random = None
     for path in paths:
         rows = read_rows(path)

@@ -44,6 +44,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """atomic_write of bytes already in memory; returns path."""
     return atomic_write(path, lambda f: f.write(data))
 
 

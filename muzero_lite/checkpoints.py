@@ -28,6 +28,7 @@ class CheckpointError(ValueError):
 
 
 def checkpoint_name(step: int) -> str:
+    """The file name of the checkpoint of a training step (zero-padded, so names sort by step)."""
     return f"checkpoint-{step:09d}.pt"
 
 

@@ -13,20 +13,18 @@ plain ``.npy`` (never an object array, so nothing is ever unpickled):
 ``read_game`` trusts nothing in the file: every bad file (empty, truncated, random bytes, pickled
 objects, decompression bombs, symlinks, wrong version, keys, dtypes, shapes or values) raises one
 ``GameFileError`` whose message starts with the path and says why. Unknown extra members are
-rejected too: a new field means a new ``GAME_FORMAT_VERSION``.
+rejected too: a new field means a new ``GAME_FORMAT_VERSION``. The archive itself is read by
+safe_npz (regular files only, no pickle, sizes bounded before decompression); this module holds
+the schema: the members, their dtypes, shapes and values, and the meta.
 """
 from __future__ import annotations
 
-import errno
 import itertools
 import json
-import math
 import os
 import re
-import stat
 import threading
 import zipfile
-import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -34,6 +32,7 @@ from typing import IO, Any
 import numpy as np
 
 from .atomic import atomic_write, is_temp
+from .safe_npz import NpzError, open_npz, open_regular
 from .types import GAME_FORMAT_VERSION, GameRecord
 
 # members of a game file, in the order they are written
@@ -44,7 +43,6 @@ DEFAULT_MAX_BYTES = 2 << 30
 POLICY_SUM_TOL = 1e-3
 GAME_PREFIX = "game-"
 GAME_SUFFIX = ".npz"
-_MAX_NPY_HEADER = 10_000
 _WORKER_RE = re.compile(r"[^A-Za-z0-9_-]")
 
 _name_lock = threading.Lock()
@@ -57,13 +55,13 @@ class GameFileError(ValueError):
 
 
 class _Bad(Exception):
-    """Internal: a reason a file or record is bad (the caller adds the path)."""
+    """Internal: a reason a file or record breaks the schema (the caller adds the path)."""
 
 
 # ---------------------------------------------------------------- writing
 
-# Write one finished game into folder, atomically; returns the new file's path.
 def write_game(folder: str | os.PathLike, record: GameRecord, worker: str) -> Path:
+    """Write one finished game into folder, atomically; returns the new file's path."""
     arrays = _record_arrays(record)
     try:
         _validate(arrays, None)
@@ -74,8 +72,8 @@ def write_game(folder: str | os.PathLike, record: GameRecord, worker: str) -> Pa
     return path
 
 
-# The record as the arrays stored in the file (canonical dtypes, meta as JSON bytes).
 def _record_arrays(record: GameRecord) -> dict[str, np.ndarray]:
+    """The record as the arrays stored in the file (canonical dtypes, meta as JSON bytes)."""
     frames = np.asarray(record.frames)
     if frames.dtype.kind == "f":
         frames = frames.astype(np.float32, copy=False)
@@ -92,8 +90,8 @@ def _record_arrays(record: GameRecord) -> dict[str, np.ndarray]:
     }
 
 
-# json.dumps fallback for the numpy scalars and arrays that end up in meta.
 def _json_default(obj: Any) -> Any:
+    """json.dumps fallback for the numpy scalars and arrays that end up in meta."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -103,8 +101,8 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"meta value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
 
 
-# A fresh file name that sorts by time and never collides between or within workers.
 def _new_game_path(folder: Path, worker: str) -> Path:
+    """A fresh file name that sorts by time and never collides between or within workers."""
     global _last_stamp
     name = _WORKER_RE.sub("_", worker)[:64] or "worker"
     with _name_lock:
@@ -120,8 +118,8 @@ def _new_game_path(folder: Path, worker: str) -> Path:
 
 # ---------------------------------------------------------------- listing
 
-# Complete game files in folder (no temp files, no symlinks, nothing else), oldest first.
 def list_game_files(folder: str | os.PathLike) -> list[Path]:
+    """Complete game files in folder (no temp files, no symlinks, nothing else), oldest first."""
     try:
         entries = list(os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):
@@ -136,82 +134,30 @@ def list_game_files(folder: str | os.PathLike) -> list[Path]:
 
 # ---------------------------------------------------------------- reading
 
-# Read and validate one game file; every problem is a GameFileError naming the file.
 def read_game(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES,
               num_actions: int | None = None) -> GameRecord:
+    """Read and validate one game file; every problem is a GameFileError naming the file."""
     try:
-        with _open_regular(Path(path), max_bytes) as f:
+        with open_regular(path, max_bytes) as f:
             arrays, meta = _read_members(f, max_bytes)
         _validate(arrays, num_actions)
-    except _Bad as e:
+    except (_Bad, NpzError) as e:
         raise GameFileError(f"{path}: {e}") from None
     return GameRecord(frames=arrays["frames"], actions=arrays["actions"], rewards=arrays["rewards"],
                       root_values=arrays["root_values"], policies=arrays["policies"], meta=meta)
 
 
-# Open path for reading only if it is a regular, non-empty file no bigger than max_bytes.
-def _open_regular(path: Path, max_bytes: int) -> IO[bytes]:
-    if os.path.islink(path):
-        raise _Bad("is a symlink (only regular files are read)")
-    try:
-        # O_NOFOLLOW closes the race with a symlink swapped in; O_NONBLOCK keeps a FIFO from hanging us
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise _Bad("is a symlink (only regular files are read)") from None
-        raise _Bad(f"cannot open: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise _Bad("not a regular file")
-        if st.st_size == 0:
-            raise _Bad("empty file")
-        if st.st_size > max_bytes:
-            raise _Bad(f"file too large: {st.st_size} bytes > max_bytes {max_bytes}")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-# The five arrays and the meta of the npz in f, sizes checked before anything is decompressed.
 def _read_members(f: IO[bytes], max_bytes: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    try:
-        with zipfile.ZipFile(f) as zf:
-            infos = _check_directory(zf, max_bytes)
-            # meta first: a file of another format version should say so, not fail on its members
-            meta = _parse_meta(_read_npy(zf, infos["meta"], max_bytes)) if "meta" in infos else None
-            _check_keys(infos)
-            return {key: _read_npy(zf, infos[key], max_bytes) for key in KEYS[:5]}, meta
-    except zipfile.BadZipFile as e:
-        f.seek(0)
-        if f.read(4) == b"PK\x03\x04":
-            raise _Bad(f"truncated or corrupt zip archive ({e})") from None
-        raise _Bad("not an npz archive (no zip signature)") from None
-    except (zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:
-        raise _Bad(f"corrupt zip archive ({type(e).__name__}: {e})") from None
+    """The five arrays and the meta of the npz in f, sizes checked before anything is decompressed."""
+    with open_npz(f, max_bytes) as npz:
+        # meta first: a file of another format version should say so, not fail on its members
+        meta = _parse_meta(npz.read("meta")) if "meta" in npz.members else None
+        _check_keys(npz.members)
+        return {key: npz.read(key) for key in KEYS[:5]}, meta
 
 
-# The zip directory entries by member name (".npy" dropped), sizes within max_bytes.
-def _check_directory(zf: zipfile.ZipFile, max_bytes: int) -> dict[str, zipfile.ZipInfo]:
-    infos: dict[str, zipfile.ZipInfo] = {}
-    for info in zf.infolist():
-        key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-        if key in infos:
-            raise _Bad(f"duplicate member {info.filename!r}")
-        if info.flag_bits & 0x1:
-            raise _Bad(f"member {info.filename!r} is encrypted")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise _Bad(f"member {info.filename!r} uses unsupported compression {info.compress_type}")
-        infos[key] = info
-    total = sum(i.file_size for i in infos.values())
-    if total > max_bytes:
-        raise _Bad(f"uncompressed size too large: {total} bytes declared > max_bytes {max_bytes} (decompression bomb?)")
-    return infos
-
-
-# Exactly the members of this format version: none missing, none unknown.
 def _check_keys(infos: dict[str, zipfile.ZipInfo]) -> None:
+    """Exactly the members of this format version: none missing, none unknown."""
     unknown = [i.filename for k, i in infos.items() if k not in KEYS or not i.filename.endswith(".npy")]
     if unknown:
         raise _Bad(f"unknown member(s) {', '.join(map(repr, unknown))} (expected {', '.join(k + '.npy' for k in KEYS)})")
@@ -220,54 +166,8 @@ def _check_keys(infos: dict[str, zipfile.ZipInfo]) -> None:
         raise _Bad(f"missing member(s) {', '.join(missing)}")
 
 
-# One .npy member: header checked (no objects, size bounded and consistent), then the raw data read.
-def _read_npy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> np.ndarray:
-    name = info.filename
-    with zf.open(info) as fp:
-        try:
-            version = np.lib.format.read_magic(fp)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp, max_header_size=_MAX_NPY_HEADER)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp, max_header_size=_MAX_NPY_HEADER)
-            else:
-                raise _Bad(f"member {name!r}: unsupported npy version {version}")
-        except (ValueError, TypeError, SyntaxError) as e:
-            raise _Bad(f"member {name!r}: bad npy header ({e})") from None
-        if dtype.hasobject:
-            raise _Bad(f"member {name!r} holds Python objects (pickle), which are never loaded")
-        if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
-            raise _Bad(f"member {name!r}: wrong dtype {dtype} (plain numbers only)")
-        count = math.prod(shape)  # Python ints: a hostile shape cannot overflow
-        nbytes = count * dtype.itemsize
-        if nbytes > max_bytes:
-            raise _Bad(f"member {name!r}: array too large: shape {shape} needs {nbytes} bytes > max_bytes {max_bytes}")
-        header_len = fp.tell()
-        if header_len + nbytes != info.file_size:
-            raise _Bad(f"member {name!r}: npy header (shape {shape}, {nbytes} bytes) disagrees with the "
-                       f"zip entry's size {info.file_size - header_len} (truncated or corrupt)")
-        data = np.empty(count, dtype=dtype)
-        got = _read_into(fp, memoryview(data).cast("B"))
-        if got != nbytes or fp.read(1):
-            raise _Bad(f"member {name!r}: truncated data ({got} of {nbytes} bytes)")
-    data = data.reshape(shape, order="F" if fortran else "C")
-    return np.ascontiguousarray(data).astype(dtype.newbyteorder("="), copy=False)
-
-
-# Fill buf from fp in chunks (no second full-size copy); returns the bytes read.
-def _read_into(fp: IO[bytes], buf: memoryview, chunk: int = 1 << 24) -> int:
-    got = 0
-    while got < len(buf):
-        piece = fp.read(min(chunk, len(buf) - got))
-        if not piece:
-            break
-        buf[got:got + len(piece)] = piece
-        got += len(piece)
-    return got
-
-
-# The meta member: UTF-8 JSON of an object holding the right format_version.
 def _parse_meta(raw: np.ndarray) -> dict[str, Any]:
+    """The meta member: UTF-8 JSON of an object holding the right format_version."""
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise _Bad(f"meta: wrong dtype/shape {raw.dtype} {raw.shape} (expected 1-D uint8 JSON bytes)")
     try:
@@ -284,8 +184,8 @@ def _parse_meta(raw: np.ndarray) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- validation (shared by both sides)
 
-# Check dtypes, shapes, lengths and values of the arrays in place (converting to canonical dtypes).
 def _validate(arrays: dict[str, np.ndarray], num_actions: int | None) -> None:
+    """Check dtypes, shapes, lengths and values of the arrays in place (converting to canonical dtypes)."""
     _check_dtypes_and_shapes(arrays)
     t = arrays["actions"].shape[0]
     if t == 0:
@@ -296,8 +196,8 @@ def _validate(arrays: dict[str, np.ndarray], num_actions: int | None) -> None:
     _check_values(arrays, num_actions)
 
 
-# Each array's dtype and ndim, then convert to the canonical dtypes of GameRecord.
 def _check_dtypes_and_shapes(a: dict[str, np.ndarray]) -> None:
+    """Each array's dtype and ndim, then convert to the canonical dtypes of GameRecord."""
     frames = a["frames"]
     if frames.dtype == np.uint8:
         if frames.ndim != 5:
@@ -324,8 +224,8 @@ def _check_dtypes_and_shapes(a: dict[str, np.ndarray]) -> None:
         raise _Bad(f"policies: wrong shape {a['policies'].shape} (no actions)")
 
 
-# Finite numbers, actions in range, policies that are distributions.
 def _check_values(a: dict[str, np.ndarray], num_actions: int | None) -> None:
+    """Finite numbers, actions in range, policies that are distributions."""
     float_keys = ["rewards", "root_values", "policies"] + (["frames"] if a["frames"].dtype.kind == "f" else [])
     for key in float_keys:
         if not np.isfinite(a[key]).all():
@@ -347,8 +247,8 @@ def _check_values(a: dict[str, np.ndarray], num_actions: int | None) -> None:
 
 # ---------------------------------------------------------------- summaries
 
-# A few facts about a game for logs and status lines.
 def summarize(record: GameRecord) -> dict[str, Any]:
+    """A few facts about a game for logs and status lines."""
     nbytes = sum(np.asarray(x).nbytes for x in
                  (record.frames, record.actions, record.rewards, record.root_values, record.policies))
     return {

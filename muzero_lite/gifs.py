@@ -1,11 +1,9 @@
 """Gifs of games: one per game file, with the same stem, written atomically into ``gifs/``.
 
-A frame is turned into a palette image (1 byte a pixel) when it is captured, so a gif game holds
-its frames at a third of their colour size and writing the gif makes no colour copy (Pillow's
-writer still copies each palette frame: ~2 bytes a pixel a frame at the peak). Colour arrays,
-stacked and handed to imageio's writer, peaked near 10 bytes a pixel a frame, a high-water mark a
-worker process keeps: benchmarks/gif_memory.py measures both (results/gif_memory_*.log). The
-palette is the adaptive one Pillow's gif writer makes from a colour frame at save time.
+A frame is turned into a palette image (1 byte a pixel, Pillow's adaptive palette) when it is
+captured, so that a game being recorded holds its frames at a third of their colour size and writing
+the gif makes no colour copy: a worker process keeps its memory high-water mark, so the gif path
+must stay small (benchmarks/gif_memory.py measures it).
 """
 from __future__ import annotations
 
@@ -23,16 +21,19 @@ from .atomic import atomic_write_bytes
 MAX_GIF_WIDTH = 256
 
 
-# A colour frame [h, w, 3] at gif size: halved (every second pixel) while wider than MAX_GIF_WIDTH.
 def shrink_frame(frame: np.ndarray) -> np.ndarray:
+    """A colour frame [h, w, 3] at gif size: halved (every second pixel) while wider than MAX_GIF_WIDTH."""
     while frame.shape[1] > MAX_GIF_WIDTH:
         frame = frame[::2, ::2]
     return np.ascontiguousarray(frame)
 
 
-# A frame as it goes into a gif: a palette ("P") image at gif size.
-# frame: [h, w, 3] uint8 colour, or a palette image this function made (returned as it is).
 def gif_frame(frame: np.ndarray | Image.Image, index: int = 0) -> Image.Image:
+    """A frame as it goes into a gif: a palette ("P") image at gif size.
+
+    frame: [h, w, 3] uint8 colour, or a palette image this function made (returned as it is);
+    index names the frame in errors.
+    """
     if isinstance(frame, Image.Image) and frame.mode == "P":
         return frame
     frame = np.asarray(frame)
@@ -43,16 +44,17 @@ def gif_frame(frame: np.ndarray | Image.Image, index: int = 0) -> Image.Image:
     return Image.fromarray(shrink_frame(frame)).convert("P", palette=Image.Palette.ADAPTIVE)
 
 
-# Write frames (colour arrays [h, w, 3] uint8, an [N, h, w, 3] array, or gif_frame images) as a
-# looping gif at fps, atomically; returns path.
 def write_gif(path: str | os.PathLike, frames: Sequence[np.ndarray | Image.Image] | np.ndarray, fps: float) -> Path:
+    """Write frames (colour arrays [h, w, 3] uint8, an [N, h, w, 3] array, or gif_frame images) as a
+    looping gif at fps, atomically; returns path.
+    """
     if fps <= 0:
         raise ValueError(f"gif fps = {fps!r}: must be > 0")
     return atomic_write_bytes(path, encode_gif(frames, fps))
 
 
-# The gif's bytes (loops forever) for frames as write_gif takes them.
 def encode_gif(frames: Sequence[np.ndarray | Image.Image] | np.ndarray, fps: float) -> bytes:
+    """The gif's bytes (loops forever) for frames as write_gif takes them."""
     if len(frames) == 0:
         raise ValueError("gif: no frames")
     images = [gif_frame(f, i) for i, f in enumerate(frames)]
@@ -65,6 +67,6 @@ def encode_gif(frames: Sequence[np.ndarray | Image.Image] | np.ndarray, fps: flo
     return buf.getvalue()
 
 
-# The gif that belongs to a game file: gifs_folder/<game stem>.gif.
 def gif_path_for(game_path: str | os.PathLike, gifs_folder: str | os.PathLike) -> Path:
+    """The gif that belongs to a game file: gifs_folder/<game stem>.gif."""
     return Path(gifs_folder) / (Path(game_path).stem + ".gif")

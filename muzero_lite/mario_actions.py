@@ -18,6 +18,7 @@ def action_sets() -> dict:
 
 
 def action_count(name: str) -> int:
+    """The number of moves of the action set called name."""
     return len(action_sets()[name])
 
 

@@ -1,8 +1,8 @@
-"""Value and reward as categorical distributions over a symmetric support (SPEC §2).
+"""Value and reward as categorical distributions over a symmetric support (docs/algorithm.md §2).
 
 Scalars x are squashed by MuZero's invertible transform h(x) = sign(x)(sqrt(|x|+1) - 1) + eps*x,
-then spread over the two neighbouring integers of [-S, S] ("two-hot"). Negative rewards and values
-(death, the clock) are kept: the original code's support 0..127 clipped them to 0.
+then spread over the two neighbouring integers of [-S, S] ("two-hot"). The support is symmetric so
+that negative rewards and values (death, the clock) are represented, not clipped to 0.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Training targets of a game (SPEC §4): n-step values, and the value / reward / policy / action
-targets of one unroll of K model steps from sampled positions.
+"""Training targets of a game (docs/algorithm.md §4): n-step values, and the value / reward /
+policy / action targets of one unroll of K model steps from sampled positions.
 
 Pure numpy functions of one game's arrays. Indexing follows types.GameRecord: position t is the
 state before move t; a_t is the move taken there, r_t its reward, v_t the search's root value and
@@ -27,16 +27,15 @@ class UnrollTargets(NamedTuple):
     mask: np.ndarray
 
 
-# The n-step value target of every position of a game, computed once when the game is loaded.
 def value_targets(r_t: np.ndarray, v_t: np.ndarray, discount: float, td_steps: int,
                   end_value: float = 0.0) -> np.ndarray:
-    """n-step bootstrapped value targets of every position of one game.
+    """n-step bootstrapped value targets of every position of one game (computed once when it is loaded).
 
     z_t = sum_{i < n, t+i < T} discount^i r_{t+i} + discount^n v_{t+n}        if t+n < T
     z_t = sum_{t+i < T}        discount^i r_{t+i} + discount^(T-t) end_value  otherwise
 
-    end_value is the value after the game's last move: 0 for a game that really ended (the seed's
-    rule for every game), an estimate for one cut short by a time limit.
+    end_value is the value after the game's last move: 0 for a game that really ended, an estimate
+    for one cut short by a time limit.
 
     Args:
       r_t: [T] reward of the move taken at each position.
@@ -67,11 +66,11 @@ def value_targets(r_t: np.ndarray, v_t: np.ndarray, discount: float, td_steps: i
     return z_t.astype(np.float32)
 
 
-# Everything the trainer needs for samples of one game: the targets of K unroll steps and their actions.
 def unroll_targets(z_t: np.ndarray, r_t: np.ndarray, pi_t: np.ndarray, a_t: np.ndarray,
                    positions: np.ndarray, num_unroll_steps: int,
                    rng: np.random.Generator, remaining: np.ndarray | None = None) -> UnrollTargets:
-    """Value, reward and policy targets of steps k = 0..K from positions t, and the K actions.
+    """Everything the trainer needs for samples of one game: value, reward and policy targets of
+    steps k = 0..K from positions t, and the K actions.
 
     value_k  = z_{t+k}                       if t+k < T else 0
     reward_k = r_{t+k-1}  (k >= 1)           if t+k-1 < T else 0;   reward_0 = 0

@@ -1,10 +1,10 @@
-"""Losses and optimisation of one training step (SPEC §4), with no files or envs.
+"""One training step of docs/algorithm.md §4: the networks' two optimisers, the unroll, the update.
 
-Main loss, per sample, over the unroll k = 0..K (recurrent steps scaled by 1/K):
-    CE(value) + CE(reward, k >= 1) + CE(policy) - exploration_weight * CE(softmax(policy) -> exploration)
-optimised over every network except the exploration network; gradients into each hidden state are
-halved. The exploration network has its own optimiser and learns CE(softmax(policy).detach() ->
-exploration) on detached hidden states, so the policy is pushed towards moves it does not expect.
+The learner unrolls the networks K steps from each sample (gradients into each hidden state are
+halved) and hands their outputs to muzero_lite.losses: `muzero_loss` is optimised over every
+network except the exploration network, which has its own optimiser and learns `exploration_loss`
+on detached hidden states. It also keeps the eval weights' moving average, makes the new replay
+priorities and saves / loads its state. No files or envs.
 """
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .checkpoints import eval_weights
 from .config import TrainConfig
+from .losses import Predictions, Targets, exploration_loss, muzero_loss, scale_gradient
 from .networks import MuZeroNetworks
-from .support import logits_to_scalar, scalar_to_two_hot
+from .support import logits_to_scalar
 from .types import Batch
 
 
@@ -30,14 +30,11 @@ class StepMetrics(NamedTuple):
     total: float
 
 
-def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
-    """Identity forward; multiplies the gradient flowing back by scale."""
-    return x * scale + x.detach() * (1 - scale)
-
-
-def soft_ce(target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of target distributions [B, N] against logits [B, N] -> [B]."""
-    return -(target * F.log_softmax(logits, dim=-1)).sum(-1)
+def pick_device(name: str) -> torch.device:
+    """"auto" -> cuda if available, else cpu; any other name -> torch.device(name)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def ema_decay(half_life: float) -> float:
@@ -85,13 +82,14 @@ class Learner:
         obs = self._tensor(batch.observations)
         actions = self._tensor(batch.actions, torch.long)                      # [B, K]
         b, k_steps = actions.shape
-        # [K+1, B, ...] targets, step-major like the unroll below
-        z = self._tensor(batch.target_values).T                                # [K+1, B]
-        u = self._tensor(batch.target_rewards).T[1:]                           # [K, B] (column 0 unused)
-        pi = self._tensor(batch.target_policies).transpose(0, 1)               # [K+1, B, A]
-        weights = self._tensor(batch.weights)                                  # [B]
-        # [K+1, B] 0 for steps past the end of a game cut short (no target there)
-        mask = torch.ones_like(z) if batch.mask is None else self._tensor(batch.mask).T
+        steps = k_steps + 1
+        # targets step-major like the unroll below, contiguous like the logits they meet
+        z = self._tensor(batch.target_values).T.contiguous()                   # [K+1, B]
+        mask = torch.ones_like(z) if batch.mask is None else self._tensor(batch.mask).T.contiguous()
+        targets = Targets(values=z,
+                          rewards=self._tensor(batch.target_rewards).T[1:].contiguous(),   # [K, B] (column 0 unused)
+                          policies=self._tensor(batch.target_policies).transpose(0, 1).contiguous(),   # [K+1, B, A]
+                          mask=mask)                                           # [K+1, B]
 
         # the dynamics are sequential; every head then runs once on all K+1 hidden states
         hiddens, reward_logits = [net.represent(obs)], []
@@ -101,29 +99,21 @@ class Learner:
             reward_logits.append(r)
         hidden = torch.cat(hiddens)                                            # [(K+1)B, ...]
         value_logits, policy_logits = net.predict(hidden)                      # [(K+1)B, S], [(K+1)B, A]
-        probs = torch.softmax(policy_logits, dim=-1)
-        steps = k_steps + 1
-        l_value = soft_ce(scalar_to_two_hot(z.reshape(-1), self.support_size), value_logits).view(steps, b)
-        l_policy = soft_ce(pi.reshape(steps * b, -1), policy_logits).view(steps, b)
-        l_explore = soft_ce(probs, net.exploration(hidden)).view(steps, b)     # gradient into policy and hidden
-        if k_steps:
-            l_reward = soft_ce(scalar_to_two_hot(u.reshape(-1), self.support_size), torch.cat(reward_logits)).view(k_steps, b)
-        else:
-            l_reward = torch.zeros(0, b, device=self.device)
-        # step 0 counts fully, each recurrent step 1/K
-        scale = torch.full((steps, 1), 1.0 / max(k_steps, 1), device=self.device)
-        scale[0] = 1.0
-        per_step = mask * (l_value + l_policy) - cfg.exploration_weight * l_explore   # [K+1, B]
-        # the reward of step k >= 1 belongs to move t+k-1: it has a target where step k-1 has one
-        per_sample = (scale * per_step).sum(0) + (scale[1:] * mask[:-1] * l_reward).sum(0)   # [B]
-        loss = (per_sample * weights).mean()
+        bins = value_logits.shape[-1]
+        predictions = Predictions(
+            value_logits=value_logits.view(steps, b, bins),
+            reward_logits=torch.stack(reward_logits) if k_steps else value_logits.new_zeros(0, b, bins),
+            policy_logits=policy_logits.view(steps, b, -1),
+            exploration_logits=net.exploration(hidden).view(steps, b, -1))    # gradient into policy and hidden
+        loss, parts = muzero_loss(predictions, targets, self._tensor(batch.weights),
+                                  support_size=self.support_size, exploration_weight=cfg.exploration_weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.main_params, cfg.grad_clip)
         self.optimizer.step()
 
         # the exploration network learns to predict the policy (both detached: only it moves)
-        explore_loss = (scale * soft_ce(probs.detach(), net.exploration(hidden.detach())).view(steps, b)).sum(0).mean()
+        explore_loss = exploration_loss(predictions.policy_logits, net.exploration(hidden.detach()).view(steps, b, -1))
         self.exploration_optimizer.zero_grad(set_to_none=True)
         explore_loss.backward()
         torch.nn.utils.clip_grad_norm_(self.explore_params, cfg.grad_clip)
@@ -135,9 +125,8 @@ class Learner:
         with torch.no_grad():
             predicted = logits_to_scalar(value_logits).view(steps, b)          # [K+1, B]
             priorities = ((predicted - z).abs() + cfg.priority_epsilon).T.cpu().numpy()   # [B, K+1]
-            parts = torch.stack([(scale * l_value).sum(0).mean(), (scale[1:] * l_reward).sum(0).mean(),
-                                 (scale * l_policy).sum(0).mean(), (scale * l_explore).sum(0).mean(), loss]).tolist()
-        return StepMetrics(*parts), priorities
+            metrics = StepMetrics(*torch.stack([*parts, loss]).tolist())
+        return metrics, priorities
 
     def state(self) -> dict:
         """What a checkpoint holds of the learner."""

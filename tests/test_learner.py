@@ -6,7 +6,8 @@ import torch
 
 from muzero_lite.checkpoints import eval_weights, newest_checkpoint, save_checkpoint
 from muzero_lite.config import NetworkConfig, TrainConfig, config_from_dict
-from muzero_lite.learner import Learner, ema_decay, ema_update, scale_gradient, soft_ce
+from muzero_lite.learner import Learner, ema_decay, ema_update
+from muzero_lite.losses import scale_gradient, soft_ce
 from muzero_lite.networks import MuZeroNetworks
 from muzero_lite.types import Batch
 

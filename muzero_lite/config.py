@@ -3,8 +3,9 @@
 Why dataclasses and not a validating library: the standard library is enough for a tree of
 plain fields, keeps the dependency list short, and lets every error name the file, the
 dotted key and the value in one line (``ConfigError``). Every field has a one-line doc in
-the comment above it; ``configs/*.yaml`` show the same fields with the original research
-code's values where they differ.
+the comment above it. The defaults are the values this package ships (Super Mario Bros sized
+for a CPU); ``configs/orig.yaml`` sets the original research code's values, and the other
+``configs/*.yaml`` set only what differs from the defaults for their game.
 """
 from __future__ import annotations
 
@@ -37,77 +38,88 @@ def _check(cond: Any, why: str) -> dict:
 
 
 def _positive(v: Any) -> bool:
+    """v > 0."""
     return v > 0
 
 
 def _non_negative(v: Any) -> bool:
+    """v >= 0."""
     return v >= 0
+
+
+def _one_of(*choices: str) -> dict:
+    """Field metadata for a string that must be one of choices."""
+    return _check(lambda v: v in choices, f"must be one of {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
 class RewardConfig:
-    """Weights of the Mario reward terms (SPEC §5); each move's reward is their sum."""
+    """Weights of the Mario reward terms (docs/algorithm.md §5); each move's reward is their sum."""
     # weight of the clipped change of Mario's x position
     x: float = 1.0
-    # |Δx| is clipped to this per move (orig: 15)
+    # |Δx| is clipped to this per move
     x_clip: float = field(default=15.0, metadata=_check(_non_negative, "must be >= 0"))
     # weight of the change of the in-game clock (negative as it runs down)
     clock: float = 1.0
-    # weight of the change of lives; a death that ends a stage game counts as -1 life (orig: 15)
+    # weight of the change of lives; a death that ends a stage game counts as -1 life
     life: float = 15.0
     # weight of the change of the coin count
     coins: float = 1.0
-    # bonus when the flag (or Bowser's axe) is reached (orig: 50)
+    # bonus when the flag (or Bowser's axe) is reached
     flag: float = 50.0
 
 
 @dataclass(frozen=True)
 class EnvConfig:
-    """What is played and how moves and observations are made."""
+    """What is played, how moves and observations are made, and how its rewards are discounted."""
     # "SuperMarioBros" or any registered Gymnasium id (e.g. "CartPole-v1")
     id: str = MARIO_ID
     # Mario only: a random level per game from this list, "world-stage"
     levels: list = field(default_factory=lambda: ["1-1"])
     # Mario only: complex (12 moves), simple (7) or right_only (5)
-    action_set: str = field(default="complex", metadata=_check(lambda v: v in ACTION_SETS, f"must be one of {', '.join(ACTION_SETS)}"))
-    # emulator frames per move; the action is repeated for each (orig: 4)
+    action_set: str = field(default="complex", metadata=_one_of(*ACTION_SETS))
+    # emulator frames per move; the action is repeated for each
     frame_skip: int = field(default=4, metadata=_check(_positive, "must be > 0"))
-    # frames kept per move, each the max of frame_skip/frames_per_move consecutive frames (orig: 2)
+    # frames kept per move, each the max of frame_skip/frames_per_move consecutive frames
     frames_per_move: int = field(default=2, metadata=_check(_positive, "must be > 0"))
-    # image observations are resized to [height, width] (orig: [96, 96])
-    frame_size: list = field(default_factory=lambda: [96, 96])
+    # image observations are resized to [height, width]
+    frame_size: list = field(default_factory=lambda: [64, 64])
     # image observations in grey (1 channel) instead of RGB; gifs stay in colour
-    grayscale: bool = False
-    # moves stacked in the observation: the current one and stack_moves-1 before it (orig: 10)
-    stack_moves: int = field(default=10, metadata=_check(_positive, "must be > 0"))
-    # a game ends after this many moves (orig: 550)
+    grayscale: bool = True
+    # moves stacked in the observation: the current one and stack_moves-1 before it
+    stack_moves: int = field(default=4, metadata=_check(_positive, "must be > 0"))
+    # a game ends after this many moves
     max_moves: int = field(default=550, metadata=_check(_positive, "must be > 0"))
     # Mario only: a game ends after this many moves in a row without a new maximum of x (Mario stuck,
-    # e.g. before a pipe); it ends as terminated, with no reward after it and no death term (0: never; orig: 0)
+    # e.g. before a pipe); it ends as terminated, with no reward after it and no death term (0: never)
     stall_moves: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
-    # the first n moves of a game are random, n drawn from [0, initial_random_moves] (orig: 0)
+    # the first n moves of a game are random, n drawn from [0, initial_random_moves]
     initial_random_moves: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
-    # rewards are multiplied by this before they are stored and learned
-    reward_scale: float = field(default=1.0, metadata=_check(_positive, "must be > 0"))
+    # rewards are multiplied by this before they are stored and learned (Mario's returns of ~100
+    # squeezed through h(x) learn slowly at 1)
+    reward_scale: float = field(default=0.1, metadata=_check(_positive, "must be > 0"))
+    # discount γ of rewards: a property of the game, used by the search and the value targets alike
+    discount: float = field(default=0.97, metadata=_check(lambda v: 0 < v <= 1, "must be in (0, 1]"))
     reward: RewardConfig = field(default_factory=RewardConfig)
 
     @property
     def is_mario(self) -> bool:
+        """True for Super Mario Bros, whose env, levels and reward terms are this package's own."""
         return self.id == MARIO_ID
 
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Sizes of the six networks (SPEC §2). The original used 256 channels and dozens of blocks."""
+    """Sizes of the six networks (docs/algorithm.md §2), CPU-sized."""
     # "conv" for image observations, "mlp" for vector observations
-    kind: str = field(default="conv", metadata=_check(lambda v: v in ("conv", "mlp"), "must be conv or mlp"))
-    # conv: channels of the hidden state and of every residual block (orig: 256)
+    kind: str = field(default="conv", metadata=_one_of("conv", "mlp"))
+    # conv: channels of the hidden state and of every residual block
     channels: int = field(default=32, metadata=_check(_positive, "must be > 0"))
-    # conv: residual blocks in representation and dynamics each (orig: dozens)
+    # conv: residual blocks in representation and dynamics each
     blocks: int = field(default=1, metadata=_check(_non_negative, "must be >= 0"))
-    # conv: side of the square hidden state (orig: 6, from 96x96 input)
+    # conv: side of the square hidden state
     hidden_hw: int = field(default=6, metadata=_check(_positive, "must be > 0"))
-    # conv: 0 = the stem is stride-2 3x3 convs only (orig); p > 0 = its first conv cuts the input into
+    # conv: 0 = the stem is stride-2 3x3 convs only; p > 0 = its first conv cuts the input into
     # non-overlapping p x p patches (kernel p, stride p; floor(H/p) x floor(W/p) of them, edge pixels
     # beyond whole patches unused), then stride-2 3x3 convs as usual
     patch_size: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
@@ -130,42 +142,42 @@ class TemperatureStep:
     late: float = 1.0
 
 
-def _orig_schedule() -> list:
-    return [TemperatureStep(500, 4, 4), TemperatureStep(1000, 6, 5), TemperatureStep(2000, 7, 7),
-            TemperatureStep(3000, 8, 8), TemperatureStep(None, 9, 7)]
+def _default_schedule() -> list:
+    """The original's schedule (500, 1000, 2000, 3000 steps) stretched 4x: it was made for days of training."""
+    return [TemperatureStep(2000, 4, 4), TemperatureStep(4000, 6, 5), TemperatureStep(8000, 7, 7),
+            TemperatureStep(12000, 8, 8), TemperatureStep(None, 9, 7)]
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Truncated search (SPEC §3)."""
-    # actions, ranked by the policy, that are looked ahead (orig: 3)
-    num_searches: int = field(default=3, metadata=_check(_positive, "must be > 0"))
-    # model steps per look-ahead (orig: 3)
+    """Truncated search (docs/algorithm.md §3)."""
+    # how many root actions are looked ahead, ranked by the policy (or see root_selection)
+    root_actions: int = field(default=3, metadata=_check(_positive, "must be > 0"))
+    # model steps per look-ahead
     search_depth: int = field(default=3, metadata=_check(_positive, "must be > 0"))
-    # "seed": mean(v0, v1, γv2, ...) + Σγ^i r (orig, as written); "nstep": Σγ^i r + γ^d v_d
-    q_rule: str = field(default="seed", metadata=_check(lambda v: v in ("seed", "nstep"), "must be seed or nstep"))
-    # which actions self-play searches: "top" the policy's best num_searches (orig); "sample" its best
-    # action plus num_searches-1 drawn from the policy without replacement (evaluation always uses top)
-    root_actions: str = field(default="top", metadata=_check(lambda v: v in ("top", "sample"), "must be top or sample"))
-    # the policy target stored for training: "seed" min-max normalised Q divided by its sum (orig; actions
+    # "orig": mean(v0, v1, γv2, ...) + Σγ^i r (the original's, as written); "nstep": Σγ^i r + γ^d v_d
+    q_rule: str = field(default="orig", metadata=_one_of("orig", "nstep"))
+    # which root actions self-play searches: "top" the policy's best root_actions; "sample" its best
+    # action plus root_actions-1 drawn from the policy without replacement (evaluation always uses top)
+    root_selection: str = field(default="top", metadata=_one_of("top", "sample"))
+    # the policy target stored for training: "orig" min-max normalised Q divided by its sum (actions
     # not searched get almost nothing); "completed_q" softmax(logits + sigma(completed Q)) as in Gumbel
     # MuZero: the prior's logits raised by each action's rescaled Q, unsearched actions at the
     # prior-weighted mean Q of the searched ones (`search.completed_q_policy`)
-    policy_target: str = field(default="seed", metadata=_check(lambda v: v in ("seed", "completed_q"),
-                                                                "must be seed or completed_q"))
-    # moves of a game from which the schedule's `late` inverse temperature applies (orig: 225)
+    policy_target: str = field(default="orig", metadata=_one_of("orig", "completed_q"))
+    # moves of a game from which the schedule's `late` inverse temperature applies
     late_move: int = field(default=225, metadata=_check(_non_negative, "must be >= 0"))
-    # inverse temperature of action sampling by training step (orig schedule shown)
-    temperature: list = field(default_factory=_orig_schedule)
+    # inverse temperature of action sampling by training step
+    temperature: list = field(default_factory=_default_schedule)
 
 
 @dataclass(frozen=True)
 class SelfplayConfig:
     """Self-play workers."""
-    # games played with a uniform network before checkpoints are used (orig: 100)
-    random_games: int = field(default=100, metadata=_check(_non_negative, "must be >= 0"))
-    # write a gif for every k-th game of a worker (default 1: every game; 0: none); see paths.keep_gifs
-    gif_every: int = field(default=1, metadata=_check(_non_negative, "must be >= 0"))
+    # games played with a uniform network before checkpoints are used
+    random_games: int = field(default=20, metadata=_check(_non_negative, "must be >= 0"))
+    # write a gif for every k-th game of a worker (1: every game; 0: none); see paths.keep_gifs
+    gif_every: int = field(default=5, metadata=_check(_non_negative, "must be >= 0"))
     # frames per second of gifs
     gif_fps: int = field(default=30, metadata=_check(_positive, "must be > 0"))
     # eval: up to this many no-op moves (drawn per game) before greedy play starts
@@ -174,54 +186,52 @@ class SelfplayConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The trainer (SPEC §4)."""
-    # discount γ of rewards, used by search and targets (orig: 0.9)
-    discount: float = field(default=0.9, metadata=_check(lambda v: 0 < v <= 1, "must be in (0, 1]"))
-    # K: model steps unrolled per sample (orig: 5)
+    """The trainer (docs/algorithm.md §4)."""
+    # K: model steps unrolled per sample
     num_unroll_steps: int = field(default=5, metadata=_check(_positive, "must be > 0"))
-    # n of the n-step value target (orig: 10)
+    # n of the n-step value target
     td_steps: int = field(default=10, metadata=_check(_positive, "must be > 0"))
-    # samples per training step (orig: 128)
-    batch_size: int = field(default=128, metadata=_check(_positive, "must be > 0"))
-    # Adam learning rate (orig: 2e-4)
-    lr: float = field(default=2e-4, metadata=_check(_positive, "must be > 0"))
-    # Adam weight decay (orig: 1e-4)
+    # samples per training step
+    batch_size: int = field(default=64, metadata=_check(_positive, "must be > 0"))
+    # Adam learning rate
+    lr: float = field(default=1e-3, metadata=_check(_positive, "must be > 0"))
+    # Adam weight decay
     weight_decay: float = field(default=1e-4, metadata=_check(_non_negative, "must be >= 0"))
     # eval plays an exponential moving average of the weights with this half-life in training steps,
-    # kept beside the newest weights in each checkpoint; self-play and training use the newest weights.
-    # Greedy play of single checkpoints 100 steps apart swings by ~800 in Mario's max-x (0: newest, orig)
-    eval_ema_half_life: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
-    # gradient norm clip (orig: 5)
+    # kept beside the newest weights in each checkpoint; self-play and training use the newest weights,
+    # whose greedy play swings widely between checkpoints (0: eval plays the newest)
+    eval_ema_half_life: float = field(default=700.0, metadata=_check(_non_negative, "must be >= 0"))
+    # gradient norm clip
     grad_clip: float = field(default=5.0, metadata=_check(_positive, "must be > 0"))
-    # the exploration network's Adam lr is lr times this (orig: 1/4)
+    # the exploration network's Adam lr is lr times this
     exploration_lr_ratio: float = field(default=0.25, metadata=_check(_positive, "must be > 0"))
-    # the main loss subtracts this times the exploration cross-entropy (orig: 0.0004)
+    # the main loss subtracts this times the exploration cross-entropy
     exploration_weight: float = field(default=0.0004, metadata=_check(_non_negative, "must be >= 0"))
-    # replay window: the most recent moves kept; oldest games leave whole (orig: 115000)
-    window_size: int = field(default=115000, metadata=_check(_positive, "must be > 0"))
+    # replay window: the most recent moves kept; oldest games leave whole (~8 KB a Mario move)
+    window_size: int = field(default=50000, metadata=_check(_positive, "must be > 0"))
     # games cut short by a time limit (max_moves, the env's own) bootstrap from their last root value
-    # and get no loss past their end, instead of counting as ended there (orig: false)
-    bootstrap_truncated: bool = False
-    # priority of a new game's positions (orig: 1e3)
+    # and get no loss past their end, instead of counting as ended there (a cut is not a death)
+    bootstrap_truncated: bool = True
+    # priority of a new game's positions
     new_priority: float = field(default=1000.0, metadata=_check(_positive, "must be > 0"))
-    # added to |value error| to make a position's new priority (orig: 0.1)
+    # added to |value error| to make a position's new priority
     priority_epsilon: float = field(default=0.1, metadata=_check(_positive, "must be > 0"))
-    # importance weights are raised to this (orig: 0.4)
+    # importance weights are raised to this
     priority_beta: float = field(default=0.4, metadata=_check(lambda v: 0 <= v <= 1, "must be in [0, 1]"))
-    # a checkpoint every this many training steps (orig: 200)
-    checkpoint_interval: int = field(default=200, metadata=_check(_positive, "must be > 0"))
+    # a checkpoint every this many training steps
+    checkpoint_interval: int = field(default=100, metadata=_check(_positive, "must be > 0"))
     # checkpoints kept on disk (newest); older ones are deleted
     keep_checkpoints: int = field(default=3, metadata=_check(_positive, "must be > 0"))
     # training waits until this many moves are loaded
-    min_buffer_moves: int = field(default=2000, metadata=_check(_positive, "must be > 0"))
+    min_buffer_moves: int = field(default=3000, metadata=_check(_positive, "must be > 0"))
     # at most this many samples trained per self-play move loaded (0: no cap)
-    max_replay_ratio: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
+    max_replay_ratio: float = field(default=8.0, metadata=_check(_non_negative, "must be >= 0"))
     # seconds between status lines
     status_interval: float = field(default=10.0, metadata=_check(_positive, "must be > 0"))
     # "cpu", "cuda" or "auto"
-    device: str = field(default="auto", metadata=_check(lambda v: v in ("cpu", "cuda", "auto"), "must be cpu, cuda or auto"))
-    # torch threads of the trainer (0: torch's default)
-    threads: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
+    device: str = field(default="auto", metadata=_one_of("cpu", "cuda", "auto"))
+    # torch threads of the trainer (0: torch's default; 1 leaves the other core to a self-play worker)
+    threads: int = field(default=1, metadata=_check(_non_negative, "must be >= 0"))
 
 
 @dataclass(frozen=True)
@@ -232,13 +242,13 @@ class PathsConfig:
     checkpoints: str = "checkpoints"
     # newest game files kept in games/ (0: all); the trainer deletes older ones once it has listed them
     # (read into replay, or skipped as older than the replay window), and says so once.
-    # Default 20000: ~1 GB of Mario games (~50 KB each), ~100x the Mario replay window, so that a
-    # week-long run neither fills the disk nor makes the trainer's once-a-second listing slow
+    # 20000 is ~1 GB of Mario games (~50 KB each), ~100x the replay window, so that a week-long run
+    # neither fills the disk nor makes the trainer's once-a-second listing slow
     keep_games: int = field(default=20000, metadata=_check(_non_negative, "must be >= 0"))
-    # GB the game files in games/ may take (default 0: no limit); the trainer deletes the oldest listed ones beyond it
+    # GB the game files in games/ may take (0: no limit); the trainer deletes the oldest listed ones beyond it
     keep_games_gb: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
     # newest game gifs (game-*.gif) kept in gifs/ (0: all); each worker deletes older ones, never eval
-    # gifs. Default 1000: ~300 MB of Mario gifs (~0.3 MB each)
+    # gifs. 1000 is ~300 MB of Mario gifs (~0.3 MB each)
     keep_gifs: int = field(default=1000, metadata=_check(_non_negative, "must be >= 0"))
 
 
@@ -255,9 +265,26 @@ class Config:
     seed: int = 0
 
 
+# Keys of earlier versions: a config that still uses one gets a one-line error naming the new key.
+RENAMED_KEYS = {
+    "search.num_searches": "search.root_actions (the number of root actions searched)",
+    "train.discount": "env.discount (a property of the game, used by search and targets)",
+}
+# Values of earlier versions, by key: the same one-line error naming the new value.
+RENAMED_VALUES = {
+    ("search.q_rule", "seed"): "orig",
+    ("search.policy_target", "seed"): "orig",
+    ("search.root_actions", "top"): "root_actions is now the number of root actions searched; "
+                                    "put top in search.root_selection",
+    ("search.root_actions", "sample"): "root_actions is now the number of root actions searched; "
+                                       "put sample in search.root_selection",
+}
+
+
 # ---------------------------------------------------------------- building from a dict
 
 def _type_name(t: Any) -> str:
+    """A type's name for error messages."""
     return getattr(t, "__name__", str(t))
 
 
@@ -303,6 +330,12 @@ def _build(cls: type, data: dict, prefix: str, src: str) -> Any:
     kwargs = {}
     for key, value in data.items():
         where = f"{prefix}.{key}" if prefix else str(key)
+        if where in RENAMED_KEYS:
+            raise ConfigError(f"{src}: {where}: renamed {RENAMED_KEYS[where]}")
+        if isinstance(value, str) and (where, value) in RENAMED_VALUES:
+            now = RENAMED_VALUES[(where, value)]
+            why = now if " " in now else f"renamed {now!r}"
+            raise ConfigError(f"{src}: {where} = {value!r}: {why}")
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
@@ -360,8 +393,8 @@ def _validate(cfg: Config, src: str) -> Config:
     if env.is_mario:
         from .mario_actions import action_count
         n = action_count(env.action_set)
-        if cfg.search.num_searches > n:
-            raise ConfigError(f"{src}: search.num_searches = {cfg.search.num_searches}: must be <= the {n} actions of action_set {env.action_set!r}")
+        if cfg.search.root_actions > n:
+            raise ConfigError(f"{src}: search.root_actions = {cfg.search.root_actions}: must be <= the {n} actions of action_set {env.action_set!r}")
     net = cfg.network
     if net.kind == "conv" and net.patch_size and min(env.frame_size) // net.patch_size < net.hidden_hw:
         side = min(env.frame_size) // net.patch_size
@@ -408,10 +441,12 @@ def config_to_dict(cfg: Config) -> dict:
 
 
 def config_to_yaml(cfg: Config) -> str:
+    """The resolved config as YAML text, in field order."""
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
 
 
 def _digest(obj: Any) -> str:
+    """16 hex digits of the SHA-256 of obj as canonical JSON."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -427,7 +462,7 @@ def model_digest(cfg: Config) -> str:
     if not e.is_mario:
         shape.pop("action_set")
     network = dataclasses.asdict(cfg.network)
-    if not network["patch_size"]:      # added later: checkpoints made before it keep loading
+    if not network["patch_size"]:      # the plain stem leaves it out: its digests predate the option
         del network["patch_size"]
     return _digest({"env": shape, "network": network})
 

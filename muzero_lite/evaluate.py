@@ -10,20 +10,21 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
+from .acting import play_game
 from .checkpoints import CheckpointError, check_compatible, eval_weights, load_checkpoint, newest_checkpoint
 from .config import LEVEL_RE, Config, ConfigError
-from .envs import make_env
+from .envs import game_spec, make_env
 from .gifs import write_gif
+from .networks import build_networks, configure_torch
 from .runfolder import RunPaths
-from .networks import configure_torch
-from .selfplay import build_networks, play_game
 
 
 def _levels(cfg: Config, levels: Optional[str]) -> list[Optional[str]]:
+    """The levels of --levels (the config's by default); [None] for a Gymnasium env."""
     if not cfg.env.is_mario:
         if levels:
             raise ConfigError(f"--levels = {levels!r}: only Mario has levels (env.id is {cfg.env.id!r})")
@@ -38,6 +39,7 @@ def _levels(cfg: Config, levels: Optional[str]) -> list[Optional[str]]:
 
 
 def _load(cfg: Config, paths: RunPaths, checkpoint: Optional[str]) -> tuple[Path, dict]:
+    """The given checkpoint, or the run's newest; CheckpointError when there is none or it does not fit."""
     if checkpoint:
         payload = load_checkpoint(checkpoint)
         check_compatible(payload, cfg, checkpoint)
@@ -49,8 +51,14 @@ def _load(cfg: Config, paths: RunPaths, checkpoint: Optional[str]) -> tuple[Path
 
 
 def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.random.Generator,
-             training_step: int, gif_folder: Optional[Path] = None) -> dict:
-    """Play `games` greedy games on one level (or the gym env); returns the row of the table."""
+             training_step: int, gif_folder: Optional[Path] = None, random_agent: bool = False,
+             stop: Optional[Callable[[list[float]], bool]] = None) -> dict:
+    """Play `games` greedy games on one level (or the gym env); returns the row of the table.
+
+    random_agent: uniformly random moves after the same no-op starts, the baseline row (networks
+    unused). stop: called with the returns so far after each game; True ends the eval there (a
+    benchmark that only asks whether a target is still within reach), and the row covers the games played.
+    """
     env_cfg = dataclasses.replace(cfg.env, levels=[level]) if level else cfg.env
     env = make_env(env_cfg, int(rng.integers(2**31)))
     returns, max_xs, flags, moves, trajectories = [], [], 0, [], set()
@@ -58,7 +66,7 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
         for i in range(games):
             noops = int(rng.integers(0, cfg.selfplay.eval_noop_max + 1)) if cfg.env.is_mario else 0
             rec, gif = play_game(env, networks, cfg, rng, training_step=training_step, greedy=True,
-                                 noop_moves=noops, render=gif_folder is not None)
+                                 noop_moves=noops, render=gif_folder is not None, random_agent=random_agent)
             returns.append(rec.meta["return"])
             max_xs.append(rec.meta["max_x"] or 0)
             flags += bool(rec.meta["flag"])
@@ -67,9 +75,12 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
             if gif:
                 write_gif(gif_folder / f"eval-step{training_step}-{level or cfg.env.id}-{i:03d}.gif", gif, cfg.selfplay.gif_fps)
             del gif                       # not held through the next game
+            if stop is not None and stop(returns):
+                break
     finally:
         env.close()
-    return {"level": level or cfg.env.id, "games": games, "mean_return": float(np.mean(returns)),
+    name = "random" if random_agent else level or cfg.env.id
+    return {"level": name, "games": len(returns), "mean_return": float(np.mean(returns)),
             "min_return": float(np.min(returns)), "max_return": float(np.max(returns)),
             "mean_max_x": float(np.mean(max_xs)), "max_max_x": int(np.max(max_xs)), "flags": flags,
             "mean_moves": float(np.mean(moves)), "distinct": len(trajectories)}
@@ -98,9 +109,7 @@ def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional
     level_list = _levels(cfg, levels)
     paths = RunPaths.of(cfg, run_dir)
     path, payload = _load(cfg, paths, checkpoint)
-    env = make_env(cfg.env, 0)
-    networks = build_networks(cfg, env).eval()
-    env.close()
+    networks = build_networks(cfg, game_spec(cfg.env)).eval()
     networks.load_state_dict(eval_weights(payload))
     step = int(payload["step"])
     rng = np.random.default_rng(cfg.seed if seed is None else seed)

@@ -1,4 +1,4 @@
-"""The six networks (SPEC §2): representation, dynamics, reward, value, policy, exploration.
+"""The six networks (docs/algorithm.md §2): representation, dynamics, reward, value, policy, exploration.
 
 Conv bodies for image observations, MLP bodies for vectors, chosen by NetworkConfig.kind.
 Hidden states are min-max scaled to [0, 1] per sample after the representation and after every
@@ -13,9 +13,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import NetworkConfig
+from .config import Config, NetworkConfig
+from .observations import input_shape
 from .support import logits_to_scalar
-from .types import InferenceOutput
+from .types import GameSpec, InferenceOutput
 
 # channels of the 1x1 reduction before every conv head's fully connected layers
 HEAD_CHANNELS = 16
@@ -56,6 +57,7 @@ class ResidualBlock(nn.Module):
 
 
 def _mlp(n_in: int, width: int, n_out: int) -> nn.Sequential:
+    """Two hidden ReLU layers of `width`."""
     return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, n_out))
 
 
@@ -169,8 +171,14 @@ class MuZeroNetworks(nn.Module):
         return InferenceOutput(nxt, logits_to_scalar(value_logits), logits_to_scalar(reward_logits), policy_logits)
 
 
+def build_networks(cfg: Config, spec: GameSpec) -> MuZeroNetworks:
+    """The networks of a config for its game (spec from `envs.game_spec` or a game file), on the CPU."""
+    shape = input_shape(spec.frame_shape, cfg.env.stack_moves, spec.num_actions)
+    return MuZeroNetworks(shape, spec.num_actions, cfg.network)
+
+
 class UniformModel:
-    """The uniform network of the first games (SPEC §1): uniform policy, value 0, reward 0."""
+    """The uniform network of the first games (docs/algorithm.md §1): uniform policy, value 0, reward 0."""
 
     def __init__(self, num_actions: int):
         self.num_actions = num_actions

@@ -1,4 +1,4 @@
-"""Prioritized replay over a window of loaded games, and training batch assembly (SPEC §4).
+"""Prioritized replay over a window of loaded games, and training batch assembly (docs/algorithm.md §4).
 
 Each position of a game has a priority; a game's priority is the sum of its position priorities
 (= their mean times the game's length). A sample draws a game with P(g) proportional to its
@@ -14,20 +14,41 @@ are stacked only for the samples of a batch.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .config import TrainConfig
+from .config import Config
 from .observations import stack_observations
 from .targets import unroll_targets, value_targets
 from .types import Batch, GameRecord
 
 
+class ReplaySettings(NamedTuple):
+    """The config values the buffer uses, each read from its one place in the config."""
+    # the most recent moves kept; the oldest games leave whole
+    window_size: int
+    # γ and n of the n-step value targets computed when a game is added
+    discount: float
+    td_steps: int
+    # priority of a new game's positions
+    new_priority: float
+    # importance weights are raised to this
+    priority_beta: float
+    # games cut short by a time limit bootstrap from their last root value
+    bootstrap_truncated: bool
+
+    @classmethod
+    def of(cls, cfg: Config) -> "ReplaySettings":
+        """The settings of a run's config."""
+        t = cfg.train
+        return cls(t.window_size, cfg.env.discount, t.td_steps, t.new_priority, t.priority_beta, t.bootstrap_truncated)
+
+
 class ReplayBuffer:
     """A window of the most recent cfg.window_size moves, sampled by priority."""
 
-    def __init__(self, cfg: TrainConfig, stack_moves: int, num_actions: int, rng: np.random.Generator):
+    def __init__(self, cfg: ReplaySettings, stack_moves: int, num_actions: int, rng: np.random.Generator):
         if stack_moves < 1 or num_actions < 1:
             raise ValueError(f"stack_moves = {stack_moves}, num_actions = {num_actions}: both must be >= 1")
         self.cfg = cfg
@@ -46,6 +67,7 @@ class ReplayBuffer:
 
     @property
     def num_games(self) -> int:
+        """Games now in the buffer."""
         return len(self._starts)
 
     @property
@@ -91,15 +113,18 @@ class ReplayBuffer:
         self._cap = cap
 
     def _arrays(self) -> dict:
+        """The ring arrays by name."""
         names = ("frames", "actions", "rewards", "policies", "z", "priorities", "move_number", "remaining", "game_of",
                  "absorbing")
         return {n: getattr(self, n) for n in names}
 
     # ------------------------------------------------------------------ adding
 
-    # Load one finished game; older games leave whole while the window is over its size.
     def add(self, record: GameRecord) -> int:
-        """Store a game with new_priority at every position; returns its game id."""
+        """Store a game with new_priority at every position; returns its game id.
+
+        Older games leave whole while the window is over its size (the new one always stays).
+        """
         t_len = record.length
         if t_len < 1:
             raise ValueError("cannot add a game with no moves")
@@ -152,8 +177,8 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------ priorities
 
-    # Index of a game id among the live games, or None for an evicted (or never added) game.
     def _index(self, game_id: int) -> Optional[int]:
+        """Index of a game id among the live games, or None for an evicted (or never added) game."""
         i = int(game_id) - self._first_id
         return i if 0 <= i < len(self._starts) else None
 
@@ -164,10 +189,9 @@ class ReplayBuffer:
             raise KeyError(f"game {game_id} is not in the buffer (ids {self._first_id}..{self._first_id + len(self._starts) - 1})")
         return self.priorities[(self._starts[i] + np.arange(self._lengths[i])) % self._cap].copy()
 
-    # After a training step: the unrolled positions t+k get the trainer's new priorities.
     def update_priorities(self, game_ids: np.ndarray, positions: np.ndarray, new_priorities: np.ndarray,
                           mask: Optional[np.ndarray] = None) -> None:
-        """Set the priority of position t+k of each sample's game to new_priorities[b, k].
+        """After a training step: set the priority of position t+k of each sample's game to new_priorities[b, k].
 
         game_ids, positions: [B] as in the Batch; new_priorities: [B, K+1] (> 0, e.g.
         |predicted value - target value| + priority_epsilon); mask: optional [B, K+1], entries
@@ -198,9 +222,9 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------ sampling
 
-    # Draw a training batch by priority, with its network inputs, targets and importance weights.
     def sample(self, batch_size: int, num_unroll_steps: int) -> Batch:
-        """B samples drawn by position priority (= game by game priority, then position); see the module doc."""
+        """B samples drawn by position priority (= game by game priority, then position), with their
+        network inputs, targets and importance weights; see the module doc."""
         if not self._starts:
             raise ValueError("cannot sample from an empty replay buffer")
         if batch_size < 1 or num_unroll_steps < 0:

@@ -1,4 +1,4 @@
-"""Truncated search (SPEC §3) and action selection: pure functions, batched over B x k rollouts.
+"""Truncated search (docs/algorithm.md §3) and action selection: pure functions, batched over B x k rollouts.
 
 The search never sees a network, an env or a file: it is handed the root's initial inference and a
 recurrent_fn(hidden [N, ...], action [N]) -> InferenceOutput callable. Each depth is one call for
@@ -41,18 +41,18 @@ def sample_actions(policy_logits: torch.Tensor, k: int, rng: np.random.Generator
 def action_values(rewards: torch.Tensor, values: torch.Tensor, discount: float, q_rule: str) -> torch.Tensor:
     """Q of each rollout from its D rewards [N, D] and D+1 values [N, D+1] (v0 at the root).
 
-    seed (orig, as written): mean(v0, γ^0 v1, γ^1 v2, ..., γ^(D-1) v_D) + Σ_i γ^i r_(i+1)
+    orig (as written in the original): mean(v0, γ^0 v1, γ^1 v2, ..., γ^(D-1) v_D) + Σ_i γ^i r_(i+1)
     nstep:                   Σ_i γ^i r_(i+1) + γ^D v_D
     """
     d = rewards.shape[1]
     powers = discount ** torch.arange(d, dtype=rewards.dtype)                      # [D]
     ret = (rewards * powers).sum(1)                                                 # [N]
-    if q_rule == "seed":
+    if q_rule == "orig":
         later = values[:, 1:] * powers                                              # [N, D]
         return (values[:, 0] + later.sum(1)) / (d + 1) + ret
     if q_rule == "nstep":
         return ret + discount ** d * values[:, d]
-    raise ValueError(f"unknown q_rule {q_rule!r} (seed or nstep)")
+    raise ValueError(f"unknown q_rule {q_rule!r} (orig or nstep)")
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -80,10 +80,10 @@ def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.
     logits [B, A] of the prior, searched [B, k] the searched actions, q_searched [B, k] their Q.
     Unsearched actions are completed with the prior-weighted mean Q of the searched ones,
     sum_s p(s) q(s) / sum_s p(s). Gumbel MuZero's v_mix also mixes in the network's root value with
-    weight 1/(1+k); here that value learns from SPEC's root values (unsearched actions at the minimum,
-    biased low) and the seed's Q rule is not a return on the value's scale, so it is left out.
+    weight 1/(1+k); here that value learns from root values (unsearched actions at the minimum,
+    biased low) and the orig Q rule is not a return on the value's scale, so it is left out.
     Completed Q is min-max rescaled to [0, 1] per row, then sigma = (50 + 1 visit) * 0.1 * q (mctx's
-    defaults). Unlike the seed's target (+0.001 in the normalisation), Q differences of any size are
+    defaults). Unlike the orig target (+0.001 in the normalisation), Q differences of any size are
     spread over the full sigma range of 5.1.
     """
     logits = logits.astype(np.float64)
@@ -97,20 +97,20 @@ def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.
     return softmax(logits + (MAXVISIT_INIT + 1) * VALUE_SCALE * rescaled)
 
 
-def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, num_searches: int,
-                     search_depth: int, discount: float, q_rule: str = "seed",
+def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, root_actions: int,
+                     search_depth: int, discount: float, q_rule: str = "orig",
                      sample_rng: Optional[np.random.Generator] = None,
-                     policy_target: str = "seed") -> SearchResult:
-    """Look ahead from num_searches actions of each root; return Q, root value, target policy.
+                     policy_target: str = "orig") -> SearchResult:
+    """Look ahead from root_actions actions of each root; return Q, root value, target policy.
 
     root: initial inference of B observations (hidden [B, ...], value [B], policy_logits [B, A]).
-    The searched actions are the policy's top num_searches (orig), or, given sample_rng, its top
-    action plus num_searches-1 others sampled from the policy (`sample_actions`).
-    policy_target: "seed" (normalised Q over its sum) or "completed_q" (`completed_q_policy`).
+    The searched actions are the policy's top root_actions (orig), or, given sample_rng, its top
+    action plus root_actions-1 others sampled from the policy (`sample_actions`).
+    policy_target: "orig" (normalised Q over its sum) or "completed_q" (`completed_q_policy`).
     """
     logits = root.policy_logits
     b, a = logits.shape
-    k = min(num_searches, a)
+    k = min(root_actions, a)
     searched = rank_actions(logits, k) if sample_rng is None else sample_actions(logits, k, sample_rng)   # [B, k]
     hidden = root.hidden.repeat_interleave(k, dim=0)                                # [B*k, ...]
     action = searched.reshape(-1)                                                   # [B*k]
@@ -126,12 +126,12 @@ def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, num_se
     q = np.repeat(q_searched.min(1, keepdims=True), a, axis=1)                      # [B, A] unsearched = min
     np.put_along_axis(q, searched_np, q_searched, axis=1)
     norm = normalise_q(q)
-    if policy_target == "seed":
+    if policy_target == "orig":
         policy = norm / norm.sum(1, keepdims=True)
     elif policy_target == "completed_q":
         policy = completed_q_policy(logits.detach().cpu().numpy(), searched_np, q_searched)
     else:
-        raise ValueError(f"unknown policy_target {policy_target!r} (seed or completed_q)")
+        raise ValueError(f"unknown policy_target {policy_target!r} (orig or completed_q)")
     return SearchResult(q=q.astype(np.float32), root_value=q.mean(1).astype(np.float32),
                         policy=policy.astype(np.float32), normalised_q=norm.astype(np.float32),
                         searched=searched_np)

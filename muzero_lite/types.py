@@ -44,6 +44,16 @@ class GameRecord:
         return int(self.policies.shape[1])
 
 
+class GameSpec(NamedTuple):
+    """What fixes the shapes of a game's stored moves and of its networks (from the config, no env started)."""
+    # shape of the frames of one move: (F, H, W, C) for images, (O,) for vectors
+    frame_shape: tuple
+    # np.uint8 for images, np.float32 for vectors
+    frame_dtype: np.dtype
+    # A: the number of actions
+    num_actions: int
+
+
 class InferenceOutput(NamedTuple):
     """What the networks say about a batch of hidden states (B may be B*k inside the search)."""
     # [B, ...] min-max scaled hidden state: [B, channels, hw, hw] (conv) or [B, latent] (mlp)
@@ -60,7 +70,7 @@ class SearchResult(NamedTuple):
     """Truncated search output for a batch of B observations (numpy)."""
     # [B, A] action values; actions not searched hold the minimum searched value
     q: np.ndarray
-    # [B] mean of q over all actions (SPEC §3.5): stored as the root value
+    # [B] mean of q over all actions (docs/algorithm.md §3): stored as the root value
     root_value: np.ndarray
     # [B, A] (q - min + 0.001)/(max - min + 0.001), then divided by its sum: the target policy
     policy: np.ndarray

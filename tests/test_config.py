@@ -18,15 +18,21 @@ BAD = [
     ("search: {policy_target: gumbel}\n", ["search.policy_target", "gumbel", "completed_q"]),
     ("network: {patch_size: -1}\n", ["network.patch_size", "-1", ">= 0"]),
     ("env: {frame_size: [64, 64]}\nnetwork: {patch_size: 16}\n", ["network.patch_size", "16", "into 4 patches", "[64, 64]", "hidden_hw 6"]),
-    ("train: {discount: 1.5}\n", ["train.discount", "1.5", "(0, 1]"]),
-    ("train: {discount: 0}\n", ["train.discount", "0", "(0, 1]"]),
+    ("env: {discount: 1.5}\n", ["env.discount", "1.5", "(0, 1]"]),
+    ("env: {discount: 0}\n", ["env.discount", "0", "(0, 1]"]),
     ("env: {id: NoSuchGame-v9}\n", ["env.id", "NoSuchGame-v9", "unknown env id"]),
     ("env: {levels: [\"9-1\"]}\n", ["env.levels", "9-1", "unknown Mario level"]),
     ("env: {levels: []}\n", ["env.levels", "[]"]),
     ("env: {stall_moves: -5}\n", ["env.stall_moves", "-5", ">= 0"]),
     ("env: {id: CartPole-v1, stall_moves: 100}\n", ["env.stall_moves", "100", "Mario only", "'CartPole-v1'"]),
     ("env: {action_set: turbo}\n", ["env.action_set", "turbo", "complex"]),
-    ("env: {action_set: right_only}\nsearch: {num_searches: 6}\n", ["search.num_searches", "6", "5 actions"]),
+    ("env: {action_set: right_only}\nsearch: {root_actions: 6}\n", ["search.root_actions", "6", "5 actions"]),
+    # names of earlier versions: one line naming the new key or value
+    ("search: {num_searches: 3}\n", ["search.num_searches", "renamed search.root_actions"]),
+    ("train: {discount: 0.9}\n", ["train.discount", "renamed env.discount"]),
+    ("search: {q_rule: seed}\n", ["search.q_rule", "'seed'", "renamed 'orig'"]),
+    ("search: {policy_target: seed}\n", ["search.policy_target", "'seed'", "renamed 'orig'"]),
+    ("search: {root_actions: sample}\n", ["search.root_actions", "'sample'", "search.root_selection"]),
     ("search: {temperature: [{until: 5, early: 1, late: 1}]}\n", ["search.temperature", "until is null"]),
     ("env: {frame_size: [64]}\n", ["env.frame_size", "[64]"]),
     ("grayscale: true\n", ["grayscale", "unknown key"]),
@@ -74,9 +80,25 @@ def test_exit_code_2_from_a_real_process(tmp_path):
 
 
 def test_shipped_configs_load():
-    for name in ("mario", "cartpole"):
+    for name in ("mario", "cartpole", "orig"):
         cfg = load_config(ROOT / "configs" / f"{name}.yaml")
-        assert cfg.train.discount > 0
+        assert cfg.env.discount > 0
+
+
+def test_the_defaults_are_the_shipped_mario_config():
+    assert load_config(ROOT / "configs" / "mario.yaml") == config_from_dict({})
+
+
+def test_orig_preset_holds_the_original_values():
+    # docs/algorithm.md marks these (orig): they live in configs/orig.yaml, not in the defaults
+    o = load_config(ROOT / "configs" / "orig.yaml")
+    assert (o.env.frame_size, o.env.grayscale, o.env.stack_moves, o.env.reward_scale, o.env.discount) == ([96, 96], False, 10, 1.0, 0.9)
+    assert len(o.env.levels) == 13 and o.network.channels == 256
+    assert (o.search.root_actions, o.search.search_depth, o.search.q_rule, o.search.policy_target) == (3, 3, "orig", "orig")
+    assert (o.selfplay.random_games, o.selfplay.gif_every) == (100, 1)
+    t = o.train
+    assert (t.batch_size, t.lr, t.window_size, t.checkpoint_interval, t.eval_ema_half_life) == (128, 2e-4, 115000, 200, 0)
+    assert (t.bootstrap_truncated, t.max_replay_ratio, t.exploration_weight, t.exploration_lr_ratio) == (False, 0, 4e-4, 0.25)
 
 
 def test_resolved_config_round_trips(tmp_path):
@@ -93,7 +115,7 @@ def test_model_digest_tracks_shapes_only():
 
 
 def test_temperature_schedule_original():
-    s = config_from_dict({}).search            # orig: 4 <500, 6/5 <1000, 7 <2000, 8 <3000, then 9/7
+    s = load_config(ROOT / "configs" / "orig.yaml").search   # orig: 4 <500, 6/5 <1000, 7 <2000, 8 <3000, then 9/7
     assert [temperature_at(s, 10, 0), temperature_at(s, 700, 10), temperature_at(s, 700, 300)] == [4, 6, 5]
     assert [temperature_at(s, 2500, 0), temperature_at(s, 9000, 224), temperature_at(s, 9000, 225)] == [8, 9, 7]
 

@@ -7,7 +7,9 @@ import pytest
 from gymnasium import spaces
 
 from muzero_lite.config import config_from_dict
-from muzero_lite.envs import ImageFramer, check_action, make_env, pool_frames, resize_frame
+from muzero_lite.env_base import check_action
+from muzero_lite.envs import game_spec, make_env
+from muzero_lite.framing import ImageFramer, pool_frames, resize_frame
 
 PIXELS_ID = "MuzeroLiteTest/Pixels-v0"
 
@@ -44,7 +46,8 @@ if PIXELS_ID not in gymnasium.registry:
 
 
 def gym_env(env_id="CartPole-v1", **env):
-    cfg = config_from_dict({"env": {"id": env_id, "frame_skip": 1, "frames_per_move": 1, **env},
+    cfg = config_from_dict({"env": {"id": env_id, "frame_skip": 1, "frames_per_move": 1, "reward_scale": 1.0,
+                                    "grayscale": False, **env},
                             "network": {"kind": "mlp"}})
     return make_env(cfg.env, seed=0)
 
@@ -177,7 +180,7 @@ def test_resize_frame_colour_and_grey():
 
 
 def test_image_framer_shapes():
-    cfg = config_from_dict({"env": {"frame_size": [8, 6], "frame_skip": 6, "frames_per_move": 3}}).env
+    cfg = config_from_dict({"env": {"frame_size": [8, 6], "grayscale": False, "frame_skip": 6, "frames_per_move": 3}}).env
     framer = ImageFramer(cfg, channels_in=3)
     assert framer.group == 2 and framer.shape == (3, 8, 6, 3)
     screens = [np.full((40, 30, 3), 10 * i, np.uint8) for i in range(6)]
@@ -189,3 +192,13 @@ def test_check_action():
     assert check_action(np.int32(2), 3, "x") == 2 and check_action(np.array(1), 3, "x") == 1
     with pytest.raises(ValueError, match="env-name.*\\[0, 3\\)"):
         check_action(3, 3, "env-name")
+
+
+@pytest.mark.parametrize("env", [{"id": "SuperMarioBros"}, {"id": "SuperMarioBros", "action_set": "right_only",
+                                                             "grayscale": False, "frame_size": [30, 20]},
+                                 {"id": "CartPole-v1", "frame_skip": 1, "frames_per_move": 1},
+                                 {"id": PIXELS_ID, "frame_skip": 4, "frames_per_move": 2, "frame_size": [10, 12]}])
+def test_game_spec_from_the_config_matches_the_running_env(env):
+    cfg = config_from_dict({"env": env, "network": {"kind": "mlp" if env["id"] == "CartPole-v1" else "conv"}}).env
+    with make_env(cfg, seed=0) as live:
+        assert game_spec(cfg) == (live.frame_shape, live.frame_dtype, live.num_actions)

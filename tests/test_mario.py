@@ -13,7 +13,9 @@ RIGHT = 1  # COMPLEX_MOVEMENT[1] == ["right"]
 
 
 def mario_env(**env):
-    return make_env(config_from_dict({"env": env}).env, seed=0)
+    """A Mario env framed as the original did (96x96 RGB, rewards unscaled), some keys overridden."""
+    orig = {"frame_size": [96, 96], "grayscale": False, "reward_scale": 1.0}
+    return make_env(config_from_dict({"env": {**orig, **env}}).env, seed=0)
 
 
 # Infos recorded from 1-1 holding right (frame_skip 4): moves 34 -> 35 (the clock ticks) and

@@ -50,7 +50,7 @@ def test_mlp_shapes_and_main_parameters_exclude_exploration():
 
 def test_uniform_model_searches_to_uniform_policy():
     m = UniformModel(5)
-    r = truncated_search(m.initial_inference(torch.zeros(2, 3)), m.recurrent_inference, num_searches=3,
+    r = truncated_search(m.initial_inference(torch.zeros(2, 3)), m.recurrent_inference, root_actions=3,
                          search_depth=3, discount=0.9)
     assert abs(r.policy - 0.2).max() < 1e-6 and abs(r.root_value).max() == 0
 

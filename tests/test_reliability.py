@@ -15,17 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from muzero_lite import trainer
+from muzero_lite import gameloader, trainer
 from muzero_lite.atomic import is_temp
 from muzero_lite.checkpoints import list_checkpoints, load_checkpoint, newest_checkpoint, save_checkpoint
 from muzero_lite.config import Config, ConfigError, config_from_dict, load_config, save_resolved_config
-from muzero_lite.envs import make_env
+from muzero_lite.envs import game_spec
 from muzero_lite.gamefile import list_game_files, read_game, write_game
 from muzero_lite.gifs import gif_path_for
-from muzero_lite.replay import ReplayBuffer
-from muzero_lite.runfolder import RunPaths
-from muzero_lite.selfplay import build_networks, run_selfplay
-from muzero_lite.trainer import GameLoader, max_game_bytes, prune_games, run_trainer, sweep_stale_temps
+from muzero_lite.gameloader import GameLoader, max_game_bytes
+from muzero_lite.networks import build_networks
+from muzero_lite.replay import ReplayBuffer, ReplaySettings
+from muzero_lite.runfolder import RunPaths, prune_games, sweep_stale_temps
+from muzero_lite.selfplay import run_selfplay
+from muzero_lite.trainer import run_trainer
 from muzero_lite.types import GAME_FORMAT_VERSION
 
 from conftest import ROOT, TINY_CARTPOLE, cli, write_config
@@ -271,8 +273,7 @@ def test_checkpoint_of_another_network_size_refused_by_train_and_selfplay(tmp_pa
     cfg_b_path, _ = _config(tmp_path / "b", network={"latent": 16})
     run = tmp_path / "run"
     ckpts = run / "checkpoints"
-    with make_env(cfg_a.env, 0) as env:
-        weights = build_networks(cfg_a, env).state_dict()
+    weights = build_networks(cfg_a, game_spec(cfg_a.env)).state_dict()
     save_checkpoint(ckpts, cfg_a, 7, weights)
     save_resolved_config(cfg_a, ckpts)
     config_a = (ckpts / "config.yaml").read_bytes()
@@ -336,15 +337,15 @@ def test_keep_gifs_keeps_newest_game_gifs_only(tmp_path):
 def test_game_deleted_between_listing_and_reading_is_no_error(tmp_path, monkeypatch):
     _, cfg = _config(tmp_path)
     files = [_cartpole_game(tmp_path / "games", seed) for seed in range(3)]
-    real = trainer.read_game
+    real = gameloader.read_game
 
     def racing(path, **kw):                  # retention (or a person) deletes the file just before it is read
         if Path(path) == files[1]:
             os.unlink(path)
         return real(path, **kw)
-    monkeypatch.setattr(trainer, "read_game", racing)
+    monkeypatch.setattr(gameloader, "read_game", racing)
     out = io.StringIO()
-    buffer = ReplayBuffer(cfg.train, cfg.env.stack_moves, ACTIONS, np.random.default_rng(0))
+    buffer = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, ACTIONS, np.random.default_rng(0))
     loader = GameLoader(tmp_path / "games", buffer, OBS, ACTIONS, out)
     assert loader.poll() == 2 * MOVES
     assert (loader.loaded, loader.rejected, out.getvalue()) == (2, 0, "")

@@ -2,9 +2,8 @@
 import numpy as np
 import pytest
 
-from muzero_lite.config import TrainConfig
 from muzero_lite.observations import stack_observations
-from muzero_lite.replay import ReplayBuffer
+from muzero_lite.replay import ReplayBuffer, ReplaySettings
 from muzero_lite.targets import value_targets
 from muzero_lite.types import GameRecord
 
@@ -23,8 +22,15 @@ def make_game(t_len: int, num_actions: int = 3, image: bool = False, seed: int =
                       root_values=rng.normal(size=t_len).astype(np.float32), policies=policies)
 
 
+def settings(**over) -> ReplaySettings:
+    """Replay settings at the original research code's values, some overridden."""
+    orig = dict(window_size=115000, discount=0.9, td_steps=10, new_priority=1000.0, priority_beta=0.4,
+                bootstrap_truncated=False)
+    return ReplaySettings(**{**orig, **over})
+
+
 def make_buffer(seed: int = 0, **cfg) -> ReplayBuffer:
-    return ReplayBuffer(TrainConfig(**cfg), stack_moves=2, num_actions=3, rng=np.random.default_rng(seed))
+    return ReplayBuffer(settings(**cfg), stack_moves=2, num_actions=3, rng=np.random.default_rng(seed))
 
 
 def two_game_buffer(seed: int = 0) -> ReplayBuffer:
@@ -152,7 +158,7 @@ def _check_batch_against_games(batch, games, stack, k, discount, td_steps):
 
 
 def test_batch_matches_stack_observations_and_targets():
-    cfg = TrainConfig(discount=0.9, td_steps=3)
+    cfg = settings(discount=0.9, td_steps=3)
     buf = ReplayBuffer(cfg, stack_moves=3, num_actions=3, rng=np.random.default_rng(5))
     games = [make_game(t, image=True, seed=t) for t in (6, 9, 4)]
     for g in games:
@@ -167,7 +173,7 @@ def test_batch_matches_stack_observations_and_targets():
 
 def test_ring_wraps_and_grows_without_mixing_games():
     # a small window makes the ring wrap many times; a game longer than the window makes it grow
-    cfg = TrainConfig(discount=0.8, td_steps=2, window_size=20)
+    cfg = settings(discount=0.8, td_steps=2, window_size=20)
     buf = ReplayBuffer(cfg, stack_moves=4, num_actions=3, rng=np.random.default_rng(2))
     games = [make_game(t, seed=i) for i, t in enumerate([7, 5, 9, 3, 8, 6, 11, 4, 27, 5, 9, 7, 6])]
     for i, g in enumerate(games):
@@ -220,7 +226,7 @@ def test_rejects_bad_games_and_empty_sampling():
 
 @pytest.mark.parametrize("bootstrap", [False, True])
 def test_truncated_games_bootstrap_and_mask_past_the_end(bootstrap):
-    cfg = TrainConfig(discount=0.5, td_steps=2, bootstrap_truncated=bootstrap)
+    cfg = settings(discount=0.5, td_steps=2, bootstrap_truncated=bootstrap)
     buf = ReplayBuffer(cfg, stack_moves=1, num_actions=3, rng=np.random.default_rng(0))
     cut = make_game(3, seed=1)
     cut.meta["terminated"] = False                       # cut short by a time limit

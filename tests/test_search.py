@@ -26,7 +26,7 @@ def test_seed_rule_by_hand():
     # root logits rank actions 1, 2, 0; k=2 searches 1 and 2; depth 2, discount 0.5, v0 = 4
     # a=1: r1=2, v1=20, then action 0: r2=1, v2=10 -> mean(4, 20, 0.5*10) + 2 + 0.5*1 = 29/3 + 2.5
     # a=2: r1=3, v1=30, then action 0: r2=1, v2=10 -> mean(4, 30, 5) + 3 + 0.5 = 13 + 3.5 = 16.5
-    r = truncated_search(root([[0.1, 2.0, 1.0]]), recurrent, num_searches=2, search_depth=2, discount=0.5)
+    r = truncated_search(root([[0.1, 2.0, 1.0]]), recurrent, root_actions=2, search_depth=2, discount=0.5)
     q1 = 29 / 3 + 2.5
     assert r.searched.tolist() == [[1, 2]]
     assert r.q[0].tolist() == pytest.approx([q1, q1, 16.5])          # action 0 unsearched -> min
@@ -38,7 +38,7 @@ def test_seed_rule_by_hand():
 
 def test_nstep_rule_by_hand():
     # a=1: 2 + 0.5*1 + 0.25*10 = 5; a=2: 3 + 0.5*1 + 0.25*10 = 6; a=0 (k=3): 1 + 0.5 + 2.5 = 4
-    r = truncated_search(root([[0.1, 2.0, 1.0]]), recurrent, num_searches=3, search_depth=2, discount=0.5,
+    r = truncated_search(root([[0.1, 2.0, 1.0]]), recurrent, root_actions=3, search_depth=2, discount=0.5,
                          q_rule="nstep")
     assert r.q[0].tolist() == pytest.approx([4.0, 5.0, 6.0])
     assert r.root_value[0] == pytest.approx(5.0)
@@ -46,13 +46,13 @@ def test_nstep_rule_by_hand():
 
 
 def test_k1_gives_uniform_policy():
-    r = truncated_search(root([[0.0, 0.0, 9.0]]), recurrent, num_searches=1, search_depth=3, discount=0.9)
+    r = truncated_search(root([[0.0, 0.0, 9.0]]), recurrent, root_actions=1, search_depth=3, discount=0.9)
     assert r.searched.tolist() == [[2]]
     assert np.allclose(r.q[0], r.q[0, 2]) and np.allclose(r.policy[0], 1 / 3)
 
 
 def test_ties_rank_lower_index_first():
-    r = truncated_search(root([[1.0, 1.0, 1.0]]), recurrent, num_searches=2, search_depth=1, discount=1.0)
+    r = truncated_search(root([[1.0, 1.0, 1.0]]), recurrent, root_actions=2, search_depth=1, discount=1.0)
     assert r.searched.tolist() == [[0, 1]]
     # depth 1: q = mean(v0, v1) + r1: a=0 -> (4+10)/2 + 1 = 8; a=1 -> (4+20)/2 + 2 = 14
     assert r.q[0].tolist() == pytest.approx([8.0, 14.0, 8.0])
@@ -60,9 +60,9 @@ def test_ties_rank_lower_index_first():
 
 def test_batch_items_do_not_influence_each_other():
     logits = [[0.1, 2.0, 1.0], [3.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
-    together = truncated_search(root(logits), recurrent, num_searches=2, search_depth=3, discount=0.9)
+    together = truncated_search(root(logits), recurrent, root_actions=2, search_depth=3, discount=0.9)
     for i, row in enumerate(logits):
-        alone = truncated_search(root([row]), recurrent, num_searches=2, search_depth=3, discount=0.9)
+        alone = truncated_search(root([row]), recurrent, root_actions=2, search_depth=3, discount=0.9)
         assert np.allclose(together.q[i], alone.q[0]) and np.allclose(together.policy[i], alone.policy[0])
 
 
@@ -73,7 +73,7 @@ def test_one_network_call_per_depth():
         calls.append(hidden.shape[0])
         return recurrent(hidden, action)
 
-    truncated_search(root([[0.1, 2.0, 1.0]] * 4), counting, num_searches=3, search_depth=3, discount=0.9)
+    truncated_search(root([[0.1, 2.0, 1.0]] * 4), counting, root_actions=3, search_depth=3, discount=0.9)
     assert calls == [12, 12, 12]
 
 
@@ -118,7 +118,7 @@ def test_sampled_search_values_the_actions_it_drew():
     rng = np.random.default_rng(3)
     seen = set()
     for _ in range(40):
-        r = truncated_search(root([[0.1, 2.0, 1.0]]), recurrent, num_searches=2, search_depth=2, discount=0.5,
+        r = truncated_search(root([[0.1, 2.0, 1.0]]), recurrent, root_actions=2, search_depth=2, discount=0.5,
                              sample_rng=rng)
         first, second = r.searched[0]
         assert first == 1
@@ -163,12 +163,12 @@ def test_search_with_completed_q_target():
     # action 0 completed with (e^2 * 5 + e * 6) / (e^2 + e) = 5.268941; completed (5.268941, 5, 6) rescales to
     # (0.268941, 0, 1): the unsearched action sits between the searched ones
     logits = [[0.1, 2.0, 1.0]]
-    r = truncated_search(root(logits), recurrent, num_searches=2, search_depth=2, discount=0.5, q_rule="nstep",
+    r = truncated_search(root(logits), recurrent, root_actions=2, search_depth=2, discount=0.5, q_rule="nstep",
                          policy_target="completed_q")
     raw = np.exp(np.array(logits[0]) + 5.1 * np.array([0.268941, 0.0, 1.0]))
     assert r.policy[0].tolist() == pytest.approx((raw / raw.sum()).tolist(), rel=1e-4)
     # Q, root value and the normalised Q that actions are chosen from are the seed's
-    seed = truncated_search(root(logits), recurrent, num_searches=2, search_depth=2, discount=0.5, q_rule="nstep")
+    seed = truncated_search(root(logits), recurrent, root_actions=2, search_depth=2, discount=0.5, q_rule="nstep")
     assert np.array_equal(r.q, seed.q) and np.array_equal(r.normalised_q, seed.normalised_q)
     with pytest.raises(ValueError, match="policy_target 'gumbel'"):
-        truncated_search(root(logits), recurrent, num_searches=2, search_depth=2, discount=0.5, policy_target="gumbel")
+        truncated_search(root(logits), recurrent, root_actions=2, search_depth=2, discount=0.5, policy_target="gumbel")

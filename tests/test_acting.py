@@ -1,22 +1,24 @@
-"""play_game on the real emulator: what root_actions changes and what it must not."""
+"""play_game on the real emulator: what root_selection and policy_target change and what they must not."""
 import numpy as np
 import torch
 
 from muzero_lite.config import load_config
-from muzero_lite.envs import make_env
-from muzero_lite.selfplay import _format_line, build_networks, play_game
+from muzero_lite.acting import play_game
+from muzero_lite.envs import game_spec, make_env
+from muzero_lite.networks import build_networks
+from muzero_lite.selfplay import _format_line
 
 from conftest import write_config
 
 
-def _game(tmp_path, root_actions: str, greedy: bool, seed: int = 0, policy_target: str = "seed",
+def _game(tmp_path, root_selection: str, greedy: bool, seed: int = 0, policy_target: str = "orig",
           perturb: bool = False):
     cfg = load_config(write_config(tmp_path, "mario", env={"max_moves": 25},
-                                   search={"root_actions": root_actions, "policy_target": policy_target},
+                                   search={"root_selection": root_selection, "policy_target": policy_target},
                                    network={"channels": 8}))
     env = make_env(cfg.env, 0)
     torch.manual_seed(1)                      # the same untrained networks every call
-    net = build_networks(cfg, env).eval()
+    net = build_networks(cfg, game_spec(cfg.env)).eval()
     if perturb:                               # heads start at zero: every Q equal; make them differ
         with torch.no_grad():
             for p in net.parameters():
@@ -28,7 +30,7 @@ def _game(tmp_path, root_actions: str, greedy: bool, seed: int = 0, policy_targe
     return record
 
 
-def test_greedy_play_searches_the_top_actions_whatever_root_actions_says(tmp_path):
+def test_greedy_play_searches_the_top_actions_whatever_root_selection_says(tmp_path):
     top = _game(tmp_path, "top", greedy=True)
     sampled = _game(tmp_path, "sample", greedy=True, seed=5)
     assert np.array_equal(top.actions, sampled.actions)
@@ -36,14 +38,14 @@ def test_greedy_play_searches_the_top_actions_whatever_root_actions_says(tmp_pat
 
 
 def test_self_play_hands_its_rng_to_the_search_only_when_sampling(tmp_path, monkeypatch):
-    import muzero_lite.selfplay as selfplay
+    import muzero_lite.acting as acting
     seen = []
-    real = selfplay.truncated_search
+    real = acting.truncated_search
 
     def spy(*args, **kw):
         seen.append(kw.get("sample_rng"))
         return real(*args, **kw)
-    monkeypatch.setattr(selfplay, "truncated_search", spy)
+    monkeypatch.setattr(acting, "truncated_search", spy)
     _game(tmp_path, "sample", greedy=False)
     assert seen and all(isinstance(r, np.random.Generator) for r in seen)
     seen.clear()
@@ -64,7 +66,7 @@ def test_a_stalled_game_is_recorded_as_ended_by_a_stall(tmp_path):
     # 5 no-op moves at the start: x stays at 40, so env.stall_moves 3 ends the game at move 3
     cfg = load_config(write_config(tmp_path, "mario", env={"max_moves": 25, "stall_moves": 3}, network={"channels": 8}))
     env = make_env(cfg.env, 0)
-    net = build_networks(cfg, env).eval()
+    net = build_networks(cfg, game_spec(cfg.env)).eval()
     try:
         record, _ = play_game(env, net, cfg, np.random.default_rng(0), greedy=True, render=False, noop_moves=5)
     finally:

@@ -1,0 +1,174 @@
+"""Acting: one game played with a model and the truncated search, move by move.
+
+Used alike by self-play (sampled moves, a record to learn from), evaluation (greedy moves from
+no-op starts, or a random agent to compare with) and the benchmarks. A model is anything with
+initial_inference / recurrent_inference (`networks.MuZeroNetworks`, `networks.UniformModel`).
+`ModelSource` keeps the newest checkpoint's weights to act with.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoints import list_checkpoints, newest_checkpoint
+from .config import Config, temperature_at
+from .env_base import Env
+from .gifs import gif_frame
+from .networks import UniformModel, build_networks
+from .observations import stack_observations
+from .search import select_actions, truncated_search
+from .types import GameRecord, GameSpec, InferenceOutput, SearchResult
+
+# Mario's action 0 is NOOP in every action set
+NOOP = 0
+
+
+class GameArrays:
+    """The arrays of one game as it is played (room for max_moves), cut to its length at the end."""
+
+    def __init__(self, cap: int, spec: GameSpec, first_frames: np.ndarray):
+        a = spec.num_actions
+        self.frames = np.zeros((cap,) + tuple(spec.frame_shape), dtype=spec.frame_dtype)   # [T, *frame_shape]
+        self.actions = np.zeros(cap, dtype=np.int64)                                   # [T]
+        self.rewards = np.zeros(cap, dtype=np.float32)                                 # [T]
+        self.root_values = np.zeros(cap, dtype=np.float32)                             # [T]
+        self.policies = np.full((cap, a), 1.0 / a, dtype=np.float32)                   # [T, A] uniform unless searched
+        self.frames[0] = first_frames
+
+    def observation(self, t: int, stack_moves: int) -> torch.Tensor:
+        """The network input at position t: [1, *input_shape]."""
+        return torch.from_numpy(stack_observations(self.frames, self.actions, np.array([t]), stack_moves,
+                                                   self.policies.shape[1]))
+
+    def moved(self, t: int, action: int, reward: float, next_frames: np.ndarray) -> None:
+        """Record move t and the frames it led to (position t+1, if there is room)."""
+        self.actions[t], self.rewards[t] = action, reward
+        if t + 1 < len(self.frames):
+            self.frames[t + 1] = next_frames
+
+    def record(self, length: int, meta: dict) -> GameRecord:
+        """The finished game's record (copies of the first `length` moves)."""
+        return GameRecord(self.frames[:length].copy(), self.actions[:length].copy(), self.rewards[:length].copy(),
+                          self.root_values[:length].copy(), self.policies[:length].copy(), meta)
+
+
+class SearchStats:
+    """How the search behaved over a game: the policy's mean entropy, and how often search overruled it."""
+
+    def __init__(self):
+        self.searches, self.entropy_sum, self.changed = 0, 0.0, 0
+
+    def add(self, root: InferenceOutput, result: SearchResult) -> None:
+        """Count one searched position (batch of one)."""
+        self.searches += 1
+        self.entropy_sum += policy_entropy(root.policy_logits)
+        self.changed += int(result.normalised_q[0].argmax() != int(root.policy_logits[0].argmax()))
+
+    def meta(self) -> dict:
+        """policy_entropy: mean nats of the policy's softmax at the searched positions; search_changed: the
+        share of them where the search's best action was not the policy's first choice (None: no search)."""
+        n = self.searches
+        return {"policy_entropy": self.entropy_sum / n if n else None, "search_changed": self.changed / n if n else None}
+
+
+def policy_entropy(logits: torch.Tensor) -> float:
+    """Entropy in nats of softmax(logits) of one row [1, A]."""
+    logp = torch.log_softmax(logits[0].double(), dim=0)
+    return float(-(logp.exp() * logp).sum())
+
+
+def search(model, obs: torch.Tensor, cfg: Config,
+           sample_rng: Optional[np.random.Generator]) -> tuple[InferenceOutput, SearchResult]:
+    """The root's initial inference and the truncated search from it (docs/algorithm.md §3)."""
+    s = cfg.search
+    root = model.initial_inference(obs)
+    result = truncated_search(root, model.recurrent_inference, root_actions=s.root_actions,
+                              search_depth=s.search_depth, discount=cfg.env.discount, q_rule=s.q_rule,
+                              sample_rng=sample_rng, policy_target=s.policy_target)
+    return root, result
+
+
+def capture(env: Env) -> Optional[Image.Image]:
+    """The current screen as a gif frame (palette image at gif size), or None when the env cannot render."""
+    frame = env.render_rgb()
+    return None if frame is None else gif_frame(frame)
+
+
+def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_step: int = 0,
+              greedy: bool = False, noop_moves: int = 0, render: bool = True,
+              random_agent: bool = False) -> tuple[GameRecord, list[Image.Image]]:
+    """Play one game to its end; return the record and (if render) its gif frames (`gifs.gif_frame`).
+
+    Moves are sampled from softmax(t * normalised Q) with the schedule's inverse temperature t, or
+    the argmax when greedy. noop_moves: the first moves are no-ops without search (evaluation's
+    random starts). random_agent: every later move is uniformly random, without search (policies
+    uniform, root values 0), the baseline that evaluation compares with.
+    """
+    e, s = cfg.env, cfg.search
+    first, info = env.reset(rng)
+    spec = GameSpec(tuple(env.frame_shape), env.frame_dtype, env.num_actions)
+    game = GameArrays(e.max_moves, spec, first)
+    gif = [capture(env)] if render else []
+    random_moves = int(rng.integers(0, e.initial_random_moves + 1)) if e.initial_random_moves else 0
+    sample_rng = rng if s.root_selection == "sample" and not greedy else None
+    stats = SearchStats()
+    total, max_x, t, done, started = 0.0, info.get("x_pos", 0), 0, False, time.time()
+    while not done and t < e.max_moves:
+        if t < noop_moves:
+            action = NOOP
+        elif random_agent:
+            action = int(rng.integers(env.num_actions))
+        else:
+            root, result = search(model, game.observation(t, e.stack_moves), cfg, sample_rng)
+            game.root_values[t], game.policies[t] = result.root_value[0], result.policy[0]
+            stats.add(root, result)
+            if t < random_moves:
+                action = int(rng.integers(env.num_actions))
+            else:
+                inv_t = temperature_at(s, training_step, t)
+                action = int(select_actions(result.normalised_q, inv_t, rng, greedy=greedy)[0])
+        nxt, reward, done, info = env.step(action)
+        game.moved(t, action, reward, nxt)
+        total += reward
+        max_x = max(max_x, info.get("x_pos", 0))
+        t += 1
+        if render:
+            gif.append(capture(env))
+    meta = {
+        "env": e.id, "level": info.get("level"), "moves": t, "return": float(total),
+        "max_x": int(max_x) if e.is_mario else None, "flag": bool(info.get("flag", False)),
+        "terminated": bool(info.get("terminated", done)), "stalled": bool(info.get("stalled", False)),
+        "training_step": int(training_step),
+        "wall_time": time.time() - started, "greedy": greedy, "noop_moves": int(min(noop_moves, t)),
+        **stats.meta(),
+    }
+    return game.record(t, meta), [f for f in gif if f is not None]
+
+
+class ModelSource:
+    """Keeps the newest checkpoint's weights loaded; re-checks the folder before each game."""
+
+    def __init__(self, cfg: Config, spec: GameSpec, folder: Path):
+        self.cfg, self.folder = cfg, folder
+        self.networks = build_networks(cfg, spec).eval()
+        self.uniform = UniformModel(spec.num_actions)
+        self.step: Optional[int] = None           # training step of the loaded checkpoint
+
+    def refresh(self) -> None:
+        """Load the newest complete checkpoint if it is not the one loaded (a directory listing otherwise)."""
+        listed = list_checkpoints(self.folder)
+        if not listed or listed[0][0] == self.step:
+            return
+        found = newest_checkpoint(self.folder, self.cfg)
+        if found is not None and found[1]["step"] != self.step:
+            self.networks.load_state_dict(found[1]["networks"])
+            self.step = int(found[1]["step"])
+
+    def model(self, use_uniform: bool):
+        """The networks to act with: the uniform model before any checkpoint, or when asked for."""
+        return self.uniform if use_uniform or self.step is None else self.networks

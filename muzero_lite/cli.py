@@ -16,6 +16,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
+        """A subcommand with the --config and --run-dir every subcommand takes."""
         sp = sub.add_parser(name, help=help_)
         sp.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML config (default {DEFAULT_CONFIG})")
         sp.add_argument("--run-dir", default=".", help="folder holding games/, gifs/, checkpoints/ (default: here)")
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Run one subcommand; returns the exit code (2 for a bad config or checkpoint, in one line on stderr)."""
     args = _parser().parse_args(argv)
     try:
         cfg = load_config(args.config)

@@ -26,8 +26,8 @@ def configure_torch(threads: int = 0) -> None:
     """Process-wide torch settings of every muzero-lite process.
 
     Flush denormals: weight decay drives near-zero weights into the subnormal range, where CPU
-    matmuls run ~40x slower (measured here: a CartPole trainer fell from 90 to 20 steps/s within a
-    minute). threads: torch's intra-op threads (0 leaves torch's default).
+    matmuls run many times slower, and a trainer slows down within minutes. threads: torch's
+    intra-op threads (0 leaves torch's default).
     """
     torch.set_flush_denormal(True)
     # the CPU flag covers numpy too, whose finfo() then warns that the smallest subnormal is zero
@@ -184,11 +184,14 @@ class UniformModel:
         self.num_actions = num_actions
 
     def _out(self, b: int) -> InferenceOutput:
+        """B rows of value 0, reward 0 and equal logits."""
         z = torch.zeros(b)
         return InferenceOutput(torch.zeros(b, 1), z, z, torch.zeros(b, self.num_actions))
 
     def initial_inference(self, obs: torch.Tensor) -> InferenceOutput:
+        """Uniform output for each of the B observations."""
         return self._out(obs.shape[0])
 
     def recurrent_inference(self, hidden: torch.Tensor, action: torch.Tensor) -> InferenceOutput:
+        """Uniform output for each of the B hidden states."""
         return self._out(hidden.shape[0])

@@ -40,6 +40,7 @@ class Child:
     deaths: list[float] = field(default_factory=list)
 
     def start(self, out) -> None:
+        """Start the process in its own session, its lines copied to out as they come."""
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      bufsize=1, start_new_session=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -87,6 +87,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
     previous = sigterm_as_interrupt()
 
     def checkpoint() -> None:
+        """Save the learner's state as the checkpoint of its step."""
         nonlocal saved_step
         s = learner.state()
         save_checkpoint(paths.checkpoints, cfg, learner.step, s["networks"], s["optimizer"],

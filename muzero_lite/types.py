@@ -37,10 +37,12 @@ class GameRecord:
 
     @property
     def length(self) -> int:
+        """T: the number of moves."""
         return int(self.actions.shape[0])
 
     @property
     def num_actions(self) -> int:
+        """A: the number of actions (columns of policies)."""
         return int(self.policies.shape[1])
 
 

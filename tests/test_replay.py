@@ -1,7 +1,9 @@
-"""Prioritized replay: PER probabilities and weights by hand, window eviction, batch assembly."""
+"""Prioritized replay: PER probabilities and weights by hand, window eviction, batch assembly, and the
+game ring under it (storage, slots and eviction)."""
 import numpy as np
 import pytest
 
+from muzero_lite.game_ring import GameRing
 from muzero_lite.observations import stack_observations
 from muzero_lite.replay import ReplayBuffer, ReplaySettings
 from muzero_lite.targets import value_targets
@@ -244,3 +246,37 @@ def test_truncated_games_bootstrap_and_mask_past_the_end(bootstrap):
         inside = t + np.arange(3) < 3
         expected = inside | (not (bootstrap and g is cut))   # past the end: only real endings have targets
         assert (batch.mask[b] == expected).all()
+
+
+def test_game_ring_stores_games_back_to_back_and_wraps():
+    ring = GameRing(window_size=6, num_actions=3)
+    games = [make_game(4, seed=1), make_game(3, seed=2), make_game(3, seed=3)]
+    for i, g in enumerate(games):
+        z = np.arange(g.length, dtype=np.float32) + 10 * i
+        assert ring.add(g, z, absorbing=i != 1, priority=float(i + 1)) == i
+    # 4 + 3 > 6: game 0 left when game 1 came; the ring has 6 + 4 = 10 slots, game 2 wraps past its end
+    assert ring.capacity == 10 and list(ring.game_ids) == [1, 2] and ring.num_moves == 6
+    assert ring.total_moves_added == 10
+    np.testing.assert_array_equal(ring.slots(2), [7, 8, 9])
+    np.testing.assert_array_equal(ring.frames[ring.slots(1)], games[1].frames)
+    np.testing.assert_array_equal(ring.z[ring.slots(2)], [20.0, 21.0, 22.0])
+    np.testing.assert_array_equal(ring.move_number[ring.slots(1)], [0, 1, 2])
+    np.testing.assert_array_equal(ring.remaining[ring.slots(1)], [3, 2, 1])
+    assert list(ring.game_of[ring.slots(2)]) == [2] * 3 and not ring.absorbing[ring.slots(1)].any()
+    np.testing.assert_array_equal(ring.priorities[:4], 0.0)          # game 0's slots: empty, never drawn
+    ring.add(make_game(3, seed=4), np.zeros(3, np.float32), absorbing=True, priority=1.0)
+    np.testing.assert_array_equal(ring.slots(3), [0, 1, 2])          # wrapped to the start of the ring
+    with pytest.raises(KeyError):
+        ring.slots(1)
+
+
+def test_game_ring_locate_marks_positions_outside_live_games():
+    ring = GameRing(window_size=10, num_actions=3)
+    ids, pos = np.array([0, 5]), np.array([[0, 1], [0, 1]])
+    assert not ring.locate(ids, pos)[1].any()                          # empty ring
+    ring.add(make_game(2, seed=1), np.zeros(2, np.float32), absorbing=True, priority=1.0)
+    slots, inside = ring.locate(np.array([0, 0, 5]), np.array([[0, 1], [1, 2], [0, 1]]))
+    np.testing.assert_array_equal(inside, [[True, True], [True, False], [False, False]])
+    np.testing.assert_array_equal(slots[inside], [0, 1, 1])
+    with pytest.raises(ValueError):
+        ring.check(make_game(2, image=True))                           # frames of another shape

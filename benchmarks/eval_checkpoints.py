@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/eval_checkpoints.py RUN_DIR STEP [STEP ...] [--average HALF_LIFE | --newest]
 
-learn_mario.py's eval (`eval_checkpoint`: 20 greedy games on 1-1 from seeded no-op starts, with the
+The benchmarks' eval (`common.eval_checkpoint`: 20 greedy games on 1-1 from seeded no-op starts, with the
 weights eval plays: the checkpoint's average where it has one), so a checkpoint always gives the
 same figures. One line per checkpoint. --newest plays the checkpoint's newest weights instead.
 
@@ -15,8 +15,8 @@ import argparse
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from learn_mario import eval_checkpoint, eval_loaded, run_networks
-from muzero_lite.checkpoints import list_checkpoints, load_checkpoint
+from common import eval_checkpoint, eval_loaded, eval_summary, run_networks
+from muzero_lite.checkpoints import checkpoint_at, list_checkpoints, load_checkpoint
 from muzero_lite.learner import ema_decay, ema_init, ema_update
 from muzero_lite.networks import configure_torch
 
@@ -46,25 +46,25 @@ def main() -> None:
     run, steps = args.run_dir, sorted(set(args.steps))
     if args.average < 0:
         ap.error(f"--average must be >= 0 training steps, got {args.average}")
-    paths = [run / "checkpoints" / f"checkpoint-{step:09d}.pt" for step in steps]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        ap.error(f"no checkpoint {missing[0]}")
+    folder = run / "checkpoints"
+    try:
+        paths = [checkpoint_at(folder, step)[1] for step in steps]
+    except ValueError as e:
+        ap.error(str(e))
     configure_torch(threads=1)
     cfg, net = run_networks(run)
     if args.average:
         snapshots = ((step, load_checkpoint(path)["networks"])
-                     for step, path in reversed(list_checkpoints(run / "checkpoints")) if step <= steps[-1])
-        rows = ((step, eval_loaded(cfg, net, average, step, 20))
+                     for step, path in reversed(list_checkpoints(folder)) if step <= steps[-1])
+        rows = ((step, eval_loaded(cfg, net, average, step))
                 for step, average in replay_average(snapshots, args.average, set(steps)))
     elif args.newest:
-        rows = ((step, eval_loaded(cfg, net, load_checkpoint(path)["networks"], step, 20)) for step, path in zip(steps, paths))
+        rows = ((step, eval_loaded(cfg, net, load_checkpoint(path)["networks"], step)) for step, path in zip(steps, paths))
     else:
-        rows = ((step, eval_checkpoint(cfg, net, path, step, 20)) for step, path in zip(steps, paths))
+        rows = ((step, eval_checkpoint(cfg, net, path, step)) for step, path in zip(steps, paths))
     label = f" average half-life {args.average:g}" if args.average else " newest weights" if args.newest else ""
     for step, row in rows:
-        print(f"{run.name} step {step}{label} eval mean max-x {row['mean_max_x']:.1f} max {row['max_max_x']} "
-              f"flags {row['flags']}", flush=True)
+        print(f"{run.name} step {step}{label} {eval_summary(row)}", flush=True)
 
 
 if __name__ == "__main__":

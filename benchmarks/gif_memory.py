@@ -3,13 +3,13 @@
 Each way runs in a fresh process (a process keeps its high-water mark): it builds the env, plays
 --moves random moves capturing a gif frame after each, then encodes the gif. Printed: the peak RSS
 over the RSS before the game (VmHWM - VmRSS, from /proc) and the capture + encode time, for
-  palette : gifs.gif_frame at capture (palette image, 1 byte a pixel), gifs.encode_gif  (shipped)
-  colour  : colour arrays at capture, np.stack, imageio.v3.imwrite                    (before)
+  palette : gifs.gif_frame at capture (palette image, 1 byte a pixel), gifs.encode_gif  (muzero_lite's)
+  colour  : colour arrays at capture, np.stack, imageio.v3.imwrite                    (the alternative)
 Both gifs' bytes are checked equal in pixels (the palette is the one Pillow would make at save).
 
     .venv/bin/python benchmarks/gif_memory.py [--config configs/mario.yaml] [--moves 550]
 
-Needs the test extra (imageio, the former writer and the reader that checks the pixels).
+Needs the test extra (imageio: the colour way's writer, and the reader that checks the pixels).
 """
 from __future__ import annotations
 
@@ -23,32 +23,23 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from muzero_lite.config import load_config  # noqa: E402
-from muzero_lite.envs import make_env  # noqa: E402
-from muzero_lite.gifs import encode_gif, gif_frame, shrink_frame  # noqa: E402
-
-
-def proc_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
+from common import ROOT, status_kb
+from muzero_lite.config import load_config
+from muzero_lite.envs import make_env
+from muzero_lite.gifs import encode_gif, gif_frame, shrink_frame
 
 
 def one_game(config: str, moves: int, way: str) -> dict:
+    """One way's game in this process: its peak RSS over the RSS before it, its time, and its gif's pixels."""
     import imageio.v3 as iio                      # only the 'colour' way uses it; imported by both alike
     cfg = load_config(config)
     env = make_env(cfg.env, 0)
     rng = np.random.default_rng(0)
     env.reset(rng)
     env.render_rgb()
-    before = proc_kb("VmRSS")
+    before = status_kb("VmRSS")
     start = time.perf_counter()
-    capture = gif_frame if way == "palette" else shrink_frame      # the former capture kept colour at gif size
+    capture = gif_frame if way == "palette" else shrink_frame      # colour: arrays at gif size, in colour
     frames = [capture(env.render_rgb())]
     for _ in range(moves):
         _, _, done, _ = env.step(int(rng.integers(env.num_actions)))
@@ -62,7 +53,7 @@ def one_game(config: str, moves: int, way: str) -> dict:
         iio.imwrite(buf, np.stack(frames), extension=".gif", duration=1000.0 / cfg.selfplay.gif_fps, loop=0)
         data = buf.getvalue()
     seconds = time.perf_counter() - start
-    peak = proc_kb("VmHWM")                       # before reading the gif back (that decodes every frame)
+    peak = status_kb("VmHWM")                       # before reading the gif back (that decodes every frame)
     pixels = iio.imread(data, index=None)[..., :3]
     env.close()
     return {"way": way, "peak_mb": (peak - before) / 1024, "rss_before_mb": before / 1024,

@@ -8,30 +8,25 @@ Rules (the score whose argmax is the move; the search runs the same in all three
   mix     softmax(logits + sigma(completed Q)) (`search.completed_q_policy`): Gumbel MuZero's
           final-move rule without its Gumbel noise. With the top-k searched it always picks a
           searched action (one with Q above the completed mean has a larger logit and sigma).
-STEP is a training step of the run's checkpoints, or "last". Each (checkpoint, rule) is learn_mario.py's
-eval (`eval_loaded`: 20 games on 1-1 from no-op starts seeded 2024) of the weights eval plays.
+STEP is a training step of the run's checkpoints, or "last". Each (checkpoint, rule) is the benchmarks'
+eval (`common.eval_loaded`: 20 games on 1-1 from no-op starts seeded 2024) of the weights eval plays.
 A diagnostic, not a config option: for one rule at a time it wraps the truncated search that
-self-play's play_game calls, so that greedy play's argmax falls on the rule's score.
+`acting.play_game` calls, so that greedy play's argmax falls on the rule's score.
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import muzero_lite.selfplay as selfplay  # noqa: E402
-from learn_mario import checkpoint_at, eval_loaded, run_networks  # noqa: E402
-from muzero_lite.checkpoints import eval_weights, load_checkpoint  # noqa: E402
-from muzero_lite.networks import configure_torch  # noqa: E402
-from muzero_lite.search import completed_q_policy, truncated_search  # noqa: E402
-from muzero_lite.types import SearchResult  # noqa: E402
+from common import eval_loaded, eval_summary, run_networks
+import muzero_lite.acting as acting
+from muzero_lite.checkpoints import checkpoint_at, eval_weights, load_checkpoint
+from muzero_lite.networks import configure_torch
+from muzero_lite.search import completed_q_policy, truncated_search
+from muzero_lite.types import SearchResult
 
 RULES = ("q", "policy", "mix")
 
@@ -63,26 +58,26 @@ def main() -> None:
     ap.add_argument("--rules", nargs="+", choices=RULES, default=list(RULES))
     args = ap.parse_args()
     configure_torch(threads=1)
-    original = selfplay.truncated_search
+    original = acting.truncated_search
     for spec in args.checkpoints:
         run, _, step_text = spec.rpartition(":")
         if not run or not (step_text == "last" or step_text.isdigit()):
             ap.error(f"{spec!r}: expected RUN_DIR:STEP (a training step or 'last')")
         try:
-            step, path = checkpoint_at(Path(run), None if step_text == "last" else int(step_text))
+            step, path = checkpoint_at(Path(run) / "checkpoints", None if step_text == "last" else int(step_text))
         except ValueError as e:
             ap.error(str(e))
         cfg, net = run_networks(Path(run))
         weights = eval_weights(load_checkpoint(path))
         for rule in args.rules:
-            selfplay.truncated_search = search_with_rule(rule)
+            acting.truncated_search = search_with_rule(rule)
             try:
                 start = time.time()
-                row = eval_loaded(cfg, net, weights, step, 20)
+                row = eval_loaded(cfg, net, weights, step)
             finally:
-                selfplay.truncated_search = original
-            print(f"{run} step {step} rule {rule:6s} eval mean max-x {row['mean_max_x']:.1f} max {row['max_max_x']} "
-                  f"flags {row['flags']} distinct {row['distinct']} ({time.time() - start:.0f} s)", flush=True)
+                acting.truncated_search = original
+            print(f"{run} step {step} rule {rule:6s} {eval_summary(row)} distinct {row['distinct']} "
+                  f"({time.time() - start:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,44 +17,31 @@ import csv
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from muzero_lite.checkpoints import eval_weights, list_checkpoints, load_checkpoint  # noqa: E402
-from muzero_lite.runfolder import sigterm_as_interrupt  # noqa: E402
-from muzero_lite.config import load_config  # noqa: E402
-from muzero_lite.networks import configure_torch  # noqa: E402
-from muzero_lite.envs import make_env  # noqa: E402
-from muzero_lite.gamefile import list_game_files, read_game  # noqa: E402
-from muzero_lite.selfplay import build_networks, play_game  # noqa: E402
+from common import KEEP_ALL_CHECKPOINTS, ROOT, muzero_run, parent_pids, stop_on_signals, write_run_config
+from muzero_lite.checkpoints import eval_weights, list_checkpoints, load_checkpoint
+from muzero_lite.config import load_config
+from muzero_lite.envs import game_spec
+from muzero_lite.evaluate import evaluate
+from muzero_lite.gamefile import list_game_files, read_game
+from muzero_lite.networks import build_networks, configure_torch
 
 TARGET = 475.0
 EPISODES = 20
 
 
 def eval_mean(cfg, networks, step: int, seed: int) -> float:
-    """Mean greedy return over EPISODES, or a value below TARGET as soon as TARGET is out of reach."""
-    env = make_env(cfg.env, seed)
-    rng = np.random.default_rng(seed)
-    total = 0.0
-    try:
-        for i in range(EPISODES):
-            rec, _ = play_game(env, networks, cfg, rng, training_step=step, greedy=True, render=False)
-            total += rec.meta["return"]
-            if total + (EPISODES - i - 1) * cfg.env.max_moves < TARGET * EPISODES:
-                return total / (i + 1) if total / (i + 1) < TARGET else TARGET - 1e-3
-    finally:
-        env.close()
-    return total / EPISODES
+    """Mean greedy return over EPISODES, or a value below TARGET as soon as TARGET is out of reach
+    (even max_moves in each episode left could not lift the mean to it)."""
+    def out_of_reach(returns: list[float]) -> bool:
+        return sum(returns) + (EPISODES - len(returns)) * cfg.env.max_moves < TARGET * EPISODES
+    row = evaluate(cfg, networks, None, EPISODES, np.random.default_rng(seed), step, stop=out_of_reach)
+    return row["mean_return"] if row["games"] == EPISODES else min(row["mean_return"], TARGET - 1e-3)
 
 
 class MoveCounter:
@@ -77,14 +64,8 @@ class MoveCounter:
 def _tree(pid: int) -> list[int]:
     """pid and all its descendants, from /proc."""
     children: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d))
+    for child, ppid in parent_pids().items():
+        children.setdefault(ppid, []).append(child)
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
@@ -94,6 +75,7 @@ def _tree(pid: int) -> list[int]:
 
 
 def _signal_tree(pids: list[int], sig: int) -> None:
+    """Send sig to each of pids that still runs."""
     for p in pids:
         try:
             os.kill(p, sig)
@@ -115,66 +97,48 @@ class RunClock:
 def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers, rows: list) -> tuple:
     """Run one seed until TARGET or `budget` run seconds; returns (seconds, env moves) or (None, moves)."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"learn_cartpole_{seed}_"))
-    data = yaml.safe_load(config.read_text())
-    data["seed"] = seed
-    data.setdefault("train", {})["keep_checkpoints"] = 100000
-    cfg_path = run_dir / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(data))
+    cfg_path = write_run_config(config, run_dir, {"seed": seed, **KEEP_ALL_CHECKPOINTS})
     cfg = load_config(cfg_path)
-    argv = [sys.executable, "-m", "muzero_lite", "run", "--config", str(cfg_path), "--run-dir", str(run_dir)]
-    if workers:
-        argv += ["--workers", str(workers)]
-    env = make_env(cfg.env, 0)
-    networks = build_networks(cfg, env).eval()
-    env.close()
+    networks = build_networks(cfg, game_spec(cfg.env)).eval()
     counter = MoveCounter(run_dir / cfg.paths.games)
-    log = open(run_dir / "run.log", "w")
     clock = RunClock()
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     result, next_eval = None, eval_every
     try:
-        while result is None:
-            time.sleep(0.05)
-            if clock.run_time(time.time()) < next_eval:
-                continue
-            tree = _tree(proc.pid)
-            _signal_tree(tree, signal.SIGSTOP)
-            paused_at = time.time()
-            try:
-                ckpts = list_checkpoints(run_dir / cfg.paths.checkpoints)
-                if ckpts:
-                    step, path = ckpts[0]
-                    t = clock.run_time(path.stat().st_mtime)
-                    networks.load_state_dict(eval_weights(load_checkpoint(path)))
-                    mean = eval_mean(cfg, networks, step, seed + 12345)
-                    moves = counter.moves_by(path.stat().st_mtime)
-                    rows.append({"seed": seed, "seconds": round(t, 1), "step": step, "env_moves": moves,
-                                 "eval_mean": round(mean, 1)})
-                    print(f"  seed {seed}: t {t:6.1f} s  step {step:5d}  env moves {moves:7d}  eval mean {mean:6.1f}",
-                          flush=True)
-                    if mean >= TARGET:
-                        result = (t, moves)
-            finally:
-                clock.pauses.append((paused_at, time.time()))
-                _signal_tree(tree, signal.SIGCONT)
-            next_eval += eval_every
-            if result is None and clock.run_time(time.time()) >= budget:
-                result = (None, counter.moves_by(time.time()))
+        with muzero_run(cfg_path, run_dir, workers, stop_timeout=60) as proc:
+            while result is None:
+                time.sleep(0.05)
+                if clock.run_time(time.time()) < next_eval:
+                    continue
+                tree = _tree(proc.pid)
+                _signal_tree(tree, signal.SIGSTOP)
+                paused_at = time.time()
+                try:
+                    ckpts = list_checkpoints(run_dir / cfg.paths.checkpoints)
+                    if ckpts:
+                        step, path = ckpts[0]
+                        t = clock.run_time(path.stat().st_mtime)
+                        networks.load_state_dict(eval_weights(load_checkpoint(path)))
+                        mean = eval_mean(cfg, networks, step, seed + 12345)
+                        moves = counter.moves_by(path.stat().st_mtime)
+                        rows.append({"seed": seed, "seconds": round(t, 1), "step": step, "env_moves": moves,
+                                     "eval_mean": round(mean, 1)})
+                        print(f"  seed {seed}: t {t:6.1f} s  step {step:5d}  env moves {moves:7d}  eval mean {mean:6.1f}",
+                              flush=True)
+                        if mean >= TARGET:
+                            result = (t, moves)
+                finally:
+                    clock.pauses.append((paused_at, time.time()))
+                    _signal_tree(tree, signal.SIGCONT)
+                next_eval += eval_every
+                if result is None and clock.run_time(time.time()) >= budget:
+                    result = (None, counter.moves_by(time.time()))
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         shutil.rmtree(run_dir, ignore_errors=True)
     return result
 
 
 def main() -> None:
-    # SIGTERM too must run the finally blocks that resume (SIGCONT) and stop a paused run
-    sigterm_as_interrupt()
-    signal.signal(signal.SIGINT, signal.default_int_handler)    # Ctrl-C works even when started with `&`
+    stop_on_signals()          # the finally blocks that resume (SIGCONT) and stop a paused run must run
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "cartpole.yaml")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

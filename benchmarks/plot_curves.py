@@ -7,7 +7,7 @@ CartPole: greedy eval mean (20 episodes) against run seconds, one line per seed,
 Mario: greedy eval mean max-x (20 no-op-start games) against run minutes, one line per CSV, named
 after the file (learn_mario_sample_seed2.csv -> "sample seed2", dashed; patch runs dash-dotted;
 completed_q runs dash-dot-dotted; runs evaluated with averaged weights, "average" in the name, dotted;
-search_all runs (num_searches 12) long-dashed),
+search_all runs (root_actions 12) long-dashed),
 the random agent's mean max-x, the 1500 target and the flag (x 3161).
 """
 from __future__ import annotations
@@ -22,11 +22,13 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def read_rows(path: Path) -> list[dict]:
+    """The rows of a CSV file as dicts."""
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 
 
 def plot_cartpole(plt, path: Path, out: Path) -> Path:
+    """learn_cartpole.png from learn_cartpole.py's CSV; returns its path."""
     rows = read_rows(path)
     fig, ax = plt.subplots(figsize=(7, 4))
     for seed in sorted({r["seed"] for r in rows}, key=int):
@@ -45,6 +47,7 @@ LINESTYLES = {"sample": "--", "patch": "-.", "completed": (0, (3, 1, 1, 1, 1, 1)
 
 
 def plot_mario(plt, paths: list[Path], out: Path) -> Path:
+    """learn_mario.png from learn_mario.py's CSVs, one line each; returns its path."""
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.set_prop_cycle(color=plt.cm.tab20.colors)  # 20 colours: up to 20 runs each get their own (the default cycle has 10)
     random = None
@@ -66,6 +69,7 @@ def plot_mario(plt, paths: list[Path], out: Path) -> Path:
 
 
 def save(fig, path: Path) -> Path:
+    """Write the figure as PNG to path; returns path."""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return path

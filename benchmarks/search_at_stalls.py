@@ -5,7 +5,7 @@
 Takes the last N self-play games that got stuck (cut by env.max_moves, or ended by env.stall_moves),
 P positions of each spread over its stall (the moves after its last positive reward), and plays the
 checkpoint's newest weights there (what self-play plays; default the newest checkpoint). At each
-position it runs the truncated search twice: over the config's num_searches top actions and over all
+position it runs the truncated search twice: over the config's root_actions top actions and over all
 actions. Per action it prints the policy network's probability (prior), the stored target policy and
 the probability that self-play picks the action (softmax of the inverse temperature at that step times
 the normalised Q) for both searches, and how often the action has the largest Q when all are searched.
@@ -15,25 +15,22 @@ prior, target and pick near 0 under top-k.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from learn_mario import checkpoint_at, run_networks  # noqa: E402
-from muzero_lite.checkpoints import load_checkpoint  # noqa: E402
-from muzero_lite.config import temperature_at  # noqa: E402
-from muzero_lite.gamefile import GameFileError, list_game_files, read_game  # noqa: E402
-from muzero_lite.mario_actions import action_sets  # noqa: E402
-from muzero_lite.networks import configure_torch  # noqa: E402
-from muzero_lite.observations import stack_observations  # noqa: E402
-from muzero_lite.search import softmax, truncated_search  # noqa: E402
-from selfplay_diagnostics import stall_start, stuck  # noqa: E402
+from common import print_columns, run_networks, stall_start, stuck
+from muzero_lite.acting import search
+from muzero_lite.checkpoints import checkpoint_at, load_checkpoint
+from muzero_lite.config import Config, temperature_at
+from muzero_lite.gamefile import GameFileError, list_game_files, read_game
+from muzero_lite.mario_actions import action_sets
+from muzero_lite.networks import configure_torch
+from muzero_lite.observations import stack_observations
+from muzero_lite.search import softmax
 
 
 def stall_positions(rewards: np.ndarray, count: int) -> np.ndarray:
@@ -43,6 +40,11 @@ def stall_positions(rewards: np.ndarray, count: int) -> np.ndarray:
     if start >= len(rewards) or count < 1:
         return np.zeros(0, dtype=np.int64)
     return np.unique(np.linspace(start, len(rewards) - 1, count).round().astype(np.int64))
+
+
+def searching(cfg: Config, root_actions: int) -> Config:
+    """cfg with search.root_actions set to root_actions."""
+    return dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, root_actions=root_actions))
 
 
 def main() -> int:
@@ -60,7 +62,7 @@ def main() -> int:
     if not cfg.env.is_mario:
         ap.error(f"{run}: a Mario run is needed ({cfg.env.id} here)")
     try:
-        step, path = checkpoint_at(run, args.step)
+        step, path = checkpoint_at(run / "checkpoints", args.step)
     except ValueError as e:
         ap.error(str(e))
     net.load_state_dict(load_checkpoint(path)["networks"])
@@ -78,7 +80,7 @@ def main() -> int:
         print(f"{run / 'games'}: no stuck games", file=sys.stderr)
         return 2
     s, a = cfg.search, len(action_sets()[cfg.env.action_set])
-    ks = sorted({s.num_searches, a})
+    ks = sorted({s.root_actions, a})
     prior, target, pick, best, n = 0.0, {k: 0.0 for k in ks}, {k: 0.0 for k in ks}, np.zeros(a), 0
     with torch.inference_mode():
         for rec in games:
@@ -86,25 +88,21 @@ def main() -> int:
             if not len(positions):
                 continue
             obs = torch.from_numpy(stack_observations(rec.frames, rec.actions, positions, cfg.env.stack_moves, a))
-            root = net.initial_inference(obs)
-            prior = prior + torch.softmax(root.policy_logits, dim=1).sum(0).numpy()
             inv_t = np.array([[temperature_at(s, step, int(t))] for t in positions])        # [B, 1]
             for k in ks:
-                r = truncated_search(root, net.recurrent_inference, num_searches=k, search_depth=s.search_depth,
-                                     discount=cfg.train.discount, q_rule=s.q_rule, policy_target=s.policy_target)
+                root, r = search(net, obs, searching(cfg, k), None)
                 target[k] = target[k] + r.policy.sum(0)
                 pick[k] = pick[k] + softmax(inv_t * r.normalised_q).sum(0)   # select_actions' chances
                 if k == a:
                     best += np.bincount(r.q.argmax(1), minlength=a)
+            prior = prior + torch.softmax(root.policy_logits, dim=1).sum(0).numpy()
             n += len(positions)
     print(f"{run}: checkpoint {step} (newest weights), {n} positions in the stalls of the last {len(games)} stuck games")
     names = ["+".join(x) for x in action_sets()[cfg.env.action_set]]
     header = ["action", "prior"] + [f"{c} k={k}" for k in ks for c in ("target", "pick")] + [f"best Q k={a}"]
     rows = [[names[i], f"{prior[i] / n:.3f}"] + [f"{d[k][i] / n:.3f}" for k in ks for d in (target, pick)]
             + [f"{best[i] / n:.3f}"] for i in range(a)]
-    widths = [max(len(r[j]) for r in rows + [header]) for j in range(len(header))]
-    for r in [header] + rows:
-        print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
+    print_columns(header, rows)
     return 0
 
 

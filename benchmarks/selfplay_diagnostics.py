@@ -31,13 +31,11 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from muzero_lite.config import load_config  # noqa: E402
-from muzero_lite.gamefile import GameFileError, list_game_files, read_game  # noqa: E402
-from muzero_lite.mario_actions import action_sets  # noqa: E402
-from muzero_lite.targets import value_targets  # noqa: E402
+from common import print_columns, stall_start, stuck
+from muzero_lite.config import load_config
+from muzero_lite.gamefile import GameFileError, list_game_files, read_game
+from muzero_lite.mario_actions import action_sets
+from muzero_lite.targets import value_targets
 
 
 def discounted_returns(rewards: np.ndarray, discount: float) -> np.ndarray:
@@ -56,6 +54,7 @@ def value_error(root_values: np.ndarray, rewards: np.ndarray, discount: float, e
 
 
 def _mean(xs: list) -> str:
+    """The mean of the values that are not None, as table text ("-" if none are)."""
     xs = [x for x in xs if x is not None]
     return f"{sum(xs) / len(xs):.3f}" if xs else "-"
 
@@ -86,23 +85,13 @@ def stop_bands(games: list[Game]) -> list[tuple[int, int, int]]:
     return [(x, *counts[x]) for x in sorted(counts)]
 
 
-def stuck(meta: dict) -> bool:
-    """The game was cut by a time limit (not terminated) or ended by env.stall_moves: Mario stood still."""
-    return not meta.get("terminated", True) or bool(meta.get("stalled"))
-
-
-def stall_start(rewards: np.ndarray) -> int:
-    """The first move after the last move with a positive reward (0 if none had one)."""
-    forward = np.nonzero(rewards > 0)[0]
-    return int(forward[-1]) + 1 if len(forward) else 0
-
-
 def stall_actions(rewards: np.ndarray, actions: np.ndarray) -> np.ndarray:
     """The actions after the last move with a positive reward (all of them if none had one)."""
     return actions[stall_start(rewards):]
 
 
 def print_stalls(games: list[Game], names: list[str]) -> None:
+    """The cut or stalled games' moves after their last positive reward: how many, and their actions' shares."""
     stalls = [g.stall for g in games if g.stall is not None]
     if not stalls:
         return
@@ -113,6 +102,7 @@ def print_stalls(games: list[Game], names: list[str]) -> None:
 
 
 def print_where(games: list[Game]) -> None:
+    """Where the games stopped, by max-x band, as text bars."""
     print(f"where the last {len(games)} games stopped (max-x band: died or won there / cut by the move limit or a stall there)")
     bands = stop_bands(games)
     scale = max(1.0, max(e + c for _, e, c in bands) / 60)     # bars at most 60 characters
@@ -147,7 +137,7 @@ def main() -> int:
             continue
         m = rec.meta
         ended = bool(m.get("terminated", True))
-        err, n = value_error(rec.root_values, rec.rewards, cfg.train.discount, ended)
+        err, n = value_error(rec.root_values, rec.rewards, cfg.env.discount, ended)
         games.append(Game(number, m.get("checkpoint_step"), m["max_x"] if m.get("max_x") is not None else m["return"],
                           bool(m.get("flag")), m.get("policy_entropy"), m.get("search_changed"), err, n, ended,
                           stall_actions(rec.rewards, rec.actions) if stuck(m) else None))
@@ -161,9 +151,7 @@ def main() -> int:
                      f"{np.mean(scores):.1f}", f"{max(scores):.0f}", sum(g.flag for g in block),
                      _mean([g.entropy for g in block]), _mean([g.changed for g in block]),
                      f"{sum(g.error for g in block) / counted:.3f}" if counted else "-"])
-    widths = [max(len(str(r[j])) for r in rows + [header]) for j in range(len(header))]
-    for r in [header] + rows:
-        print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))
+    print_columns(header, rows)
     if args.where:
         print_where(games[-args.where:])
         print_stalls(games[-args.where:], action_sets()[cfg.env.action_set])

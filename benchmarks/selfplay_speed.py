@@ -9,20 +9,16 @@ gifs and with the config's gif setting, in one process on one core. Prints media
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from muzero_lite.config import load_config  # noqa: E402
-from muzero_lite.networks import configure_torch  # noqa: E402
-from muzero_lite.envs import make_env  # noqa: E402
-from muzero_lite.gifs import encode_gif  # noqa: E402
-from muzero_lite.selfplay import build_networks, play_game  # noqa: E402
+from common import ROOT
+from muzero_lite.acting import play_game
+from muzero_lite.config import load_config
+from muzero_lite.envs import game_spec, make_env
+from muzero_lite.gifs import encode_gif
+from muzero_lite.networks import build_networks, configure_torch
 
 
 def random_agent(env, seconds: float, rng) -> float:
@@ -57,7 +53,7 @@ def main() -> None:
     configure_torch(threads=1)
     cfg = load_config(args.config)
     env = make_env(cfg.env, 0)
-    net = build_networks(cfg, env).eval()
+    net = build_networks(cfg, game_spec(cfg.env)).eval()
     rng = np.random.default_rng(0)
     rand, plain, with_gif = [], [], []
     for r in range(args.rounds):

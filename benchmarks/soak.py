@@ -12,60 +12,44 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from muzero_lite.config import load_config  # noqa: E402
+from common import ROOT, muzero_run, parent_pids, status_kb, stop_on_signals, write_run_config
+from muzero_lite.config import load_config
 
 # soak defaults: retention on, so that disk stays bounded
 RETENTION = {"paths": {"keep_games": 2000, "keep_gifs": 20}, "train": {"keep_checkpoints": 3}}
 
 
 def rss_mb(pid: int) -> float:
+    """A process's resident memory in MB (nan once it has ended)."""
     try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+        return status_kb("VmRSS", pid) / 1024
+    except (OSError, KeyError):
+        return float("nan")
 
 
 def children_by_role(pid: int) -> dict[str, int]:
     """{'train': pid, 'w0': pid, ...} of the run supervisor's children, from their command lines."""
     out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
+    for child in (c for c, ppid in parent_pids().items() if ppid == pid):
         try:
-            with open(f"/proc/{d}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            if ppid != pid:
-                continue
-            with open(f"/proc/{d}/cmdline") as f:
+            with open(f"/proc/{child}/cmdline") as f:
                 argv = f.read().split("\0")
-        except (OSError, IndexError, ValueError):
+        except OSError:
             continue
         if "train" in argv:
-            out["train"] = int(d)
+            out["train"] = child
         elif "--worker" in argv:
-            out[argv[argv.index("--worker") + 1]] = int(d)
+            out[argv[argv.index("--worker") + 1]] = child
     return out
 
 
 def folder_usage(folder: Path) -> tuple[int, int]:
+    """(files, bytes) of the files directly in folder."""
     n = size = 0
     for p in folder.glob("*"):
         if p.is_file():
@@ -83,21 +67,15 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=None, help="seconds before the RSS baseline (default: a third of the run)")
     ap.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "out" / "soak.csv")
     args = ap.parse_args()
+    stop_on_signals()
     run_dir = Path(tempfile.mkdtemp(prefix="soak_"))
-    data = yaml.safe_load(args.config.read_text())
-    for section, values in RETENTION.items():
-        data.setdefault(section, {}).update(values)
-    cfg_path = run_dir / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(data))
+    cfg_path = write_run_config(args.config, run_dir, RETENTION)
     cfg = load_config(cfg_path)
     warmup = args.warmup if args.warmup is not None else args.minutes * 60 / 3
     log_path = run_dir / "run.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "muzero_lite", "run", "--config", str(cfg_path), "--run-dir",
-                             str(run_dir), "--workers", str(args.workers)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     start, rows, baseline = time.time(), [], None
     print(f"soak in {run_dir} for {args.minutes:.0f} min, {args.workers} workers; baseline after {warmup:.0f} s", flush=True)
-    try:
+    with muzero_run(cfg_path, run_dir, args.workers) as proc:
         while time.time() - start < args.minutes * 60:
             time.sleep(min(args.sample_every, max(0.0, args.minutes * 60 - (time.time() - start))))
             t = time.time() - start
@@ -113,10 +91,6 @@ def main() -> None:
             if baseline is None and (t >= warmup or row["buffer/moves"] >= cfg.train.window_size * 0.99):
                 baseline = row
             print("  " + "  ".join(f"{k} {v}" for k, v in row.items()), flush=True)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=120)
-        log.close()
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted({k for r in rows for k in r}, key=lambda k: (k != "seconds", k))
     with open(args.csv, "w", newline="") as f:

@@ -10,28 +10,25 @@ the first config's game is given as a ratio to it: a machine whose speed drifts 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from muzero_lite.config import load_config  # noqa: E402
-from muzero_lite.networks import configure_torch  # noqa: E402
-from muzero_lite.envs import make_env  # noqa: E402
-from muzero_lite.learner import Learner  # noqa: E402
-from muzero_lite.replay import ReplayBuffer  # noqa: E402
-from muzero_lite.selfplay import build_networks  # noqa: E402
-from muzero_lite.trainer import pick_device  # noqa: E402
-from muzero_lite.types import GameRecord  # noqa: E402
+from common import ROOT
+from muzero_lite.config import load_config
+from muzero_lite.envs import game_spec
+from muzero_lite.learner import Learner, pick_device
+from muzero_lite.networks import build_networks, configure_torch
+from muzero_lite.replay import ReplayBuffer, ReplaySettings
+from muzero_lite.types import GameRecord, GameSpec
 
 
-def synthetic_game(shape, dtype, a: int, t: int, rng) -> GameRecord:
-    frames = rng.integers(0, 256, (t,) + shape, dtype=np.uint8) if dtype == np.uint8 else rng.random((t,) + shape).astype(np.float32)
+def synthetic_game(spec: GameSpec, t: int, rng) -> GameRecord:
+    """A game of t moves of the spec's shapes: random frames, actions, rewards, root values and policies."""
+    shape, a = tuple(spec.frame_shape), spec.num_actions
+    frames = (rng.integers(0, 256, (t,) + shape, dtype=np.uint8) if spec.frame_dtype == np.uint8
+              else rng.random((t,) + shape).astype(np.float32))
     pol = rng.random((t, a)).astype(np.float32)
     return GameRecord(frames, rng.integers(0, a, t), rng.normal(size=t).astype(np.float32),
                       rng.normal(size=t).astype(np.float32), pol / pol.sum(1, keepdims=True), {})
@@ -43,20 +40,19 @@ class Subject:
     def __init__(self, path: str):
         cfg = load_config(path)
         self.path, self.t, self.env_id = path, cfg.train, cfg.env.id
-        env = make_env(cfg.env, 0)
-        shape, dtype, a = tuple(env.frame_shape), env.frame_dtype, env.num_actions
-        net = build_networks(cfg, env)
-        env.close()
+        spec = game_spec(cfg.env)
+        net = build_networks(cfg, spec)
         self.device = pick_device(self.t.device)
         self.learner = Learner(self.t, net.to(self.device), cfg.network.support_size, self.device)
         rng = np.random.default_rng(0)
-        self.buf = ReplayBuffer(self.t, cfg.env.stack_moves, a, rng)
+        self.buf = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions, rng)
         while self.buf.total_moves_added < min(self.t.window_size, 20000):   # the window evicts: count what was added
-            self.buf.add(synthetic_game(shape, dtype, a, min(cfg.env.max_moves, 300), rng))
+            self.buf.add(synthetic_game(spec, min(cfg.env.max_moves, 300), rng))
         self.timings = {"sample": 0.0, "train": 0.0, "update": 0.0}
         self.steps = 0
 
     def run(self, steps: int, timed: bool = True) -> None:
+        """`steps` training steps (sample, train step, priority update), timed unless a warm-up."""
         for _ in range(steps):
             t0 = time.perf_counter()
             batch = self.buf.sample(self.t.batch_size, self.t.num_unroll_steps)
@@ -72,6 +68,7 @@ class Subject:
                 self.steps += 1
 
     def report(self) -> float:
+        """Print the timed steps' rates and per-part times; returns the steps/s."""
         total, n, t = sum(self.timings.values()), self.steps, self.t
         print(f"{self.path}: {n / total:.1f} steps/s = {n * t.batch_size / total:.0f} samples/s "
               f"(batch {t.batch_size}, K {t.num_unroll_steps}, device {self.device}, threads {torch.get_num_threads()}); "

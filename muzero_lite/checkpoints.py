@@ -73,6 +73,20 @@ def list_checkpoints(folder: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(out, reverse=True)
 
 
+def checkpoint_at(folder: str | os.PathLike, step: Optional[int] = None) -> tuple[int, Path]:
+    """(step, path) of the checkpoint of training step `step` in folder, or of the newest when step is None.
+
+    Raises ValueError naming the folder when it holds no checkpoint, or none of that step.
+    """
+    found = dict(list_checkpoints(folder))
+    if not found:
+        raise ValueError(f"{folder}: no checkpoints")
+    step = max(found) if step is None else step
+    if step not in found:
+        raise ValueError(f"{folder}: no checkpoint at step {step}")
+    return step, found[step]
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint with torch.load(weights_only=True): data only, no code runs."""
     try:

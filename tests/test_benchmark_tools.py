@@ -1,20 +1,28 @@
-"""The pure functions of the benchmark scripts, against hand-computed cases."""
+"""The pure functions of the benchmark scripts and their common module, against hand-computed cases."""
+import os
 import sys
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import learn_cartpole  # noqa: E402
+from common import parent_pids, status_kb, stuck, write_run_config  # noqa: E402
 from eval_checkpoints import replay_average  # noqa: E402
 from greedy_rules import greedy_scores  # noqa: E402
+from learn_mario import pick_checkpoints  # noqa: E402
+from muzero_lite.checkpoints import checkpoint_at  # noqa: E402
+from muzero_lite.config import load_config  # noqa: E402
+from muzero_lite.evaluate import evaluate  # noqa: E402
+from muzero_lite.networks import UniformModel  # noqa: E402
 from muzero_lite.search import normalise_q, softmax  # noqa: E402
 from muzero_lite.types import SearchResult  # noqa: E402
-from learn_mario import checkpoint_at, pick_checkpoints  # noqa: E402
 from search_at_stalls import stall_positions  # noqa: E402
-from selfplay_diagnostics import Game, stall_actions, stop_bands, stuck, value_error  # noqa: E402
+from selfplay_diagnostics import Game, stall_actions, stop_bands, value_error  # noqa: E402
 
 
 def test_value_error_of_an_ended_game():
@@ -107,12 +115,39 @@ def test_greedy_rules_pick_by_q_by_policy_and_by_their_mix():
 
 
 def test_checkpoint_at_finds_the_step_or_the_newest_and_names_the_folder_otherwise(tmp_path):
+    folder = tmp_path / "checkpoints"
     with pytest.raises(ValueError, match="checkpoints: no checkpoints"):
-        checkpoint_at(tmp_path)
-    (tmp_path / "checkpoints").mkdir()
+        checkpoint_at(folder)
+    folder.mkdir()
     for step in (100, 300, 200):
-        (tmp_path / "checkpoints" / f"checkpoint-{step:09d}.pt").write_bytes(b"x")
-    assert checkpoint_at(tmp_path) == (300, tmp_path / "checkpoints" / "checkpoint-000000300.pt")
-    assert checkpoint_at(tmp_path, 200)[0] == 200
+        (folder / f"checkpoint-{step:09d}.pt").write_bytes(b"x")
+    assert checkpoint_at(folder) == (300, folder / "checkpoint-000000300.pt")
+    assert checkpoint_at(folder, 200)[0] == 200
     with pytest.raises(ValueError, match="no checkpoint at step 250"):
-        checkpoint_at(tmp_path, 250)
+        checkpoint_at(folder, 250)
+
+
+def test_write_run_config_updates_sections_and_sets_top_level_keys(tmp_path):
+    src = tmp_path / "src.yaml"
+    src.write_text(yaml.safe_dump({"seed": 1, "train": {"lr": 0.5, "keep_checkpoints": 3}}))
+    path = write_run_config(src, tmp_path, {"seed": 7, "train": {"keep_checkpoints": 9}, "env": {"levels": ["1-1"]}})
+    assert path == tmp_path / "config.yaml"
+    assert yaml.safe_load(path.read_text()) == {"seed": 7, "train": {"lr": 0.5, "keep_checkpoints": 9},
+                                                "env": {"levels": ["1-1"]}}
+
+
+def test_proc_readers_see_this_process():
+    assert parent_pids()[os.getpid()] == os.getppid()
+    assert status_kb("VmRSS") > 0 and status_kb("VmRSS", os.getpid()) > 0
+    with pytest.raises(KeyError):
+        status_kb("NoSuchField")
+
+
+def test_cartpole_eval_stops_once_the_target_is_out_of_reach(monkeypatch):
+    # the uniform model's greedy CartPole episodes last ~10 moves: after one, 19 more of 500 could still
+    # lift the mean of 20 to 475 (~10 + 9500 >= 9500); after two (~20 + 9000 < 9500) it is out of reach
+    rows = []
+    monkeypatch.setattr(learn_cartpole, "evaluate", lambda *a, **k: rows.append(evaluate(*a, **k)) or rows[-1])
+    cfg = load_config(ROOT / "configs" / "cartpole.yaml")
+    mean = learn_cartpole.eval_mean(cfg, UniformModel(2), 0, 0)
+    assert rows[0]["games"] == 2 and mean == rows[0]["mean_return"] < learn_cartpole.TARGET

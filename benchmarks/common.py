@@ -1,0 +1,147 @@
+"""What several benchmark scripts share: the import path, a run folder's networks, the benchmark eval
+protocol, stalled games, column printing, launching and stopping `muzero-lite run`, and reading
+processes from /proc.
+
+The eval protocol (`eval_checkpoint`, `eval_loaded`, `eval_random`): EVAL_GAMES greedy games on
+EVAL_LEVEL from no-op starts drawn with np.random.default_rng(EVAL_SEED), so the same weights always
+give the same figures; the random agent plays the same no-op starts.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from muzero_lite.checkpoints import eval_weights, load_checkpoint  # noqa: E402
+from muzero_lite.config import Config, load_config  # noqa: E402
+from muzero_lite.envs import game_spec  # noqa: E402
+from muzero_lite.evaluate import evaluate  # noqa: E402
+from muzero_lite.networks import MuZeroNetworks, build_networks  # noqa: E402
+from muzero_lite.runfolder import sigterm_as_interrupt  # noqa: E402
+
+EVAL_LEVEL = "1-1"
+EVAL_GAMES = 20
+EVAL_SEED = 2024
+KEEP_ALL_CHECKPOINTS = {"train": {"keep_checkpoints": 100000}}
+
+
+def run_networks(run_dir: Path) -> tuple[Config, MuZeroNetworks]:
+    """The run folder's config (run_dir/config.yaml) and fresh networks of it to load its checkpoints into (eval mode)."""
+    cfg = load_config(run_dir / "config.yaml")
+    return cfg, build_networks(cfg, game_spec(cfg.env)).eval()
+
+
+def eval_checkpoint(cfg: Config, net: MuZeroNetworks, path: Path, step: int, games: int = EVAL_GAMES) -> dict:
+    """The benchmark's eval of one checkpoint (the weights eval plays: averaged where it has them)."""
+    return eval_loaded(cfg, net, eval_weights(load_checkpoint(path)), step, games)
+
+
+def eval_loaded(cfg: Config, net: MuZeroNetworks, weights: dict, step: int, games: int = EVAL_GAMES) -> dict:
+    """The benchmark's eval of some weights, loaded into net: `evaluate`'s row."""
+    net.load_state_dict(weights)
+    return evaluate(cfg, net, EVAL_LEVEL, games, np.random.default_rng(EVAL_SEED), step)
+
+
+def eval_random(cfg: Config, net: MuZeroNetworks, games: int = EVAL_GAMES) -> dict:
+    """The random agent's row under the benchmark's eval protocol (net only fills evaluate's argument)."""
+    return evaluate(cfg, net, EVAL_LEVEL, games, np.random.default_rng(EVAL_SEED), 0, random_agent=True)
+
+
+def eval_summary(row: dict) -> str:
+    """An eval row's Mario figures on one line: mean and max of max-x, and flags."""
+    return f"eval mean max-x {row['mean_max_x']:.1f} max {row['max_max_x']} flags {row['flags']}"
+
+
+def stuck(meta: dict) -> bool:
+    """The game was cut by a time limit (not terminated) or ended by env.stall_moves: Mario stood still."""
+    return not meta.get("terminated", True) or bool(meta.get("stalled"))
+
+
+def stall_start(rewards: np.ndarray) -> int:
+    """The first move after the last move with a positive reward (0 if none had one)."""
+    forward = np.nonzero(rewards > 0)[0]
+    return int(forward[-1]) + 1 if len(forward) else 0
+
+
+def print_columns(header: list, rows: list[list]) -> None:
+    """Print header and rows as right-aligned columns, two spaces apart."""
+    widths = [max(len(str(r[j])) for r in rows + [header]) for j in range(len(header))]
+    for r in [header] + rows:
+        print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT raise KeyboardInterrupt, so that the finally blocks that stop a launched run
+    always run: on SIGTERM, and on Ctrl-C even when the script was started in the background (a shell's
+    `cmd &` starts it with SIGINT ignored)."""
+    sigterm_as_interrupt()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def write_run_config(config: Path, run_dir: Path, changes: dict) -> Path:
+    """Write run_dir/config.yaml: the YAML file `config` with `changes` merged in (a dict value updates
+    that section, any other value sets the top-level key); returns its path."""
+    data = yaml.safe_load(config.read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            data.setdefault(key, {}).update(value)
+        else:
+            data[key] = value
+    path = run_dir / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@contextmanager
+def muzero_run(cfg_path: Path, run_dir: Path, workers: int | None = None,
+               stop_timeout: float = 120.0) -> Iterator[subprocess.Popen]:
+    """`muzero-lite run` on run_dir while the with block runs (workers None: its default), its output in
+    run_dir/run.log. At the block's end, an exception's too, it is stopped the Ctrl-C way (SIGINT) and
+    waited for; killed if it has not ended within stop_timeout seconds."""
+    argv = [sys.executable, "-m", "muzero_lite", "run", "--config", str(cfg_path), "--run-dir", str(run_dir)]
+    if workers:
+        argv += ["--workers", str(workers)]
+    with open(run_dir / "run.log", "w") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=stop_timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def parent_pids() -> dict[int, int]:
+    """{pid: parent pid} of the processes now running, from /proc (ones that end meanwhile are left out)."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    out[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+def status_kb(field: str, pid: int | str = "self") -> int:
+    """A kB field of /proc/PID/status (VmRSS, VmHWM, ...); KeyError if it has none, OSError if it has ended."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)

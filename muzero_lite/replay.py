@@ -45,6 +45,11 @@ class ReplaySettings(NamedTuple):
         return cls(t.window_size, cfg.env.discount, t.td_steps, t.new_priority, t.priority_beta, t.bootstrap_truncated)
 
 
+def _from_ring(name: str, doc: str) -> property:
+    """A read-only property of the buffer that is the same property of its ring."""
+    return property(lambda self: getattr(self.ring, name), doc=doc)
+
+
 class ReplayBuffer:
     """A window of the most recent cfg.window_size moves, sampled by priority.
 
@@ -64,25 +69,10 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------ size
 
-    @property
-    def num_games(self) -> int:
-        """Games now in the buffer."""
-        return self.ring.num_games
-
-    @property
-    def num_moves(self) -> int:
-        """Moves (positions) now in the buffer."""
-        return self.ring.num_moves
-
-    @property
-    def total_moves_added(self) -> int:
-        """Moves ever added, evicted ones included."""
-        return self.ring.total_moves_added
-
-    @property
-    def game_ids(self) -> range:
-        """Ids of the games now in the buffer, oldest first."""
-        return self.ring.game_ids
+    num_games = _from_ring("num_games", "Games now in the buffer.")
+    num_moves = _from_ring("num_moves", "Moves (positions) now in the buffer.")
+    total_moves_added = _from_ring("total_moves_added", "Moves ever added, evicted ones included.")
+    game_ids = _from_ring("game_ids", "Ids of the games now in the buffer, oldest first.")
 
     # ------------------------------------------------------------------ adding
 

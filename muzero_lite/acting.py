@@ -111,8 +111,7 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
     """
     e, s = cfg.env, cfg.search
     first, info = env.reset(rng)
-    spec = GameSpec(tuple(env.frame_shape), env.frame_dtype, env.num_actions)
-    game = GameArrays(e.max_moves, spec, first)
+    game = GameArrays(e.max_moves, env.spec, first)
     gif = [capture(env)] if render else []
     random_moves = int(rng.integers(0, e.initial_random_moves + 1)) if e.initial_random_moves else 0
     sample_rng = rng if s.root_selection == "sample" and not greedy else None

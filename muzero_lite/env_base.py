@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .types import GameSpec
+
 
 class Env:
     """A game seen move by move: what self-play, evaluation and gifs use."""
@@ -20,6 +22,11 @@ class Env:
     frame_shape: tuple
     # np.uint8 for images, np.float32 for vectors
     frame_dtype: np.dtype
+
+    @property
+    def spec(self) -> GameSpec:
+        """Frame shape, frame dtype and number of actions of this env's game."""
+        return GameSpec(tuple(self.frame_shape), self.frame_dtype, self.num_actions)
 
     def reset(self, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
         """Start a game (the rng picks its level or seed); returns the frames of position 0 and info."""

@@ -22,7 +22,7 @@ from .gamefile import list_game_files, write_game
 from .gifs import gif_path_for, write_gif
 from .networks import configure_torch
 from .runfolder import RunPaths, prune_gifs, sigterm_as_interrupt
-from .types import GameRecord, GameSpec
+from .types import GameRecord
 
 
 def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_mario: bool) -> str:
@@ -49,7 +49,7 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     env = make_env(cfg.env, seed)
-    source = ModelSource(cfg, GameSpec(tuple(env.frame_shape), env.frame_dtype, env.num_actions), paths.checkpoints)
+    source = ModelSource(cfg, env.spec, paths.checkpoints)
     try:
         source.refresh()                   # refuses another config's checkpoint before anything is written
     except BaseException:

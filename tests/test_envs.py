@@ -201,4 +201,4 @@ def test_check_action():
 def test_game_spec_from_the_config_matches_the_running_env(env):
     cfg = config_from_dict({"env": env, "network": {"kind": "mlp" if env["id"] == "CartPole-v1" else "conv"}}).env
     with make_env(cfg, seed=0) as live:
-        assert game_spec(cfg) == (live.frame_shape, live.frame_dtype, live.num_actions)
+        assert game_spec(cfg) == live.spec == (live.frame_shape, live.frame_dtype, live.num_actions)

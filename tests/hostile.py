@@ -13,8 +13,8 @@ from muzero_lite.types import GAME_FORMAT_VERSION, GameRecord
 A = 4  # actions of the hand-made games (unless num_actions says otherwise)
 
 
-# A small valid game with image frames [T, 2, 8, 6, 3] uint8 (or vector frames [T, obs_size] float32).
 def make_record(t: int = 7, vector: bool = False, seed: int = 0, num_actions: int = A, obs_size: int = 5) -> GameRecord:
+    """A small valid game with image frames [T, 2, 8, 6, 3] uint8 (or vector frames [T, obs_size] float32)."""
     rng = np.random.default_rng(seed)
     frames = (rng.normal(size=(t, obs_size)).astype(np.float32) if vector
               else rng.integers(0, 256, size=(t, 2, 8, 6, 3), dtype=np.uint8))
@@ -25,15 +25,15 @@ def make_record(t: int = 7, vector: bool = False, seed: int = 0, num_actions: in
                       policies=policies, meta={"env": "test", "level": "1-1", "return": 3.5, "flag": False, "worker": "w0"})
 
 
-# The raw members a game file of this record holds (meta as JSON bytes with the format version).
 def members_of(r: GameRecord) -> dict[str, np.ndarray]:
+    """The raw members a game file of this record holds (meta as JSON bytes with the format version)."""
     meta = json.dumps({**r.meta, "format_version": GAME_FORMAT_VERSION}).encode()
     return {"frames": r.frames, "actions": r.actions.astype(np.int64), "rewards": r.rewards,
             "root_values": r.root_values, "policies": r.policies, "meta": np.frombuffer(meta, dtype=np.uint8)}
 
 
-# The raw members of a valid file, for tests to corrupt one at a time.
 def valid_members(t: int = 7, **kw) -> dict[str, np.ndarray]:
+    """The raw members of a valid file, for tests to corrupt one at a time."""
     return members_of(make_record(t, **kw))
 
 
@@ -55,8 +55,8 @@ class Payload:
         return (open, (self.marker, "w"))
 
 
-# An npz of members whose `member` is a pickled object array that creates `marker` when unpickled.
 def write_pickled_member(path: Path, members: dict[str, np.ndarray], member: str, marker: Path) -> Path:
+    """An npz of members whose `member` is a pickled object array that creates `marker` when unpickled."""
     buf = io.BytesIO()
     np.save(buf, np.array([Payload(str(marker))], dtype=object), allow_pickle=True)
     with zipfile.ZipFile(path, "w") as zf:
@@ -70,8 +70,8 @@ def write_pickled_member(path: Path, members: dict[str, np.ndarray], member: str
     return path
 
 
-# Write an npz whose frames member streams n_bytes of zeros (never held in memory here).
 def write_zero_frames_npz(path: Path, n_bytes: int, t: int = 7, members: dict[str, np.ndarray] | None = None) -> None:
+    """Write an npz whose frames member streams n_bytes of zeros (never held in memory here)."""
     m = valid_members(t) if members is None else members
     frame = n_bytes // t
     shape = (t, 1, 1, frame, 1)

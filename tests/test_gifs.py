@@ -10,8 +10,8 @@ import pytest
 from muzero_lite.gifs import gif_path_for, write_gif
 
 
-# n distinct colour frames [n, h, w, 3] uint8 (distinct, so the gif writer merges none).
 def make_frames(n: int, h: int, w: int) -> np.ndarray:
+    """n distinct colour frames [n, h, w, 3] uint8 (distinct, so the gif writer merges none)."""
     rng = np.random.default_rng(0)
     frames = np.zeros((n, h, w, 3), np.uint8)
     for i in range(n):

@@ -36,8 +36,8 @@ from hostile import make_record, members_of, meta_array, save_members, write_pic
 OBS, ACTIONS, MOVES = (4,), 2, 30       # CartPole: frames [T, 4] float32, 2 actions; synthetic games of 30 moves
 
 
-# A tiny CartPole config (TINY_CARTPOLE with these section keys on top) in folder: its path and the Config.
 def _config(folder: Path, **sections) -> tuple[Path, Config]:
+    """A tiny CartPole config (TINY_CARTPOLE with these section keys on top) in folder: its path and the Config."""
     folder.mkdir(parents=True, exist_ok=True)
     merged = {k: dict(v) for k, v in TINY_CARTPOLE.items()}
     for section, values in sections.items():
@@ -68,8 +68,8 @@ def _kill(p: subprocess.Popen) -> None:
     p.wait(timeout=30)
 
 
-# A valid CartPole-shaped game written by write_game (one worker name, so names sort by creation).
 def _cartpole_game(folder: Path, seed: int, t: int = MOVES) -> Path:
+    """A valid CartPole-shaped game written by write_game (one worker name, so names sort by creation)."""
     return write_game(folder, make_record(t, vector=True, seed=seed, num_actions=ACTIONS, obs_size=OBS[0]), worker="syn")
 
 

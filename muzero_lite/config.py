@@ -180,6 +180,9 @@ class SelfplayConfig:
     gif_every: int = field(default=5, metadata=_check(_non_negative, "must be >= 0"))
     # frames per second of gifs
     gif_fps: int = field(default=30, metadata=_check(_positive, "must be > 0"))
+    # a strip under each gif frame: move, action, searched actions with their Q, predicted value and
+    # reward, Mario's x and the flag (false: the bare screen)
+    annotate_gifs: bool = True
     # eval: up to this many no-op moves (drawn per game) before greedy play starts
     eval_noop_max: int = field(default=30, metadata=_check(_non_negative, "must be >= 0"))
 

@@ -18,7 +18,7 @@ from PIL import Image
 from .checkpoints import list_checkpoints, newest_checkpoint
 from .config import Config, temperature_at
 from .env_base import Env
-from .gifs import gif_frame
+from .gifs import Annotation, annotate, gif_frame, same_height, shrink_frame
 from .networks import UniformModel, build_networks
 from .observations import stack_observations
 from .search import select_actions, truncated_search
@@ -99,10 +99,64 @@ def capture(env: Env) -> Optional[Image.Image]:
     return None if frame is None else gif_frame(frame)
 
 
+class GifFrames:
+    """The gif frames of one game (none when off).
+
+    Bare frames become palette images when captured. Annotated ones are held in colour at gif size
+    until the move from that screen is played, then get their strip (`gifs.annotate`) and become
+    palette images: one colour frame at a time, whatever the game's length.
+    """
+
+    def __init__(self, env: Env, on: bool, annotated: bool, mario: bool):
+        self.env, self.on, self.annotated, self.mario = env, on, annotated, mario
+        self.names = env.action_names if on and annotated else []
+        self.frames: list[Image.Image] = []
+        self.screen: Optional[np.ndarray] = None      # the held colour screen [h, w, 3], not yet annotated
+        self.where: dict = {}                         # Mario's x and flag on the held screen
+
+    def capture(self, info: dict) -> None:
+        """Take the current screen, the position before the next move (info: the env's info there)."""
+        if not self.on:
+            return
+        if not self.annotated:
+            frame = capture(self.env)
+            self.frames += [frame] if frame is not None else []
+            return
+        frame = self.env.render_rgb()
+        self.screen = None if frame is None else shrink_frame(frame)
+        self.where = {"x": int(info.get("x_pos", 0)), "flag": bool(info.get("flag", False))} if self.mario else {}
+
+    def moved(self, t: int, action: int, reward: float, note: str,
+              root: Optional[InferenceOutput], result: Optional[SearchResult]) -> None:
+        """Annotate the held screen with move t, what the search said there (if it ran) and the reward."""
+        if self.screen is None:
+            return
+        searched, chosen, value = [], None, None
+        if result is not None:
+            ids = [int(a) for a in result.searched[0]]
+            searched = [(self.names[a], float(result.q[0, a])) for a in ids]
+            chosen = ids.index(action) if action in ids else None
+            value = float(root.value[0])
+        self._finish(Annotation(t, self.names[action], note, searched, chosen, value, reward, **self.where))
+
+    def end(self, t: int, total: float, info: dict) -> list[Image.Image]:
+        """Annotate the last screen with the game's end and return; the frames, all of one size."""
+        if self.screen is not None:
+            note = "stalled" if info.get("stalled") else "time limit" if info.get("truncated") else ""
+            self._finish(Annotation(t, note=note, total=total, **self.where))
+        return same_height(self.frames)
+
+    def _finish(self, ann: Annotation) -> None:
+        """The held screen with ann's strip, as a palette frame."""
+        self.frames.append(gif_frame(annotate(self.screen, ann), len(self.frames)))
+        self.screen = None
+
+
 def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_step: int = 0,
               greedy: bool = False, noop_moves: int = 0, render: bool = True,
               random_agent: bool = False) -> tuple[GameRecord, list[Image.Image]]:
-    """Play one game to its end; return the record and (if render) its gif frames (`gifs.gif_frame`).
+    """Play one game to its end; return the record and (if render) its gif frames (`gifs.gif_frame`),
+    each with a strip saying what happened there (`GifFrames`) when cfg.selfplay.annotate_gifs.
 
     Moves are sampled from softmax(t * normalised Q) with the schedule's inverse temperature t, or
     the argmax when greedy. noop_moves: the first moves are no-ops without search (evaluation's
@@ -112,22 +166,24 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
     e, s = cfg.env, cfg.search
     first, info = env.reset(rng)
     game = GameArrays(e.max_moves, env.spec, first)
-    gif = [capture(env)] if render else []
+    gif = GifFrames(env, render, cfg.selfplay.annotate_gifs, e.is_mario)
+    gif.capture(info)
     random_moves = int(rng.integers(0, e.initial_random_moves + 1)) if e.initial_random_moves else 0
     sample_rng = rng if s.root_selection == "sample" and not greedy else None
     stats = SearchStats()
     total, max_x, t, done, started = 0.0, info.get("x_pos", 0), 0, False, time.time()
     while not done and t < e.max_moves:
+        root, result, note = None, None, ""
         if t < noop_moves:
-            action = NOOP
+            action, note = NOOP, "no-op start"
         elif random_agent:
-            action = int(rng.integers(env.num_actions))
+            action, note = int(rng.integers(env.num_actions)), "random agent"
         else:
             root, result = search(model, game.observation(t, e.stack_moves), cfg, sample_rng)
             game.root_values[t], game.policies[t] = result.root_value[0], result.policy[0]
             stats.add(root, result)
             if t < random_moves:
-                action = int(rng.integers(env.num_actions))
+                action, note = int(rng.integers(env.num_actions)), "random move"
             else:
                 inv_t = temperature_at(s, training_step, t)
                 action = int(select_actions(result.normalised_q, inv_t, rng, greedy=greedy)[0])
@@ -135,9 +191,9 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
         game.moved(t, action, reward, nxt)
         total += reward
         max_x = max(max_x, info.get("x_pos", 0))
+        gif.moved(t, action, reward, note, root, result)
         t += 1
-        if render:
-            gif.append(capture(env))
+        gif.capture(info)
     meta = {
         "env": e.id, "level": info.get("level"), "moves": t, "return": float(total),
         "max_x": int(max_x) if e.is_mario else None, "flag": bool(info.get("flag", False)),
@@ -146,7 +202,7 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
         "wall_time": time.time() - started, "greedy": greedy, "noop_moves": int(min(noop_moves, t)),
         **stats.meta(),
     }
-    return game.record(t, meta), [f for f in gif if f is not None]
+    return game.record(t, meta), gif.end(t, total, info)
 
 
 class ModelSource:

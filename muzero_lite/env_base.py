@@ -28,6 +28,11 @@ class Env:
         """Frame shape, frame dtype and number of actions of this env's game."""
         return GameSpec(tuple(self.frame_shape), self.frame_dtype, self.num_actions)
 
+    @property
+    def action_names(self) -> list[str]:
+        """A name for each action, for gifs: "action 0", "action 1", ... unless the env knows better."""
+        return [f"action {i}" for i in range(self.num_actions)]
+
     def reset(self, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
         """Start a game (the rng picks its level or seed); returns the frames of position 0 and info."""
         raise NotImplementedError

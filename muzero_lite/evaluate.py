@@ -1,4 +1,4 @@
-"""`muzero-lite eval`: greedy games with a checkpoint, a gif each, and a table per level.
+"""`muzero-lite eval`: greedy games with a checkpoint, a gif each (in gifs/eval/), and a table per level.
 
 The NES emulator is deterministic, so each game starts with a seeded random number
 (0..eval_noop_max) of no-op moves, as Atari evaluations do; the table says how many distinct
@@ -113,11 +113,14 @@ def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional
     networks.load_state_dict(eval_weights(payload))
     step = int(payload["step"])
     rng = np.random.default_rng(cfg.seed if seed is None else seed)
-    gif_folder = paths.gifs if gifs else None
+    # a folder of their own: self-play's gif pruning and its game-*.gif names stay apart from them
+    gif_folder = paths.gifs / "eval" if gifs else None
     if gif_folder:
         gif_folder.mkdir(parents=True, exist_ok=True)
     weights = "averaged weights" if payload.get("eval_networks") else "newest weights"
     print(f"[eval] {path.name} (step {step}, {weights}), {games} greedy games per level", file=out, flush=True)
     rows = [evaluate(cfg, networks, level, games, rng, step, gif_folder) for level in level_list]
     print(format_table(rows, cfg.env.is_mario), file=out, flush=True)
+    if gif_folder:
+        print(f"[eval] gifs: {gif_folder / f'eval-step{step}-*.gif'}", file=out, flush=True)
     return rows

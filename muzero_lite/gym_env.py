@@ -136,6 +136,16 @@ class GymEnv(Env):
         self._done = terminated or truncated
         return frames, total * self.cfg.reward_scale, self._done, with_counters(dict(info), self._moves, terminated, truncated)
 
+    @property
+    def action_names(self) -> list[str]:
+        """The env's own action meanings where it has them (Atari's get_action_meanings), else "action i"."""
+        meanings = getattr(self._env.unwrapped, "get_action_meanings", None)
+        try:
+            names = [str(m) for m in meanings()] if callable(meanings) else []
+        except Exception:  # a meanings method that fails only costs the names
+            names = []
+        return names if len(names) == self.num_actions else super().action_names
+
     def render_rgb(self) -> np.ndarray | None:
         if not self._can_render:
             return None

@@ -32,3 +32,8 @@ def action_bytes(name: str) -> list[int]:
                 byte |= 1 << BUTTON_BITS[b]
         out.append(byte)
     return out
+
+
+def action_names(name: str) -> list[str]:
+    """Name of each move of an action set, its buttons joined by "+" (e.g. "right+A+B", "NOOP")."""
+    return ["+".join(buttons) for buttons in action_sets()[name]]

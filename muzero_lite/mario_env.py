@@ -16,7 +16,7 @@ from . import mario
 from .config import EnvConfig
 from .env_base import Env, check_action, with_counters
 from .framing import ImageFramer, image_frame_shape
-from .mario_actions import action_bytes, action_count
+from .mario_actions import action_bytes, action_count, action_names
 from .types import GameSpec
 
 
@@ -95,6 +95,11 @@ class MarioEnv(Env):
         self._done = terminated or truncated
         info = {**with_counters(after, self._moves, terminated, truncated), "stalled": stalled}
         return self._framer.move(screens), float(reward), self._done, info
+
+    @property
+    def action_names(self) -> list[str]:
+        """The button combination of each action, e.g. "right+A+B" (`mario_actions.action_names`)."""
+        return action_names(self.cfg.action_set)
 
     def render_rgb(self) -> np.ndarray | None:
         return None if self._screen is None else mario.screen_copy(self._screen)  # [240, 256, 3]

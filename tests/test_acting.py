@@ -1,5 +1,6 @@
 """play_game on the real emulator: what root_selection and policy_target change and what they must not."""
 import numpy as np
+import pytest
 import torch
 
 from muzero_lite.config import load_config
@@ -78,3 +79,57 @@ def test_a_stalled_game_is_recorded_as_ended_by_a_stall(tmp_path):
     assert "max_x 40 | flag no | stalled |" in line
     record.meta["stalled"] = False
     assert "stalled" not in _format_line(1, record, None, 1.0, is_mario=True)
+
+
+def _played(tmp_path, base: str, annotate: bool, render: bool = True, noop_moves: int = 0, model=None):
+    """A short game with fresh networks (or model), gif frames on or off; (record, frames, env's action names)."""
+    cfg = load_config(write_config(tmp_path, base, env={"max_moves": 8}, selfplay={"annotate_gifs": annotate}))
+    env = make_env(cfg.env, 0)
+    torch.manual_seed(1)
+    net = model or build_networks(cfg, game_spec(cfg.env)).eval()
+    try:
+        record, frames = play_game(env, net, cfg, np.random.default_rng(0), render=render, noop_moves=noop_moves)
+        return record, frames, env.action_names
+    finally:
+        env.close()
+
+
+def test_annotated_gif_frames_carry_a_strip_and_bare_ones_do_not(tmp_path):
+    from muzero_lite.gifs import STRIP_BG, strip_height
+    for base, (h, w) in (("mario", (240, 256)), ("cartpole", (100, 150))):
+        _, bare, _ = _played(tmp_path, base, annotate=False)
+        _, marked, _ = _played(tmp_path, base, annotate=True)
+        assert len(bare) == len(marked) > 2
+        assert {f.size for f in bare} == {(w, h)}
+        assert len({f.size for f in marked}) == 1 and marked[0].width == w
+        assert any(marked[0].height == h + strip_height(rows) for rows in range(2, 8))
+        for b, f in zip(bare, marked):
+            rgb = np.asarray(f.convert("RGB"))
+            assert (rgb[h:] != STRIP_BG).any() and np.array_equal(rgb[:h], np.asarray(b.convert("RGB")))
+
+
+def test_annotation_does_not_change_the_game(tmp_path):
+    for base in ("mario", "cartpole"):
+        games = [_played(tmp_path, base, annotate=a, render=r)[0] for a, r in ((True, True), (False, True), (True, False))]
+        for g in games[1:]:
+            assert np.array_equal(g.actions, games[0].actions) and np.array_equal(g.rewards, games[0].rewards)
+            assert np.array_equal(g.root_values, games[0].root_values) and np.array_equal(g.policies, games[0].policies)
+
+
+def test_the_strips_read_what_play_game_computed(tmp_path, monkeypatch):
+    import muzero_lite.acting as acting
+    from muzero_lite.networks import UniformModel
+    seen = []
+    real = acting.annotate
+    monkeypatch.setattr(acting, "annotate", lambda frame, ann: seen.append(ann) or real(frame, ann))
+    record, frames, names = _played(tmp_path, "mario", annotate=True, noop_moves=2, model=UniformModel(12))
+    assert len(seen) == len(frames) == record.length + 1
+    for t, ann in enumerate(seen[:2]):                    # no-op starts: no search, nothing predicted
+        assert (ann.move, ann.action, ann.note, list(ann.searched), ann.value) == (t, "NOOP", "no-op start", [], None)
+    for t, ann in enumerate(seen[2:-1], start=2):         # the uniform model's search ran: shown
+        assert ann.move == t and ann.action == names[record.actions[t]] and ann.reward == pytest.approx(record.rewards[t])
+        assert len(ann.searched) == 3 and ann.value == 0.0 and ann.x is not None and ann.flag is False
+        searched = [name for name, _ in ann.searched]    # uniform Q: the move is often not a searched one
+        assert searched.index(ann.action) == ann.chosen if ann.action in searched else ann.chosen is None
+    end = seen[-1]
+    assert end.action is None and end.move == record.length and end.total == pytest.approx(record.rewards.sum())

@@ -92,3 +92,56 @@ def test_frames_of_different_sizes_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"frame 1 is 4x6 \(h x w\), frame 0 4x4"):
         write_gif(tmp_path / "d.gif", [make_frames(1, 4, 4)[0], make_frames(1, 4, 6)[0]], fps=10)
     assert not (tmp_path / "d.gif").exists()
+
+
+def _hand_made():
+    from muzero_lite.gifs import Annotation
+    return Annotation(12, "right+A+B", searched=[("right", 1.1), ("right+A+B", 1.234), ("right+A", 0.98)],
+                      chosen=1, value=0.75, reward=0.5, x=434, flag=False)
+
+
+def test_strip_text_names_the_action_and_marks_the_chosen_q() -> None:
+    from muzero_lite.gifs import strip_cols, strip_text
+    lines = strip_text(_hand_made(), strip_cols(256))
+    text = "\n".join(lines)
+    assert lines[0].startswith("move 12: right+A+B") and "x 434 flag no" in text
+    assert "value 0.750" in text and "reward +0.50" in text
+    assert ">right+A+B 1.234" in text and " right     1.100" in text and " right+A   0.980" in text
+    assert text.count(">") == 1 and all(len(line) <= strip_cols(256) for line in lines)
+    narrow = strip_text(_hand_made(), strip_cols(150))         # a CartPole frame: wrapped, nothing cut
+    assert ">right+A+B 1.234" in "\n".join(narrow) and all(len(line) <= strip_cols(150) for line in narrow)
+
+
+def test_strip_text_without_a_search_shows_what_is_known() -> None:
+    from muzero_lite.gifs import Annotation, strip_text
+    assert strip_text(Annotation(3, "NOOP", note="no-op start", reward=0.0, x=40, flag=False), 42) == [
+        "move 3: NOOP  (no-op start)  x 40 flag no", "reward +0.00"]
+    assert strip_text(Annotation(60, note="time limit", total=-5.2), 42) == ["end after 60 moves  (time limit)", "return -5.20"]
+
+
+def test_the_strip_font_is_legible_at_gif_size() -> None:
+    from muzero_lite.gifs import line_height, strip_cols
+    assert line_height() >= 10                                   # the 6 x 11 px bitmap font, unscaled
+    assert strip_cols(256) >= 40 and strip_cols(150) >= 23       # a Mario and a CartPole frame
+
+
+def test_annotate_puts_a_strip_of_text_under_the_frame() -> None:
+    from muzero_lite.gifs import STRIP_BG, STRIP_CHOSEN, annotate, gif_frame, strip_cols, strip_height, strip_rows
+    frame = make_frames(1, 240, 256)[0]
+    out = annotate(frame, _hand_made())
+    rows = len(strip_rows(_hand_made(), strip_cols(256)))
+    assert out.shape == (240 + strip_height(rows), 256, 3) and np.array_equal(out[:240], frame)
+    strip = out[240:].reshape(-1, 3)
+    assert (strip != STRIP_BG).any(1).mean() > 0.05                # text, not a bare band
+    assert (strip == STRIP_CHOSEN).all(1).any()                    # the chosen entry in its own colour
+    assert annotate(make_frames(1, 400, 600)[0], _hand_made()).shape[1] == 150   # drawn at gif size
+    assert gif_frame(out).mode == "P"
+
+
+def test_same_height_pads_shorter_strips_with_their_background() -> None:
+    from muzero_lite.gifs import Annotation, STRIP_BG, annotate, gif_frame, same_height
+    frames = same_height([gif_frame(annotate(make_frames(1, 40, 64)[0], a)) for a in (_hand_made(), Annotation(2, "A"))])
+    assert frames[0].size == frames[1].size
+    short = annotate(make_frames(1, 40, 64)[0], Annotation(2, "A"))
+    padded = np.asarray(frames[1].convert("RGB"))
+    assert np.array_equal(padded[:len(short)], short) and (padded[len(short):] == STRIP_BG).all()

@@ -2,7 +2,8 @@
 
 A bad game file (or anything named like one that is not a regular file, e.g. a symlink) is moved
 to games/rejected/ with one warning, and training goes on. Files are read newest first until the
-replay window is full: older ones beyond it are never read.
+replay window is full: older ones beyond it are never read. Each game added is handed, with its
+file name, meta and length, to an optional callback (the trainer's self-play metrics), oldest first.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -42,12 +43,22 @@ def _irregular_game_entries(folder: Path) -> list[Path]:
                   and not is_temp(e.name) and not e.is_file(follow_symlinks=False))
 
 
+# called once per game added to the buffer, oldest first: (file name, meta as read, number of moves)
+OnLoad = Callable[[str, dict[str, Any], int], None]
+
+
 class GameLoader:
-    """Finds game files not loaded yet, validates them, feeds the buffer, moves bad ones aside."""
+    """Finds game files not loaded yet, validates them, feeds the buffer, moves bad ones aside.
+
+    on_load: called right after each game is added to the buffer, oldest first, with the file's
+    name, its meta (untrusted JSON values: the callee checks them) and its length; the buffer's
+    counters already include that game.
+    """
 
     def __init__(self, folder: Path, buffer: ReplayBuffer, frame_shape: tuple, num_actions: int, out=sys.stdout,
-                 max_bytes: Optional[int] = None):
+                 max_bytes: Optional[int] = None, on_load: Optional[OnLoad] = None):
         self.folder, self.buffer, self.frame_shape, self.num_actions, self.out = folder, buffer, tuple(frame_shape), num_actions, out
+        self.on_load = on_load
         # bound on one file's uncompressed size (the trainer passes max_game_bytes of its config)
         self.max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
         self.seen: set[str] = set()      # names listed before (loaded, rejected or beyond the window)
@@ -100,9 +111,11 @@ class GameLoader:
                 continue
             record = self._read(path)
             if record is not None:
-                records.append(record)
+                records.append((path.name, record))
                 moves += record.length
-        for record in reversed(records):    # add oldest first so the window keeps the newest
+        for name, record in reversed(records):    # add oldest first so the window keeps the newest
             self.buffer.add(record)
             self.loaded += 1
+            if self.on_load is not None:
+                self.on_load(name, record.meta, record.length)
         return moves

@@ -22,12 +22,19 @@ from .types import Batch
 
 
 class StepMetrics(NamedTuple):
-    """Mean losses of one step (unweighted by importance), for status lines and CSV."""
+    """The losses of one step, for status lines, CSV and TensorBoard.
+
+    value, reward, policy, exploration: batch means of each term (`losses.LossParts`: no importance
+    weights, no mask). unweighted: their total as the main loss combines them, value + reward +
+    policy - exploration_weight * exploration. total: the main loss that is optimised, importance-
+    weighted and masked, so it differs from `unweighted` (it is smaller when weights are below 1).
+    """
     value: float
     reward: float
     policy: float
     exploration: float
     total: float
+    unweighted: float
 
 
 def pick_device(name: str) -> torch.device:
@@ -125,7 +132,8 @@ class Learner:
         with torch.no_grad():
             predicted = logits_to_scalar(value_logits).view(steps, b)          # [K+1, B]
             priorities = ((predicted - z).abs() + cfg.priority_epsilon).T.cpu().numpy()   # [B, K+1]
-            metrics = StepMetrics(*torch.stack([*parts, loss]).tolist())
+            unweighted = parts.value + parts.reward + parts.policy - cfg.exploration_weight * parts.exploration
+            metrics = StepMetrics(*torch.stack([*parts, loss, unweighted]).tolist())
         return metrics, priorities
 
     def state(self) -> dict:

@@ -4,7 +4,10 @@ It never talks to self-play: games arrive as files in games/, weights leave as c
 (docs/algorithm.md §1). Its loop is the paper's train_network: wait for enough moves, then sample a
 batch, take one training step, update the sampled positions' priorities, and write a checkpoint
 every checkpoint_interval steps. It starts no env: the shapes come from the config (`envs.game_spec`).
-Beside training it keeps the run's disk in bounds (`runfolder.prune_games`, `sweep_stale_temps`).
+Beside training it keeps the run's disk in bounds (`runfolder.prune_games`, `sweep_stale_temps`),
+and it is the one writer of the run's figures (`metrics.RunLog`): checkpoints/train_metrics.csv and
+selfplay_metrics.csv (one row per game loaded, from its file's meta) and TensorBoard scalars in
+runs/trainer/, train/ rows at the status interval only so that a step costs no more.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from .config import Config, save_resolved_config
 from .envs import game_spec
 from .gameloader import GameLoader, max_game_bytes
 from .learner import Learner, pick_device
-from .metrics import MetricsLog, status_line
+from .metrics import RunLog, status_line
 from .networks import build_networks, configure_torch
 from .replay import ReplayBuffer, ReplaySettings
 from .runfolder import RunPaths, prune_games, sigterm_as_interrupt, sweep_stale_temps
@@ -78,9 +81,10 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
     buffer = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions,
                           np.random.default_rng(cfg.seed + learner.step))
     game_bytes = max_game_bytes(cfg.env.max_moves, spec.frame_shape, spec.frame_dtype, spec.num_actions)
-    loader = GameLoader(paths.games, buffer, spec.frame_shape, spec.num_actions, out, max_bytes=game_bytes)
+    log = RunLog(run_dir, paths.checkpoints, paths.games, out)
+    loader = GameLoader(paths.games, buffer, spec.frame_shape, spec.num_actions, out, max_bytes=game_bytes,
+                        on_load=log.game)
     intake = Intake(cfg, paths, loader, stale_temp_s, out)
-    log = MetricsLog(paths.checkpoints / "train_metrics.csv")
     target = None if steps is None else learner.step + steps
     saved_step, samples, last_status, last_poll = learner.step, 0, 0.0, 0.0
     rate_t0, rate_samples = time.time(), 0
@@ -99,6 +103,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
             now = time.time()
             if now - last_poll >= poll_interval or buffer.num_moves < t.min_buffer_moves:
                 intake.poll(now)
+                log.polled(buffer.num_games, buffer.num_moves)
                 last_poll = now
             if buffer.num_moves < t.min_buffer_moves:
                 if now - last_status >= t.status_interval:
@@ -123,8 +128,10 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 rate = rate_samples / max(time.time() - rate_t0, 1e-9)
                 rate_t0, rate_samples, last_status = time.time(), 0, now
                 counts = (loader.loaded, buffer.num_moves, loader.rejected)
-                print(status_line(learner.step, metrics, *counts, intake.pruned, rate, ratio), file=out, flush=True)
-                log.write(learner.step, metrics, *counts, rate, ratio)
+                print(status_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio),
+                      file=out, flush=True)
+                log.train(learner.step, metrics, learner.optimizer.param_groups[0]["lr"], buffer.num_games,
+                          buffer.num_moves, loader.rejected, rate, ratio)
     except KeyboardInterrupt:
         print(f"[train] interrupted at step {learner.step}", file=out, flush=True)
     finally:

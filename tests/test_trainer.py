@@ -1,5 +1,6 @@
 """The trainer's start: shapes from the config, no env made (the emulator is the self-play side's)."""
 import io
+import re
 
 import pytest
 
@@ -21,3 +22,19 @@ def test_the_trainer_starts_without_making_an_env(tmp_path, monkeypatch, name):
     assert run_trainer(cfg, tmp_path, steps=0, out=out) == 0
     assert (tmp_path / "checkpoints" / "config.yaml").is_file()
     assert "stopped at step 0" in out.getvalue()
+
+
+def test_status_line_loss_is_the_sum_of_its_printed_parts(tmp_path):
+    from test_metrics import recorded_run
+    weight = 0.5
+    _, text = recorded_run(tmp_path, [20, 35, 12, 41], steps=3, exploration_weight=weight)
+    pattern = (r"\| loss (\S+) = value (\S+) \+ reward (\S+) \+ policy (\S+) - ([\d.e-]+) x explore (\S+) "
+               r"\| weighted (\S+) \|")
+    lines = re.findall(pattern, text)
+    assert len(lines) == 3, text
+    for loss, value, reward, policy, w, explore, weighted in lines:
+        assert float(w) == weight
+        # each figure is printed to 3 decimals: the parts add up to the printed loss within their rounding
+        assert float(value) + float(reward) + float(policy) - weight * float(explore) == pytest.approx(
+            float(loss), abs=0.0005 * (4 + weight))
+        assert float(weighted) > 0

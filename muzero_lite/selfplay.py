@@ -2,8 +2,8 @@
 
 The worker loop is: (re)load the newest checkpoint if it changed -> play one game -> write the
 game file atomically to games/ -> write the gif (keeping the newest paths.keep_gifs) -> print one
-line. Before any checkpoint exists, and for the first `random_games` games of the run folder, a
-uniform network plays (docs/algorithm.md §1).
+line (every game with --verbose, else every LINE_EVERY-th). Before any checkpoint exists, and for
+the first `random_games` games of the run folder, a uniform network plays (docs/algorithm.md §1).
 """
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ from .networks import configure_torch
 from .runfolder import RunPaths, prune_gifs, sigterm_as_interrupt
 from .types import GameRecord
 
+# without verbose, a worker prints the line of its games 1, 1 + LINE_EVERY, 1 + 2 * LINE_EVERY, ...
+LINE_EVERY = 20
+
 
 def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_mario: bool) -> str:
     """The one line printed for each finished game."""
@@ -40,8 +43,11 @@ def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_m
 
 
 def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[int] = None,
-                 worker: str = "w0", seed: Optional[int] = None, out=sys.stdout) -> int:
-    """The self-play worker: plays games forever (or `games`), returns how many it wrote."""
+                 worker: str = "w0", seed: Optional[int] = None, out=sys.stdout, verbose: bool = False) -> int:
+    """The self-play worker: plays games forever (or `games`), returns how many it wrote.
+
+    verbose: a line for every game; otherwise for the first game and every LINE_EVERY-th after it.
+    """
     configure_torch(threads=1)
     paths = RunPaths.of(cfg, run_dir)
     paths.make()
@@ -75,6 +81,8 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
                 del gif                   # not held through the next game
                 prune_gifs(paths.gifs, cfg.paths.keep_gifs)
             written += 1
+            if not verbose and (written - 1) % LINE_EVERY:
+                continue
             rate = record.length / max(record.meta["wall_time"], 1e-9)
             print(f"[selfplay {worker}] " + _format_line(written, record, step, rate, cfg.env.is_mario), file=out, flush=True)
     except KeyboardInterrupt:

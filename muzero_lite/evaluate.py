@@ -19,6 +19,7 @@ from .checkpoints import CheckpointError, check_compatible, eval_weights, load_c
 from .config import LEVEL_RE, Config, ConfigError
 from .envs import game_spec, make_env
 from .gifs import write_gif
+from .metrics import EVAL_CSV, EVAL_RUN, RUNS, log_eval
 from .networks import build_networks, configure_torch
 from .runfolder import RunPaths
 
@@ -123,4 +124,7 @@ def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional
     print(format_table(rows, cfg.env.is_mario), file=out, flush=True)
     if gif_folder:
         print(f"[eval] gifs: {gif_folder / f'eval-step{step}-*.gif'}", file=out, flush=True)
+    log_eval(run_dir, step, rows, checkpoints=paths.checkpoints, out=out)
+    print(f"[eval] recorded in {paths.checkpoints / EVAL_CSV} and {Path(run_dir) / RUNS / EVAL_RUN} (TensorBoard)",
+          file=out, flush=True)
     return rows

@@ -73,8 +73,12 @@ def test_eval_gifs_go_to_gifs_eval_and_self_play_pruning_leaves_them(tmp_path):
     gifs = run / cfg.paths.gifs
     assert sorted(p.name for p in (gifs / "eval").iterdir()) == ["eval-step3-CartPole-v1-000.gif", "eval-step3-CartPole-v1-001.gif"]
     assert [p.name for p in gifs.iterdir()] == ["eval"]
-    lines = [line for line in out.getvalue().splitlines() if "gifs" in line]
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("[eval] gifs")]
     assert lines == [f"[eval] gifs: {gifs / 'eval' / 'eval-step3-*.gif'}"]
+    # the eval's row is recorded for TensorBoard and the plot
+    rows = (run / cfg.paths.checkpoints / "eval_metrics.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].split(",")[2:5] == ["3", "CartPole-v1", "2"]
+    assert list((run / "runs" / "eval").glob("events.out.tfevents.*"))
     for i in range(3):
         (gifs / f"game-2024010{i}T000000.000000-w0-0-00000{i}.gif").write_bytes(b"GIF89a;")
     assert prune_gifs(gifs, keep=1) == 2

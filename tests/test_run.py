@@ -14,7 +14,8 @@ from muzero_lite.checkpoints import list_checkpoints, load_checkpoint, save_chec
 from muzero_lite.cli import main
 from muzero_lite.config import config_from_dict
 from muzero_lite.gamefile import list_game_files, write_game
-from muzero_lite.run import ChildLines, CsvTail, RunStatus, StatusNumbers, format_status, run_all
+from muzero_lite.run import ChildLines, run_all
+from muzero_lite.run_status import CsvTail, RunStatus, StatusNumbers, format_status
 from muzero_lite.runfolder import RunPaths
 
 from conftest import ROOT, TINY_CARTPOLE, cli, write_config

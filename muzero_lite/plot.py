@@ -82,6 +82,17 @@ def _games_panel(ax, games: list[dict], key: str, title: str, ylabel: str, color
     ax.legend(loc="upper left", fontsize=8)
 
 
+def _titled(ax, drawn: int, name: str, why_empty: str, title: str, xlabel: str, legend_at: str) -> None:
+    """A panel's title, x label, grid and legend once something was drawn; else the empty panel."""
+    if not drawn:
+        _empty(ax, name, why_empty)
+        return
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend_at, fontsize=8)
+
+
 def _losses_panel(ax, train: list[dict]) -> None:
     """The losses by training step: the parts, their total and the optimised (weighted) loss."""
     steps = column(train, "train/step")
@@ -96,13 +107,8 @@ def _losses_panel(ax, train: list[dict]) -> None:
         if x.size:
             ax.plot(x, y, style, color=color, lw=lw, label=label)
             drawn += 1
-    if not drawn:
-        _empty(ax, "losses", "no training steps yet")
-        return
-    ax.set_title("losses by training step")
-    ax.set_xlabel("training step")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)          # a few hundred points at most: "best" stays fast
+    _titled(ax, drawn, "losses", "no training steps yet", "losses by training step", "training step",
+            "best")                            # a few hundred points at most: "best" stays fast
 
 
 def _speed_panel(ax, train: list[dict]) -> None:
@@ -134,13 +140,8 @@ def _search_panel(ax, games: list[dict]) -> None:
             ax.plot(x, y, ".", ms=3, alpha=0.2, color=color)
             ax.plot(x, moving_average(y), lw=2, color=color, label=label)
             drawn += 1
-    if not drawn:
-        _empty(ax, "self-play search", "no searched games yet (random games have none)")
-        return
-    ax.set_title("self-play search by env moves")
-    ax.set_xlabel("env moves")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
+    _titled(ax, drawn, "self-play search", "no searched games yet (random games have none)",
+            "self-play search by env moves", "env moves", "upper right")
 
 
 def _eval_panel(ax, evals: list[dict], mario: bool) -> None:

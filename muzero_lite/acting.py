@@ -1,27 +1,25 @@
-"""Acting: one game played with a model and the truncated search, move by move.
+"""Acting: games played with a model and the truncated search, move by move.
 
 Used alike by self-play (sampled moves, a record to learn from), evaluation (greedy moves from
 no-op starts, or a random agent to compare with) and the benchmarks. A model is anything with
 initial_inference / recurrent_inference (`networks.MuZeroNetworks`, `networks.UniformModel`).
-`ModelSource` keeps the newest checkpoint's weights to act with.
+Many games can be played at once, one per env (`play_games`): every move, the games that search
+share one batched network call per search step, which costs little more than one game's.
 """
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import list_checkpoints, newest_checkpoint
 from .config import Config, temperature_at
 from .env_base import Env
 from .gifs import Annotation, annotate, gif_frame, same_height, shrink_frame
-from .networks import UniformModel, build_networks
 from .observations import stack_observations
-from .search import select_actions, truncated_search
+from .search import Rngs, select_actions, truncated_search
 from .types import GameRecord, GameSpec, InferenceOutput, SearchResult
 
 # Mario's action 0 is NOOP in every action set
@@ -83,7 +81,7 @@ def policy_entropy(logits: torch.Tensor) -> float:
 
 
 def search(model, obs: torch.Tensor, cfg: Config,
-           sample_rng: Optional[np.random.Generator]) -> tuple[InferenceOutput, SearchResult]:
+           sample_rng: Optional[Rngs]) -> tuple[InferenceOutput, SearchResult]:
     """The root's initial inference and the truncated search from it (docs/algorithm.md §3)."""
     s = cfg.search
     root = model.initial_inference(obs)
@@ -152,6 +150,116 @@ class GifFrames:
         self.screen = None
 
 
+class Game:
+    """One game in flight: its env, generator, model, arrays, gif frames and counters.
+
+    A game draws every random number it needs (its level or env seed, its random moves, its
+    sampled root actions and moves) from its own generator, so it plays the same whether it runs
+    alone or beside other games in one batch (`play_moves`), up to the float rounding of batched
+    network calls.
+    """
+
+    def __init__(self, env: Env, model, cfg: Config, rng: np.random.Generator, training_step: int = 0,
+                 greedy: bool = False, noop_moves: int = 0, render: bool = False, random_agent: bool = False):
+        e = cfg.env
+        self.env, self.model, self.cfg, self.rng = env, model, cfg, rng
+        self.training_step, self.greedy, self.noop_moves, self.random_agent = training_step, greedy, noop_moves, random_agent
+        first, self.info = env.reset(rng)
+        self.arrays = GameArrays(e.max_moves, env.spec, first)
+        self.gif = GifFrames(env, render, cfg.selfplay.annotate_gifs, e.is_mario)
+        self.gif.capture(self.info)
+        self.random_moves = int(rng.integers(0, e.initial_random_moves + 1)) if e.initial_random_moves else 0
+        self.sampling = cfg.search.root_selection == "sample" and not greedy
+        self.stats = SearchStats()
+        self.total, self.max_x, self.t, self.done = 0.0, self.info.get("x_pos", 0), 0, False
+        self.started = time.time()
+
+    @property
+    def over(self) -> bool:
+        """The game ended, or reached max_moves."""
+        return self.done or self.t >= self.cfg.env.max_moves
+
+    @property
+    def searches(self) -> bool:
+        """Whether the next move is searched (not a no-op start, not the random agent)."""
+        return not (self.t < self.noop_moves or self.random_agent)
+
+    def observation(self) -> torch.Tensor:
+        """The network input at the current position: [1, *input_shape]."""
+        return self.arrays.observation(self.t, self.cfg.env.stack_moves)
+
+    def move(self, root: Optional[InferenceOutput] = None, result: Optional[SearchResult] = None) -> None:
+        """Choose and play one move; root and result: this game's search (batches of one) when it searches."""
+        s, game, note = self.cfg.search, self.arrays, ""
+        if self.t < self.noop_moves:
+            action, note = NOOP, "no-op start"
+        elif self.random_agent:
+            action, note = int(self.rng.integers(self.env.num_actions)), "random agent"
+        else:
+            game.root_values[self.t], game.policies[self.t] = result.root_value[0], result.policy[0]
+            self.stats.add(root, result)
+            if self.t < self.random_moves:
+                action, note = int(self.rng.integers(self.env.num_actions)), "random move"
+            else:
+                inv_t = temperature_at(s, self.training_step, self.t)
+                action = int(select_actions(result.normalised_q, inv_t, self.rng, greedy=self.greedy)[0])
+        nxt, reward, self.done, self.info = self.env.step(action)
+        game.moved(self.t, action, reward, nxt)
+        self.total += reward
+        self.max_x = max(self.max_x, self.info.get("x_pos", 0))
+        self.gif.moved(self.t, action, reward, note, root, result)
+        self.t += 1
+        self.gif.capture(self.info)
+
+    def finish(self) -> tuple[GameRecord, list[Image.Image]]:
+        """The ended game's record and its gif frames (empty when not rendered)."""
+        e, info, t = self.cfg.env, self.info, self.t
+        meta = {
+            "env": e.id, "level": info.get("level"), "moves": t, "return": float(self.total),
+            "max_x": int(self.max_x) if e.is_mario else None, "flag": bool(info.get("flag", False)),
+            "terminated": bool(info.get("terminated", self.done)), "stalled": bool(info.get("stalled", False)),
+            "training_step": int(self.training_step),
+            "wall_time": time.time() - self.started, "greedy": self.greedy, "noop_moves": int(min(self.noop_moves, t)),
+            **self.stats.meta(),
+        }
+        return self.arrays.record(t, meta), self.gif.end(t, self.total, info)
+
+
+def _row(x, i: int):
+    """Row i of a batched InferenceOutput or SearchResult, as a batch of one."""
+    return type(x)(*(v[i:i + 1] for v in x))
+
+
+def play_moves(games: list[Game]) -> None:
+    """One move of each game: the games that search share one initial inference and one batched
+    truncated search per model (docs/algorithm.md §3), then each plays its move in its env."""
+    searched: dict[int, tuple] = {}
+    groups: dict[int, list[Game]] = {}
+    for g in games:
+        if g.searches:
+            groups.setdefault(id(g.model), []).append(g)
+    for group in groups.values():
+        obs = torch.cat([g.observation() for g in group])                             # [n, *input_shape]
+        sample_rng = [g.rng for g in group] if group[0].sampling else None
+        root, result = search(group[0].model, obs, group[0].cfg, sample_rng)
+        for i, g in enumerate(group):
+            searched[id(g)] = (_row(root, i), _row(result, i))
+    for g in games:
+        g.move(*searched.get(id(g), (None, None)))
+
+
+def play_games(envs: list[Env], new_game: Callable[[Env], Optional[Game]]) -> Iterator[Game]:
+    """Keep a game in flight on every env, moving all of them together (`play_moves`); yield each
+    game as it ends, then start the next on its env with new_game(env) (None: that env rests)."""
+    slots = [new_game(env) for env in envs]
+    while any(slots):
+        play_moves([g for g in slots if g is not None])
+        for i, g in enumerate(slots):
+            if g is not None and g.over:
+                yield g
+                slots[i] = new_game(envs[i])
+
+
 def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_step: int = 0,
               greedy: bool = False, noop_moves: int = 0, render: bool = True,
               random_agent: bool = False) -> tuple[GameRecord, list[Image.Image]]:
@@ -163,67 +271,7 @@ def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_s
     random starts). random_agent: every later move is uniformly random, without search (policies
     uniform, root values 0), the baseline that evaluation compares with.
     """
-    e, s = cfg.env, cfg.search
-    first, info = env.reset(rng)
-    game = GameArrays(e.max_moves, env.spec, first)
-    gif = GifFrames(env, render, cfg.selfplay.annotate_gifs, e.is_mario)
-    gif.capture(info)
-    random_moves = int(rng.integers(0, e.initial_random_moves + 1)) if e.initial_random_moves else 0
-    sample_rng = rng if s.root_selection == "sample" and not greedy else None
-    stats = SearchStats()
-    total, max_x, t, done, started = 0.0, info.get("x_pos", 0), 0, False, time.time()
-    while not done and t < e.max_moves:
-        root, result, note = None, None, ""
-        if t < noop_moves:
-            action, note = NOOP, "no-op start"
-        elif random_agent:
-            action, note = int(rng.integers(env.num_actions)), "random agent"
-        else:
-            root, result = search(model, game.observation(t, e.stack_moves), cfg, sample_rng)
-            game.root_values[t], game.policies[t] = result.root_value[0], result.policy[0]
-            stats.add(root, result)
-            if t < random_moves:
-                action, note = int(rng.integers(env.num_actions)), "random move"
-            else:
-                inv_t = temperature_at(s, training_step, t)
-                action = int(select_actions(result.normalised_q, inv_t, rng, greedy=greedy)[0])
-        nxt, reward, done, info = env.step(action)
-        game.moved(t, action, reward, nxt)
-        total += reward
-        max_x = max(max_x, info.get("x_pos", 0))
-        gif.moved(t, action, reward, note, root, result)
-        t += 1
-        gif.capture(info)
-    meta = {
-        "env": e.id, "level": info.get("level"), "moves": t, "return": float(total),
-        "max_x": int(max_x) if e.is_mario else None, "flag": bool(info.get("flag", False)),
-        "terminated": bool(info.get("terminated", done)), "stalled": bool(info.get("stalled", False)),
-        "training_step": int(training_step),
-        "wall_time": time.time() - started, "greedy": greedy, "noop_moves": int(min(noop_moves, t)),
-        **stats.meta(),
-    }
-    return game.record(t, meta), gif.end(t, total, info)
-
-
-class ModelSource:
-    """Keeps the newest checkpoint's weights loaded; re-checks the folder before each game."""
-
-    def __init__(self, cfg: Config, spec: GameSpec, folder: Path):
-        self.cfg, self.folder = cfg, folder
-        self.networks = build_networks(cfg, spec).eval()
-        self.uniform = UniformModel(spec.num_actions)
-        self.step: Optional[int] = None           # training step of the loaded checkpoint
-
-    def refresh(self) -> None:
-        """Load the newest complete checkpoint if it is not the one loaded (a directory listing otherwise)."""
-        listed = list_checkpoints(self.folder)
-        if not listed or listed[0][0] == self.step:
-            return
-        found = newest_checkpoint(self.folder, self.cfg)
-        if found is not None and found[1]["step"] != self.step:
-            self.networks.load_state_dict(found[1]["networks"])
-            self.step = int(found[1]["step"])
-
-    def model(self, use_uniform: bool):
-        """The networks to act with: the uniform model before any checkpoint, or when asked for."""
-        return self.uniform if use_uniform or self.step is None else self.networks
+    game = Game(env, model, cfg, rng, training_step, greedy, noop_moves, render, random_agent)
+    while not game.over:
+        play_moves([game])
+    return game.finish()

@@ -89,7 +89,6 @@ class GymEnv(Env):
         self._kind = _observation_kind(cfg.id, self._env.observation_space)
         if self._kind == "image":
             self._framer = ImageFramer(cfg, channels_in=_channels(self._env.observation_space))
-        self._seeded = False
         self._moves = 0
         self._done = True
         self._can_render = self._env.render_mode == "rgb_array"
@@ -106,10 +105,9 @@ class GymEnv(Env):
         return np.asarray(obs, dtype=np.float32).reshape(-1)
 
     def reset(self, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        # the first game is seeded from rng; later ones continue the env's own generator
-        seed = None if self._seeded else int(rng.integers(2**31))
-        obs, info = self._env.reset(seed=seed)
-        self._seeded = True
+        # every game is seeded from rng: a game's start depends on its generator alone, not on the
+        # games this env played before it
+        obs, info = self._env.reset(seed=int(rng.integers(2**31)))
         self._moves = 0
         self._done = False
         raw = self._raw(obs)

@@ -6,7 +6,7 @@ all B*k rollouts.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -17,6 +17,18 @@ from .types import InferenceOutput, SearchResult
 NORM_EPS = 0.001
 
 RecurrentFn = Callable[[torch.Tensor, torch.Tensor], InferenceOutput]
+# one generator for a whole batch, or one per row (each game of a batch its own, so that a game's
+# draws do not depend on the games beside it)
+Rngs = Union[np.random.Generator, Sequence[np.random.Generator]]
+
+
+def uniforms(rng: Rngs, rows: int, cols: int) -> np.ndarray:
+    """[rows, cols] uniform draws in [0, 1): from one generator, or row i from the i-th of a sequence."""
+    if isinstance(rng, np.random.Generator):
+        return rng.random((rows, cols))
+    if len(rng) != rows:
+        raise ValueError(f"{len(rng)} generators for {rows} rows")
+    return np.stack([g.random(cols) for g in rng]) if rows else np.zeros((0, cols))
 
 
 def rank_actions(policy_logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -24,7 +36,7 @@ def rank_actions(policy_logits: torch.Tensor, k: int) -> torch.Tensor:
     return torch.argsort(policy_logits, dim=1, descending=True, stable=True)[:, :k]
 
 
-def sample_actions(policy_logits: torch.Tensor, k: int, rng: np.random.Generator) -> torch.Tensor:
+def sample_actions(policy_logits: torch.Tensor, k: int, rng: Rngs) -> torch.Tensor:
     """[B, A] logits -> [B, k]: the best action, then k-1 others drawn without replacement from the policy.
 
     Gumbel-top-k (Kool et al. 2019, as in Gumbel MuZero): the k-1 largest of logits + Gumbel noise
@@ -32,7 +44,7 @@ def sample_actions(policy_logits: torch.Tensor, k: int, rng: np.random.Generator
     The policy's first choice is always searched, so the target never marks it down unseen.
     """
     best = rank_actions(policy_logits, 1)                                           # [B, 1]
-    u = rng.random(tuple(policy_logits.shape))
+    u = uniforms(rng, *policy_logits.shape)                                        # [B, A]
     gumbel = torch.from_numpy(-np.log(-np.log(np.clip(u, 1e-12, 1 - 1e-12)))).to(policy_logits)
     scores = (policy_logits.detach() + gumbel).scatter(1, best, float("inf"))       # [B, A]
     return rank_actions(scores, k)
@@ -99,7 +111,7 @@ def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.
 
 def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, root_actions: int,
                      search_depth: int, discount: float, q_rule: str = "orig",
-                     sample_rng: Optional[np.random.Generator] = None,
+                     sample_rng: Optional[Rngs] = None,
                      policy_target: str = "orig") -> SearchResult:
     """Look ahead from root_actions actions of each root; return Q, root value, target policy.
 
@@ -137,11 +149,15 @@ def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, root_a
                         searched=searched_np)
 
 
-def select_actions(normalised_q: np.ndarray, inverse_temperature: float, rng: np.random.Generator,
+def select_actions(normalised_q: np.ndarray, inverse_temperature: float | np.ndarray, rng: Rngs,
                    greedy: bool = False) -> np.ndarray:
-    """[B, A] -> [B] actions: sampled from softmax(t * normalised q), or the argmax when greedy."""
+    """[B, A] -> [B] actions: sampled from softmax(t * normalised q), or the argmax when greedy.
+
+    inverse_temperature: one t for all rows, or [B] one a row.
+    """
     if greedy:
         return normalised_q.argmax(1)
-    p = softmax(inverse_temperature * normalised_q.astype(np.float64))
-    u = rng.random(p.shape[0])[:, None]                                             # [B, 1]
+    t = np.asarray(inverse_temperature, dtype=np.float64).reshape(-1, 1)           # [B or 1, 1]
+    p = softmax(t * normalised_q.astype(np.float64))
+    u = uniforms(rng, p.shape[0], 1)                                                # [B, 1]
     return np.minimum((p.cumsum(1) < u).sum(1), p.shape[1] - 1)

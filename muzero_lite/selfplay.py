@@ -1,28 +1,39 @@
 """Self-play: play whole games with the newest checkpoint; write each game file and its gif.
 
-The worker loop is: (re)load the newest checkpoint if it changed -> play one game -> write the
-game file atomically to games/ -> write the gif (keeping the newest paths.keep_gifs) -> print one
-line (every game with --verbose, else every LINE_EVERY-th). Before any checkpoint exists, and for
-the first `random_games` games of the run folder, a uniform network plays (docs/algorithm.md §1).
+A worker keeps selfplay.envs games in flight, one per env, and moves them together: each move is
+one batched network call for all of them (`acting.play_games`), so the network's per-call cost is
+shared. Each game that ends is written atomically to games/ with its gif (keeping the newest
+paths.keep_gifs), a line is printed (every game with --verbose, else every LINE_EVERY-th), and a
+new game starts on its env, after (re)loading the newest checkpoint if it changed; games in flight
+then go on with the new weights. Before any checkpoint exists, and for the first `random_games`
+games of the run folder, a uniform network plays (docs/algorithm.md §1).
+
+Game n of a worker with seed s draws everything from np.random.default_rng([s, n]), so it is the
+same game whichever env it ran on and however many ran beside it (up to batched float rounding).
+Ctrl-C, SIGTERM or SIGKILL loses only the games in flight: files appear whole or not at all.
 """
 from __future__ import annotations
 
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
-from .acting import ModelSource, play_game
+from .acting import Game, play_games
+from .checkpoints import list_checkpoints, newest_checkpoint
 from .config import Config, config_digest, model_digest, save_resolved_config
 from .envs import make_env
 from .gamefile import list_game_files, write_game
 from .gifs import gif_path_for, write_gif
-from .networks import configure_torch
+from .env_base import Env
+from .networks import UniformModel, build_networks, configure_torch
 from .runfolder import RunPaths, prune_gifs, sigterm_as_interrupt
-from .types import GameRecord
+from .types import GameRecord, GameSpec
 
 # without verbose, a worker prints the line of its games 1, 1 + LINE_EVERY, 1 + 2 * LINE_EVERY, ...
 LINE_EVERY = 20
@@ -42,6 +53,11 @@ def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_m
     return " | ".join(parts)
 
 
+def game_rng(seed: int, n: int) -> np.random.Generator:
+    """The generator of game n of a worker with this seed."""
+    return np.random.default_rng([seed, n])
+
+
 def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[int] = None,
                  worker: str = "w0", seed: Optional[int] = None, out=sys.stdout, verbose: bool = False) -> int:
     """The self-play worker: plays games forever (or `games`), returns how many it wrote.
@@ -52,42 +68,82 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
     paths = RunPaths.of(cfg, run_dir)
     paths.make()
     seed = cfg.seed if seed is None else seed
-    rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    env = make_env(cfg.env, seed)
-    source = ModelSource(cfg, env.spec, paths.checkpoints)
+    envs: list[Env] = []
     try:
+        envs += [make_env(cfg.env, seed + i) for i in range(cfg.selfplay.envs)]
+        source = ModelSource(cfg, envs[0].spec, paths.checkpoints)
         source.refresh()                   # refuses another config's checkpoint before anything is written
     except BaseException:
-        env.close()
+        for env in envs:
+            env.close()
         raise
     save_resolved_config(cfg, paths.games)
     played_before = len(list_game_files(paths.games))
-    written = 0
+    started, written, moves, t0 = 0, 0, 0, time.time()
+    playing: dict[int, tuple[int, Optional[int]]] = {}      # id of a game in flight -> (its number, checkpoint step)
+
+    def new_game(env: Env) -> Optional[Game]:
+        nonlocal started
+        if games is not None and started >= games:
+            return None
+        source.refresh()
+        model = source.model(played_before + started < cfg.selfplay.random_games)
+        step = None if model is source.uniform else source.step
+        render = cfg.selfplay.gif_every > 0 and started % cfg.selfplay.gif_every == 0
+        game = Game(env, model, cfg, game_rng(seed, started), training_step=step or 0, render=render)
+        playing[id(game)] = (started, step)
+        started += 1
+        return game
+
     previous = sigterm_as_interrupt()
     try:
-        while games is None or written < games:
-            source.refresh()
-            use_uniform = played_before + written < cfg.selfplay.random_games
-            model = source.model(use_uniform)
-            step = None if model is source.uniform else source.step
-            render = cfg.selfplay.gif_every > 0 and written % cfg.selfplay.gif_every == 0
-            record, gif = play_game(env, model, cfg, rng, training_step=step or 0, render=render)
+        for game in play_games(envs, new_game):
+            record, gif = game.finish()
+            number, step = playing.pop(id(game))
             record.meta.update({"worker": worker, "checkpoint_step": step, "seed": seed,
-                                "config_digest": config_digest(cfg), "model_digest": model_digest(cfg)})
+                                "game_number": number, "config_digest": config_digest(cfg),
+                                "model_digest": model_digest(cfg)})
             path = write_game(paths.games, record, worker)
             if gif:
                 write_gif(gif_path_for(path, paths.gifs), gif, cfg.selfplay.gif_fps)
                 del gif                   # not held through the next game
                 prune_gifs(paths.gifs, cfg.paths.keep_gifs)
             written += 1
+            moves += record.length
             if not verbose and (written - 1) % LINE_EVERY:
                 continue
-            rate = record.length / max(record.meta["wall_time"], 1e-9)
-            print(f"[selfplay {worker}] " + _format_line(written, record, step, rate, cfg.env.is_mario), file=out, flush=True)
+            rate = moves / max(time.time() - t0, 1e-9)
+            line = _format_line(written, record, step, rate, cfg.env.is_mario)
+            print(f"[selfplay {worker}] " + line, file=out, flush=True)
     except KeyboardInterrupt:
-        print(f"[selfplay {worker}] stopped after {written} games (the game in flight was dropped)", file=out, flush=True)
+        print(f"[selfplay {worker}] stopped after {written} games (the games in flight were dropped)", file=out, flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        env.close()
+        for env in envs:
+            env.close()
     return written
+
+
+class ModelSource:
+    """Keeps the newest checkpoint's weights loaded; re-checks the folder before each game."""
+
+    def __init__(self, cfg: Config, spec: GameSpec, folder: Path):
+        self.cfg, self.folder = cfg, folder
+        self.networks = build_networks(cfg, spec).eval()
+        self.uniform = UniformModel(spec.num_actions)
+        self.step: Optional[int] = None           # training step of the loaded checkpoint
+
+    def refresh(self) -> None:
+        """Load the newest complete checkpoint if it is not the one loaded (a directory listing otherwise)."""
+        listed = list_checkpoints(self.folder)
+        if not listed or listed[0][0] == self.step:
+            return
+        found = newest_checkpoint(self.folder, self.cfg)
+        if found is not None and found[1]["step"] != self.step:
+            self.networks.load_state_dict(found[1]["networks"])
+            self.step = int(found[1]["step"])
+
+    def model(self, use_uniform: bool):
+        """The networks to act with: the uniform model before any checkpoint, or when asked for."""
+        return self.uniform if use_uniform or self.step is None else self.networks

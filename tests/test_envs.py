@@ -90,11 +90,13 @@ def test_cartpole_frame_skip_sums_rewards():
     env.close()
 
 
-def test_cartpole_first_reset_is_seeded_from_the_rng():
+def test_cartpole_every_reset_is_seeded_from_the_games_rng():
     a, b = gym_env(), gym_env()
     fa, _ = a.reset(np.random.default_rng(7))
-    fb, _ = b.reset(np.random.default_rng(7))
-    fc, _ = b.reset(np.random.default_rng(7))  # later resets continue the env's generator
+    b.reset(np.random.default_rng(3))
+    b.step(0)
+    fb, _ = b.reset(np.random.default_rng(7))  # what b played before does not matter: the rng decides
+    fc, _ = b.reset(np.random.default_rng(8))
     assert np.array_equal(fa, fb) and not np.array_equal(fb, fc)
     a.close()
     b.close()

@@ -9,10 +9,13 @@ that every subcommand (and `run`, before its children start) exits with code 2 i
 """
 from __future__ import annotations
 
+import math
 import warnings
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Optional
+
+import numpy as np
 
 from .config import Config, ConfigError
 
@@ -20,6 +23,10 @@ from .config import Config, ConfigError
 MARIO_ROM = Path("_roms") / "super-mario-bros.nes"
 # what the two Mario packages are installed by (pyproject.toml pins both)
 MARIO_INSTALL = "pip install -e . installs nes-py and gym-super-mario-bros"
+# one game in flight beyond its arrays: an emulator or Gymnasium env and a worker's share of torch
+ENV_OVERHEAD_BYTES = 16 << 20
+# a gif frame at most: a palette image (1 byte a pixel) of gifs.MAX_GIF_WIDTH x 300 (screen and strip)
+GIF_FRAME_BYTES = 256 * 300
 # names of compiled libraries: nes-py's C++ emulator is one (lib_nes_env*.so on Linux)
 _LIBRARY_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 
@@ -37,6 +44,7 @@ def check_runnable(cfg: Config, src: str) -> None:
     spec = _game_spec(cfg, src)
     _check_network_kind(cfg, src, spec.frame_shape)
     _check_device(cfg, src)
+    _check_selfplay_envs(cfg, src, spec)
 
 
 def _game_spec(cfg: Config, src: str):
@@ -66,6 +74,36 @@ def _check_network_kind(cfg: Config, src: str, frame_shape: tuple) -> None:
     if kind == "mlp" and len(frame_shape) != 1:
         raise ConfigError(f"{where}: env {cfg.env.id!r} gives image observations (frames {tuple(frame_shape)}); "
                           f"mlp takes vectors, use conv")
+
+
+def env_bytes(cfg: Config, spec) -> int:
+    """A generous bound on the memory of one game in flight: its env, its arrays at max_moves, and
+    its gif frames (palette images at most GIF_FRAME_BYTES each) as if it made a gif."""
+    frames = cfg.env.max_moves * math.prod(spec.frame_shape) * np.dtype(spec.frame_dtype).itemsize
+    gif = cfg.env.max_moves * GIF_FRAME_BYTES if cfg.selfplay.gif_every else 0
+    return ENV_OVERHEAD_BYTES + frames + gif
+
+
+def available_bytes() -> Optional[int]:
+    """The memory this machine can still give (MemAvailable), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_selfplay_envs(cfg: Config, src: str, spec) -> None:
+    """selfplay.envs games in flight must fit in half the memory available (a worker is not alone)."""
+    free, need = available_bytes(), cfg.selfplay.envs * env_bytes(cfg, spec)
+    if free is not None and need > free // 2:
+        most = max(1, (free // 2) // env_bytes(cfg, spec))
+        raise ConfigError(f"{src}: selfplay.envs = {cfg.selfplay.envs}: {cfg.selfplay.envs} games in flight need about "
+                          f"{need / 2**30:.1f} GiB, more than half the {free / 2**30:.1f} GiB this machine has "
+                          f"available; use at most {most}")
 
 
 def _check_device(cfg: Config, src: str) -> None:

@@ -1,12 +1,15 @@
-"""play_game on the real emulator: what root_selection and policy_target change and what they must not."""
+"""Acting: play_game on the real emulator (what root_selection and policy_target change and what they must
+not), and many games in flight at once (play_games) playing as each would alone."""
 import numpy as np
 import pytest
 import torch
 
-from muzero_lite.config import load_config
-from muzero_lite.acting import play_game
+from muzero_lite import acting
+from muzero_lite.acting import Game, play_game, play_games
+from muzero_lite.config import config_from_dict, load_config
+from muzero_lite.env_base import Env
 from muzero_lite.envs import game_spec, make_env
-from muzero_lite.networks import build_networks
+from muzero_lite.networks import UniformModel, build_networks
 from muzero_lite.selfplay import _format_line
 
 from conftest import write_config
@@ -133,3 +136,86 @@ def test_the_strips_read_what_play_game_computed(tmp_path, monkeypatch):
         assert searched.index(ann.action) == ann.chosen if ann.action in searched else ann.chosen is None
     end = seen[-1]
     assert end.action is None and end.move == record.length and end.total == pytest.approx(record.rewards.sum())
+
+
+class CountdownEnv(Env):
+    """A vector env whose games last a fixed number of moves (one entry of `lengths` per reset)."""
+
+    def __init__(self, lengths: list[int]):
+        self.lengths, self.num_actions, self.frame_shape, self.frame_dtype = list(lengths), 2, (3,), np.dtype(np.float32)
+        self.left, self.resets = 0, 0
+
+    def reset(self, rng):
+        self.left, self.resets = self.lengths.pop(0), self.resets + 1
+        return np.zeros(3, np.float32), {"moves": 0}
+
+    def step(self, action):
+        self.left -= 1
+        return np.ones(3, np.float32), 1.0, self.left == 0, {"terminated": self.left == 0}
+
+
+def test_a_game_that_ends_is_replaced_while_the_others_go_on():
+    cfg = config_from_dict({"env": {"id": "CartPole-v1", "max_moves": 50}, "network": {"kind": "mlp"}})
+    short, long = CountdownEnv([2, 3, 50]), CountdownEnv([9])
+    batches = []
+    real = acting.play_moves
+
+    def spy(games):
+        batches.append(len(games))
+        real(games)
+    started = []
+
+    def new_game(env):
+        if len(started) == 4:
+            return None
+        started.append(env)
+        return Game(env, UniformModel(2), cfg, np.random.default_rng(len(started)))
+    acting.play_moves, ended = spy, []
+    try:
+        for g in play_games([short, long], new_game):
+            ended.append((g.env is long, g.t, len(batches)))
+    finally:
+        acting.play_moves = real
+    # the short env's games end at batched moves 2 and 5, each replaced at once while the long game
+    # goes on; the long one ends at move 9 and its env rests; the fourth game, started on the short
+    # env after move 5, plays its 50 moves to move 55, alone from move 10 on
+    assert ended == [(False, 2, 2), (False, 3, 5), (True, 9, 9), (False, 50, 55)]
+    assert batches == [2] * 9 + [1] * 46
+    assert (short.resets, long.resets) == (3, 1)
+
+
+def test_a_batch_of_games_plays_as_each_game_alone(tmp_path):
+    # perturbed networks (Q differ between actions) and sampled root actions: every draw matters
+    cfg = config_from_dict({"env": {"id": "CartPole-v1", "max_moves": 60, "frame_skip": 1, "frames_per_move": 1,
+                                    "stack_moves": 1, "reward_scale": 1.0, "grayscale": False},
+                            "network": {"kind": "mlp"}, "search": {"root_actions": 2, "root_selection": "sample"}})
+    torch.manual_seed(0)
+    net = build_networks(cfg, game_spec(cfg.env)).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    envs = [make_env(cfg.env, i) for i in range(3)]
+    records_alone = []
+    for n in range(5):
+        records_alone.append(play_game(envs[0], net, cfg, np.random.default_rng([7, n]), training_step=100,
+                                       render=False)[0])
+    numbers, number_of = iter(range(5)), {}
+
+    def new_game(env):
+        n = next(numbers, None)
+        if n is None:
+            return None
+        game = Game(env, net, cfg, np.random.default_rng([7, n]), training_step=100)
+        number_of[id(game)] = n
+        return game
+    together = {number_of[id(g)]: g.finish()[0] for g in play_games(envs, new_game)}
+    moves = same = 0
+    for n, rec in enumerate(records_alone):
+        other = together[n]
+        k = min(rec.length, other.length)
+        moves += max(rec.length, other.length)
+        same += int((rec.actions[:k] == other.actions[:k]).sum())
+    assert same >= 0.99 * moves, (same, moves)
+    assert len({rec.length for rec in records_alone}) > 1            # games of several lengths: replacement ran
+    for env in envs:
+        env.close()

@@ -15,6 +15,8 @@ BAD = [
     ("env: {frame_skipp: 4}\n", ["env.frame_skipp", "unknown key", "did you mean 'frame_skip'"]),
     ("train: {batch_size: many}\n", ["train.batch_size", "'many'", "integer"]),
     ("network: {channels: -8}\n", ["network.channels", "-8", "> 0"]),
+    ("selfplay: {envs: 0}\n", ["selfplay.envs", "0", "> 0"]),
+    ("selfplay: {envs: -3}\n", ["selfplay.envs", "-3", "> 0"]),
     ("search: {policy_target: gumbel}\n", ["search.policy_target", "gumbel", "completed_q"]),
     ("network: {patch_size: -1}\n", ["network.patch_size", "-1", ">= 0"]),
     ("env: {frame_size: [64, 64]}\nnetwork: {patch_size: 16}\n", ["network.patch_size", "16", "into 4 patches", "[64, 64]", "hidden_hw 6"]),

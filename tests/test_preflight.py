@@ -40,6 +40,8 @@ KINDS = {
                       ["network.kind = 'mlp'", IMAGE_ENV, "image observations", "use conv"]),
     "cuda without CUDA": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\ntrain: {device: cuda}\n",
                           ["train.device = 'cuda'", "no CUDA device", "use cpu or auto"]),
+    "more envs than memory": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\nselfplay: {envs: 100000000}\n",
+                              ["selfplay.envs = 100000000", "GiB", "use at most"]),
 }
 
 
@@ -134,3 +136,14 @@ def test_env_that_cannot_be_made_is_a_config_error(monkeypatch):
     with pytest.raises(ConfigError, match=r"^c.yaml: env.id = 'CartPole-v1': the env cannot be made "
                                           r"\(RuntimeError: needs box2d\)$"):
         check_runnable(config_from_dict({"env": {"id": "CartPole-v1"}, "network": {"kind": "mlp"}}), "c.yaml")
+
+
+def test_envs_within_memory_pass_and_the_bound_counts_frames_and_gifs(monkeypatch):
+    cfg = load_config(ROOT / "configs" / "mario.yaml")
+    spec = preflight._game_spec(cfg, "mario.yaml")
+    # 550 moves of 2 grey 64x64 frames, 550 gif frames of at most 256 x 300, and the env itself
+    assert preflight.env_bytes(cfg, spec) == 550 * 2 * 64 * 64 + 550 * 256 * 300 + (16 << 20)
+    monkeypatch.setattr(preflight, "available_bytes", lambda: 20 * preflight.env_bytes(cfg, spec))
+    check_runnable(config_from_dict({"selfplay": {"envs": 10}}), "mario.yaml")        # half the memory: fits
+    with pytest.raises(ConfigError, match=r"mario.yaml: selfplay.envs = 11: .* use at most 10$"):
+        check_runnable(config_from_dict({"selfplay": {"envs": 11}}), "mario.yaml")

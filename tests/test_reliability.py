@@ -80,7 +80,8 @@ def _temps(*folders: Path) -> list[Path]:
 # ---------------------------------------------------------------- 1. killed self-play
 
 def test_killed_selfplay_leaves_only_complete_files_and_temps_are_swept(tmp_path):
-    cfg_path, cfg = _config(tmp_path, train={"min_buffer_moves": 1})
+    # three games in flight in each worker: a kill drops them all, and leaves no partial file
+    cfg_path, cfg = _config(tmp_path, train={"min_buffer_moves": 1}, selfplay={"envs": 3})
     run = tmp_path / "run"
     games, gifs = run / "games", run / "gifs"
     rng = random.Random(0)

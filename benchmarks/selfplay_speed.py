@@ -1,28 +1,37 @@
-"""Self-play moves/s beside a random agent's moves/s on the same emulator, measured side by side.
+"""Self-play moves/s with 1, 2, 4, 8, 16 envs a worker, beside a random agent and the raw emulator.
 
-Alternates rounds of (a) a random agent stepping the env adapter and (b) self-play games with the
-config's networks (fresh weights: the speed does not depend on them) and truncated search, without
-gifs and with the config's gif setting, in one process on one core. Prints medians and ratios.
+Each round, one after the other on one core: (a) the raw emulator (Mario: nes-py stepped frame_skip
+frames a move with random buttons, no framing), (b) a random agent through the env adapter, and
+(c) for each N a fresh worker process playing N games at once with the config's networks (fresh
+weights: the speed does not depend on them), the truncated search and the config's gif setting
+(`acting.play_moves`: one batched search a move). Prints the medians over rounds, the ratio of
+each to the random agent, and each worker's peak memory (VmHWM).
 
-    .venv/bin/python benchmarks/selfplay_speed.py [--config configs/mario.yaml] [--seconds 10] [--rounds 3]
+    .venv/bin/python benchmarks/selfplay_speed.py [--config configs/mario.yaml] [--envs 1 2 4 8 16]
+        [--seconds 10] [--rounds 3]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
 
-from common import ROOT
-from muzero_lite.acting import play_game
+from common import ROOT, status_kb
+from muzero_lite import mario
+from muzero_lite.acting import Game, play_moves
 from muzero_lite.config import load_config
 from muzero_lite.envs import game_spec, make_env
 from muzero_lite.gifs import encode_gif
+from muzero_lite.mario_actions import action_bytes
 from muzero_lite.networks import build_networks, configure_torch
 
 
 def random_agent(env, seconds: float, rng) -> float:
-    """Moves/s of uniformly random moves for about `seconds`."""
+    """Moves/s of uniformly random moves through the env adapter for about `seconds`."""
     moves, start = 0, time.perf_counter()
     env.reset(rng)
     while time.perf_counter() - start < seconds:
@@ -33,44 +42,93 @@ def random_agent(env, seconds: float, rng) -> float:
     return moves / (time.perf_counter() - start)
 
 
-def selfplay(env, net, cfg, seconds: float, rng, gifs: bool) -> float:
-    """Moves/s of whole self-play games (search + env, and gif encoding if gifs) for about `seconds`."""
+def raw_emulator(cfg, seconds: float, rng) -> float:
+    """Moves/s of nes-py itself: frame_skip frames a move with a random controller byte, no framing."""
+    emulator = mario.make_emulator(cfg.env.levels[0])
+    buttons = action_bytes(cfg.env.action_set)
+    moves, start = 0, time.perf_counter()
+    mario.emulator_reset(emulator)
+    while time.perf_counter() - start < seconds:
+        byte = buttons[int(rng.integers(len(buttons)))]
+        for _ in range(cfg.env.frame_skip):
+            _, done, _ = mario.emulator_step(emulator, byte)
+            if done:
+                mario.emulator_reset(emulator)
+                break
+        moves += 1
+    mario.close_emulator(emulator)
+    return moves / (time.perf_counter() - start)
+
+
+def worker(config: str, n: int, seconds: float) -> dict:
+    """In this process: n games at once for about `seconds`; moves/s and peak memory."""
+    configure_torch(threads=1)
+    cfg = load_config(config)
+    net = build_networks(cfg, game_spec(cfg.env)).eval()
+    envs = [make_env(cfg.env, i) for i in range(n)]
+    started = 0
+
+    def new_game(env) -> Game:
+        nonlocal started
+        render = cfg.selfplay.gif_every > 0 and started % cfg.selfplay.gif_every == 0
+        started += 1
+        return Game(env, net, cfg, np.random.default_rng(started), render=render)
+    games = [new_game(env) for env in envs]
     moves, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        rec, frames = play_game(env, net, cfg, rng, training_step=0, render=gifs)
-        if gifs and frames:
-            encode_gif(frames, cfg.selfplay.gif_fps)
-        moves += rec.length
-    return moves / (time.perf_counter() - start)
+        play_moves(games)
+        moves += len(games)
+        for i, g in enumerate(games):
+            if g.over:
+                _, frames = g.finish()
+                if frames:
+                    encode_gif(frames, cfg.selfplay.gif_fps)
+                games[i] = new_game(envs[i])
+    rate = moves / (time.perf_counter() - start)
+    return {"moves_per_s": rate, "peak_mb": status_kb("VmHWM") / 1024}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(ROOT / "configs" / "mario.yaml"))
+    ap.add_argument("--envs", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)   # run as one worker of N envs
     args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.config, args.worker, args.seconds)))
+        return
     configure_torch(threads=1)
     cfg = load_config(args.config)
     env = make_env(cfg.env, 0)
-    net = build_networks(cfg, game_spec(cfg.env)).eval()
     rng = np.random.default_rng(0)
-    rand, plain, with_gif = [], [], []
+    rand, raw, play, peak = [], [], {n: [] for n in args.envs}, {n: 0.0 for n in args.envs}
     for r in range(args.rounds):
+        if cfg.env.is_mario:
+            raw.append(raw_emulator(cfg, args.seconds, rng))
         rand.append(random_agent(env, args.seconds, rng))
-        plain.append(selfplay(env, net, cfg, args.seconds, rng, gifs=False))
-        with_gif.append(selfplay(env, net, cfg, args.seconds, rng, gifs=True))
-        print(f"round {r}: random {rand[-1]:.1f}  selfplay {plain[-1]:.1f}  selfplay+gif-every-game {with_gif[-1]:.1f} moves/s", flush=True)
+        for n in args.envs:
+            out = subprocess.run([sys.executable, __file__, "--config", args.config, "--worker", str(n),
+                                  "--seconds", str(args.seconds)], capture_output=True, text=True, check=True)
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            play[n].append(got["moves_per_s"])
+            peak[n] = max(peak[n], got["peak_mb"])
+        line = "  ".join(f"{n} envs {play[n][-1]:.1f}" for n in args.envs)
+        print(f"round {r}: " + (f"raw emulator {raw[-1]:.1f}  " if raw else "") + f"random {rand[-1]:.1f}  {line} moves/s",
+              flush=True)
     env.close()
-    m_rand, m_plain, m_gif = np.median(rand), np.median(plain), np.median(with_gif)
-    gif_every = max(cfg.selfplay.gif_every, 1)
-    # with a gif every k-th game, the gif cost per move is 1/k of the every-game cost
-    per_move = (1 / m_gif - 1 / m_plain) / gif_every + 1 / m_plain if cfg.selfplay.gif_every else 1 / m_plain
-    print(f"\nconfig {args.config}: {cfg.env.id} {cfg.env.levels if cfg.env.is_mario else ''}")
-    print(f"random agent      : {m_rand:.1f} moves/s (median of {args.rounds})")
-    print(f"self-play, no gif : {m_plain:.1f} moves/s = {m_plain / m_rand:.2f} x random")
-    print(f"self-play, gif each game: {m_gif:.1f} moves/s = {m_gif / m_rand:.2f} x random")
-    print(f"self-play, gif every {gif_every} (config): {1 / per_move:.1f} moves/s = {1 / per_move / m_rand:.2f} x random")
+    m_rand = float(np.median(rand))
+    gif = f"a gif every {cfg.selfplay.gif_every} games" if cfg.selfplay.gif_every else "no gifs"
+    print(f"\nconfig {args.config}: {cfg.env.id}, {gif}, medians of {args.rounds} rounds of {args.seconds:g} s, one core")
+    if raw:
+        print(f"raw emulator ({cfg.env.frame_skip} frames a move, no framing): {np.median(raw):.1f} moves/s; "
+              f"the adapter's random agent is {m_rand / np.median(raw):.2f}x of it")
+    print(f"random agent through the adapter: {m_rand:.1f} moves/s")
+    print(f"{'envs':>5} {'moves/s':>8} {'x random':>9} {'peak RSS MB':>12}")
+    for n in args.envs:
+        m = float(np.median(play[n]))
+        print(f"{n:5d} {m:8.1f} {m / m_rand:9.2f} {peak[n]:12.0f}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ share one batched network call per search step, which costs little more than one
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -61,11 +61,11 @@ class SearchStats:
     def __init__(self):
         self.searches, self.entropy_sum, self.changed = 0, 0.0, 0
 
-    def add(self, root: InferenceOutput, result: SearchResult) -> None:
-        """Count one searched position (batch of one)."""
+    def add(self, entropy: float, changed: bool) -> None:
+        """Count one searched position: its policy's entropy, and whether search overruled the policy."""
         self.searches += 1
-        self.entropy_sum += policy_entropy(root.policy_logits)
-        self.changed += int(result.normalised_q[0].argmax() != int(root.policy_logits[0].argmax()))
+        self.entropy_sum += entropy
+        self.changed += int(changed)
 
     def meta(self) -> dict:
         """policy_entropy: mean nats of the policy's softmax at the searched positions; search_changed: the
@@ -74,10 +74,19 @@ class SearchStats:
         return {"policy_entropy": self.entropy_sum / n if n else None, "search_changed": self.changed / n if n else None}
 
 
-def policy_entropy(logits: torch.Tensor) -> float:
-    """Entropy in nats of softmax(logits) of one row [1, A]."""
-    logp = torch.log_softmax(logits[0].double(), dim=0)
-    return float(-(logp.exp() * logp).sum())
+def policy_entropy(logits: torch.Tensor) -> np.ndarray:
+    """[B] entropy in nats of softmax(logits) of each row of [B, A]."""
+    logp = torch.log_softmax(logits.double(), dim=1)
+    return (-(logp.exp() * logp).sum(1)).numpy()
+
+
+class Searched(NamedTuple):
+    """What the search said at one game's position (batches of one), and two facts about it."""
+    root: InferenceOutput
+    result: SearchResult
+    # nats of the policy's softmax, and whether the search's best action was not the policy's first choice
+    entropy: float
+    changed: bool
 
 
 def search(model, obs: torch.Tensor, cfg: Config,
@@ -188,16 +197,17 @@ class Game:
         """The network input at the current position: [1, *input_shape]."""
         return self.arrays.observation(self.t, self.cfg.env.stack_moves)
 
-    def move(self, root: Optional[InferenceOutput] = None, result: Optional[SearchResult] = None) -> None:
-        """Choose and play one move; root and result: this game's search (batches of one) when it searches."""
+    def move(self, searched: Optional[Searched] = None) -> None:
+        """Choose and play one move; searched: what this game's search said, when it searches."""
         s, game, note = self.cfg.search, self.arrays, ""
+        root, result = searched[:2] if searched is not None else (None, None)
         if self.t < self.noop_moves:
             action, note = NOOP, "no-op start"
         elif self.random_agent:
             action, note = int(self.rng.integers(self.env.num_actions)), "random agent"
         else:
             game.root_values[self.t], game.policies[self.t] = result.root_value[0], result.policy[0]
-            self.stats.add(root, result)
+            self.stats.add(searched.entropy, searched.changed)
             if self.t < self.random_moves:
                 action, note = int(self.rng.integers(self.env.num_actions)), "random move"
             else:
@@ -233,7 +243,7 @@ def _row(x, i: int):
 def play_moves(games: list[Game]) -> None:
     """One move of each game: the games that search share one initial inference and one batched
     truncated search per model (docs/algorithm.md §3), then each plays its move in its env."""
-    searched: dict[int, tuple] = {}
+    searched: dict[int, Searched] = {}
     groups: dict[int, list[Game]] = {}
     for g in games:
         if g.searches:
@@ -242,10 +252,12 @@ def play_moves(games: list[Game]) -> None:
         obs = torch.cat([g.observation() for g in group])                             # [n, *input_shape]
         sample_rng = [g.rng for g in group] if group[0].sampling else None
         root, result = search(group[0].model, obs, group[0].cfg, sample_rng)
+        entropy = policy_entropy(root.policy_logits)                                   # [n]
+        changed = result.normalised_q.argmax(1) != root.policy_logits.argmax(1).numpy()  # [n]
         for i, g in enumerate(group):
-            searched[id(g)] = (_row(root, i), _row(result, i))
+            searched[id(g)] = Searched(_row(root, i), _row(result, i), float(entropy[i]), bool(changed[i]))
     for g in games:
-        g.move(*searched.get(id(g), (None, None)))
+        g.move(searched.get(id(g)))
 
 
 def play_games(envs: list[Env], new_game: Callable[[Env], Optional[Game]]) -> Iterator[Game]:

@@ -1,0 +1,123 @@
+"""Core-seconds per learned move: self-play CPU per env move + trainer CPU per env move, two checkouts side by side.
+
+For each checkout (a folder holding muzero_lite/, e.g. a git worktree of an older commit, and this
+one), through its own command line so that any version can be measured:
+  self-play: `muzero-lite selfplay --games G` with a checkpoint in the run folder (the networks play,
+    not the uniform model); CPU seconds (user + system, from the finished child) over the env moves
+    in the game files it wrote, less the CPU of the same command with --games 0 (start-up).
+  trainer: `muzero-lite train --steps S` on a folder of those games; CPU seconds over S, less the
+    CPU of --steps 0, times the env moves one step stands for at the config's replay ratio:
+    batch_size / train.max_replay_ratio (a step trains batch_size samples; the ratio is samples per move).
+core-seconds per learned move = self-play CPU per move + trainer CPU per step * max_replay_ratio / batch_size.
+The checkouts are measured alternately, --rounds times, and each figure is the median; the last line
+is the ratio of each checkout's figure to the first one's.
+
+    .venv/bin/python benchmarks/core_seconds.py --checkouts /tmp/before . [--config configs/mario.yaml]
+        [--games 6] [--steps 60] [--rounds 3] [--set selfplay.envs=8]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from common import ROOT
+from muzero_lite.config import load_config
+from muzero_lite.gamefile import list_game_files, read_game
+
+
+def child_cpu(argv: list[str], cwd: Path) -> float:
+    """CPU seconds (user + system) of one command run to its end as a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure(checkout: Path, config: Path, seed_run: Path, games: int, steps: int) -> dict:
+    """One round in one checkout: self-play and trainer CPU per env move (see the module doc)."""
+    cmd = [sys.executable, "-m", "muzero_lite"]
+    work = Path(tempfile.mkdtemp(prefix="core_seconds_"))
+    try:
+        play = work / "play"
+        shutil.copytree(seed_run / "checkpoints", play / "checkpoints")
+        start = child_cpu(cmd + ["selfplay", "--config", str(config), "--run-dir", str(play), "--games", "0"], checkout)
+        cpu = child_cpu(cmd + ["selfplay", "--config", str(config), "--run-dir", str(play), "--games", str(games)], checkout)
+        moves = sum(read_game(p).length for p in list_game_files(play / "games"))
+        train = work / "train"
+        shutil.copytree(seed_run / "games", train / "games")
+        t_start = child_cpu(cmd + ["train", "--config", str(config), "--run-dir", str(train), "--steps", "0"], checkout)
+        t_cpu = child_cpu(cmd + ["train", "--config", str(config), "--run-dir", str(train), "--steps", str(steps)], checkout)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"selfplay_per_move": (cpu - start) / moves, "train_per_step": (t_cpu - t_start) / steps, "moves": moves}
+
+
+def seed_run(config: Path, games: int, steps: int) -> Path:
+    """A run folder with games enough to train on and a checkpoint, made by this checkout."""
+    run = Path(tempfile.mkdtemp(prefix="core_seconds_seed_"))
+    cmd = [sys.executable, "-m", "muzero_lite"]
+    cfg = load_config(config)
+    while sum(read_game(p).length for p in list_game_files(run / "games")) < cfg.train.min_buffer_moves + 1:
+        child_cpu(cmd + ["selfplay", "--config", str(config), "--run-dir", str(run), "--games", str(games)], ROOT)
+    child_cpu(cmd + ["train", "--config", str(config), "--run-dir", str(run), "--steps", str(steps)], ROOT)
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkouts", type=Path, nargs="+", required=True, help="folders holding muzero_lite/")
+    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "mario.yaml")
+    ap.add_argument("--games", type=int, default=6)
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="config values for the newest checkout only (the last of --checkouts), e.g. selfplay.envs=8")
+    args = ap.parse_args()
+    cfg = load_config(args.config)
+    rr, batch = cfg.train.max_replay_ratio, cfg.train.batch_size
+    if not rr:
+        ap.error(f"{args.config}: train.max_replay_ratio is 0; core-seconds per learned move needs a replay ratio")
+    checkouts = [c.resolve() for c in args.checkouts]
+    configs = {c: args.config.resolve() for c in checkouts}
+    if args.set:
+        data = yaml.safe_load(args.config.read_text())
+        for item in args.set:
+            key, value = item.split("=", 1)
+            section, name = key.split(".")
+            data.setdefault(section, {})[name] = yaml.safe_load(value)
+        newest = Path(tempfile.mkdtemp(prefix="core_seconds_cfg_")) / "config.yaml"
+        newest.write_text(yaml.safe_dump(data))
+        configs[checkouts[-1]] = newest
+    print(f"making a seed run folder with {args.config} ...", flush=True)
+    run = seed_run(args.config.resolve(), args.games, 110)
+    rows = {c: [] for c in checkouts}
+    for r in range(args.rounds):
+        for c in (checkouts if r % 2 == 0 else checkouts[::-1]):
+            m = measure(c, configs[c], run, args.games, args.steps)
+            core = m["selfplay_per_move"] + m["train_per_step"] * rr / batch
+            rows[c].append((m["selfplay_per_move"], m["train_per_step"], core))
+            print(f"round {r} {c}: self-play {1000 * m['selfplay_per_move']:.2f} ms/move ({m['moves']} moves), "
+                  f"trainer {1000 * m['train_per_step']:.1f} ms/step -> {1000 * core:.2f} core-ms per learned move",
+                  flush=True)
+    shutil.rmtree(run, ignore_errors=True)
+    print(f"\nreplay ratio {rr:g} samples a move, batch {batch}: a step stands for {batch / rr:g} moves")
+    print(f"{'checkout':40s} {'self-play ms/move':>18} {'trainer ms/step':>16} {'core-ms/learned move':>21} {'x first':>8}")
+    first = None
+    for c in checkouts:
+        sp, tr, core = (float(np.median([row[i] for row in rows[c]])) for i in range(3))
+        first = core if first is None else first
+        print(f"{str(c)[-40:]:40s} {1000 * sp:18.2f} {1000 * tr:16.1f} {1000 * core:21.2f} {core / first:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -74,7 +74,11 @@ class ImageFramer:
 
     def move(self, screens: list[np.ndarray]) -> np.ndarray:
         """Frames of one move [F, H, W, C] from its raw screens [h, w, c] (copies, 1..frame_skip of them)."""
-        pooled = pool_frames(screens, self.group, self.frames_per_move)
+        return self.from_pooled(pool_frames(screens, self.group, self.frames_per_move))
+
+    def from_pooled(self, pooled: list[np.ndarray]) -> np.ndarray:
+        """Frames of one move [F, H, W, C] from its 1..F pooled screens [h, w, c]; missing ones repeat the last."""
+        pooled = pooled + [pooled[-1]] * (self.frames_per_move - len(pooled))
         resized: dict[int, np.ndarray] = {}  # repeated (padding) frames are resized once
         for p in pooled:
             if id(p) not in resized:

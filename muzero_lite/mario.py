@@ -88,6 +88,13 @@ def _bgrx_buffer(screen: np.ndarray) -> np.ndarray | None:
     return None
 
 
+def screen_view(screen: np.ndarray) -> np.ndarray:
+    """The emulator's screen without a copy: its [240, 256, 4] BGRX buffer (nes-py 8), or the screen
+    itself [h, w, 3] RGB. The emulator overwrites it at the next frame: copy what must be kept."""
+    base = _bgrx_buffer(screen)
+    return screen if base is None else base.reshape(240, 256, 4)
+
+
 def grab_screen(screen: np.ndarray) -> np.ndarray:
     """A cheap copy of an emulator screen: [240, 256, 4] BGRX (nes-py 8's own layout) or [h, w, 3] RGB.
 

@@ -43,6 +43,8 @@ class MarioEnv(Env):
         self._level = ""
         self._info: dict = {}         # the emulator's info before the next move
         self._screen: np.ndarray | None = None  # the current screen (may be a view into the emulator)
+        self._screen_of_view: np.ndarray | None = None      # the screen object whose view is cached
+        self._view_of_screen: np.ndarray | None = None
         self._moves = 0
         self._done = True
         self._best_x = 0              # the game's largest x_pos so far
@@ -71,11 +73,15 @@ class MarioEnv(Env):
         a = check_action(action, self.num_actions, f"SuperMarioBros (action_set {self.cfg.action_set!r})")
         if self._done:
             raise RuntimeError("SuperMarioBros: step() after the game ended; call reset() first")
-        byte = self._bytes[a]
-        screens: list[np.ndarray] = []
-        for _ in range(self.cfg.frame_skip):
+        byte, group = self._bytes[a], self._framer.group
+        pooled: list[np.ndarray] = []     # the max of each group of frames, pooled as they come
+        for i in range(self.cfg.frame_skip):
             screen, emu_done, raw = mario.emulator_step(self._emulator, byte)
-            screens.append(mario.grab_screen(screen))  # the emulator overwrites its screen next frame
+            view = self._view(screen)
+            if i % group == 0:
+                pooled.append(view.copy())    # the emulator overwrites its screen at the next frame
+            else:
+                np.maximum(pooled[-1], view, out=pooled[-1])
             if emu_done:
                 break
         self._screen = screen
@@ -94,7 +100,13 @@ class MarioEnv(Env):
         self._info = after
         self._done = terminated or truncated
         info = {**with_counters(after, self._moves, terminated, truncated), "stalled": stalled}
-        return self._framer.move(screens), float(reward), self._done, info
+        return self._framer.from_pooled(pooled), float(reward), self._done, info
+
+    def _view(self, screen: np.ndarray) -> np.ndarray:
+        """`mario.screen_view` of screen, worked out once per screen object (nes-py 8 hands out the same one)."""
+        if screen is not self._screen_of_view:
+            self._screen_of_view, self._view_of_screen = screen, mario.screen_view(screen)
+        return self._view_of_screen
 
     @property
     def action_names(self) -> list[str]:

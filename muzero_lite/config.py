@@ -175,7 +175,8 @@ class SearchConfig:
 class SelfplayConfig:
     """Self-play workers."""
     # games a worker plays at once, one per env, moved together with one batched network call a move
-    envs: int = field(default=1, metadata=_check(_positive, "must be > 0"))
+    # (Mario: 16 run self-play at ~0.85x a random agent's moves/s, 1 at ~0.56x; benchmarks/selfplay_speed.py)
+    envs: int = field(default=16, metadata=_check(_positive, "must be > 0"))
     # games played with a uniform network before checkpoints are used
     random_games: int = field(default=20, metadata=_check(_non_negative, "must be >= 0"))
     # write a gif for every k-th game of a worker (1: every game; 0: none); see paths.keep_gifs

@@ -2,8 +2,8 @@
 
 For each checkout (a folder holding muzero_lite/, e.g. a git worktree of an older commit, and this
 one), through its own command line so that any version can be measured:
-  self-play: `muzero-lite selfplay --games G` with a checkpoint in the run folder (the networks play,
-    not the uniform model); CPU seconds (user + system, from the finished child) over the env moves
+  self-play: `muzero-lite selfplay --games G` with a checkpoint and the seed run's games in the run
+    folder (so the networks play, not the uniform model of the first games); CPU seconds (user + system, from the finished child) over the env moves
     in the game files it wrote, less the CPU of the same command with --games 0 (start-up).
   trainer: `muzero-lite train --steps S` on a folder of those games; CPU seconds over S, less the
     CPU of --steps 0, times the env moves one step stands for at the config's replay ratio:
@@ -37,8 +37,10 @@ from muzero_lite.gamefile import list_game_files, read_game
 def child_cpu(argv: list[str], cwd: Path) -> float:
     """CPU seconds (user + system) of one command run to its end as a child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    done = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    if done.returncode:
+        sys.exit(f"core_seconds: {' '.join(argv[2:])} in {cwd} exited {done.returncode}: {done.stderr.strip()[-500:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -50,9 +52,12 @@ def measure(checkout: Path, config: Path, seed_run: Path, games: int, steps: int
     try:
         play = work / "play"
         shutil.copytree(seed_run / "checkpoints", play / "checkpoints")
+        # the seed games too: past selfplay.random_games, so that the networks play, not the uniform model
+        shutil.copytree(seed_run / "games", play / "games")
+        seeded = set(list_game_files(play / "games"))
         start = child_cpu(cmd + ["selfplay", "--config", str(config), "--run-dir", str(play), "--games", "0"], checkout)
         cpu = child_cpu(cmd + ["selfplay", "--config", str(config), "--run-dir", str(play), "--games", str(games)], checkout)
-        moves = sum(read_game(p).length for p in list_game_files(play / "games"))
+        moves = sum(read_game(p).length for p in list_game_files(play / "games") if p not in seeded)
         train = work / "train"
         shutil.copytree(seed_run / "games", train / "games")
         t_start = child_cpu(cmd + ["train", "--config", str(config), "--run-dir", str(train), "--steps", "0"], checkout)
@@ -80,6 +85,8 @@ def main() -> None:
     ap.add_argument("--games", type=int, default=6)
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seed-run", type=Path, default=None,
+                    help="a run folder with games and a checkpoint to use (default: made first, then deleted)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="config values for the newest checkout only (the last of --checkouts), e.g. selfplay.envs=8")
     args = ap.parse_args()
@@ -88,9 +95,11 @@ def main() -> None:
     if not rr:
         ap.error(f"{args.config}: train.max_replay_ratio is 0; core-seconds per learned move needs a replay ratio")
     checkouts = [c.resolve() for c in args.checkouts]
-    configs = {c: args.config.resolve() for c in checkouts}
+    # each checkout reads the config of the same name in its own tree (key names change between versions)
+    name = args.config.resolve().relative_to(ROOT)
+    configs = {c: (c / name if (c / name).is_file() else args.config.resolve()) for c in checkouts}
     if args.set:
-        data = yaml.safe_load(args.config.read_text())
+        data = yaml.safe_load(configs[checkouts[-1]].read_text())
         for item in args.set:
             key, value = item.split("=", 1)
             section, name = key.split(".")
@@ -98,8 +107,11 @@ def main() -> None:
         newest = Path(tempfile.mkdtemp(prefix="core_seconds_cfg_")) / "config.yaml"
         newest.write_text(yaml.safe_dump(data))
         configs[checkouts[-1]] = newest
-    print(f"making a seed run folder with {args.config} ...", flush=True)
-    run = seed_run(args.config.resolve(), args.games, 110)
+    if args.seed_run:
+        run = args.seed_run
+    else:
+        print(f"making a seed run folder with {args.config} ...", flush=True)
+        run = seed_run(args.config.resolve(), args.games, 110)
     rows = {c: [] for c in checkouts}
     for r in range(args.rounds):
         for c in (checkouts if r % 2 == 0 else checkouts[::-1]):
@@ -109,7 +121,8 @@ def main() -> None:
             print(f"round {r} {c}: self-play {1000 * m['selfplay_per_move']:.2f} ms/move ({m['moves']} moves), "
                   f"trainer {1000 * m['train_per_step']:.1f} ms/step -> {1000 * core:.2f} core-ms per learned move",
                   flush=True)
-    shutil.rmtree(run, ignore_errors=True)
+    if not args.seed_run:
+        shutil.rmtree(run, ignore_errors=True)
     print(f"\nreplay ratio {rr:g} samples a move, batch {batch}: a step stands for {batch / rr:g} moves")
     print(f"{'checkout':40s} {'self-play ms/move':>18} {'trainer ms/step':>16} {'core-ms/learned move':>21} {'x first':>8}")
     first = None

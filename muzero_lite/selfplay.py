@@ -84,6 +84,7 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
     playing: dict[int, tuple[int, Optional[int]]] = {}      # id of a game in flight -> (its number, checkpoint step)
 
     def new_game(env: Env) -> Optional[Game]:
+        """The next game of this worker on env (the newest weights, its own generator), or None when done."""
         nonlocal started
         if games is not None and started >= games:
             return None

@@ -17,6 +17,7 @@ from typing import Optional
 
 from .checkpoints import list_checkpoints
 from .gamefile import DEFAULT_MAX_BYTES, list_game_files
+from .metrics import as_number
 from .runfolder import RunPaths
 from .safe_npz import open_npz, open_regular
 
@@ -253,12 +254,6 @@ class RunStatus:
             self.files_seen.add(f.name)
             meta = _game_meta(f)
             if meta is not None:
-                ret, max_x, moves = (_meta_number(meta, k) for k in ("return", "max_x", "moves"))
+                ret, max_x, moves = (as_number(meta.get(k)) for k in ("return", "max_x", "moves"))
                 self.from_files.add(ret, max_x, _truthy(meta.get("flag")), moves)
         return self.from_files
-
-
-def _meta_number(meta: dict, key: str) -> Optional[float]:
-    """A number of a game's meta; None when it is missing or not a number."""
-    value = meta.get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -86,11 +86,14 @@ def game_figures(meta: dict[str, Any], length: int) -> dict[str, Optional[float]
     outside Mario, policy_entropy and search_changed for games played without search.
     """
     wall = as_number(meta.get("wall_time"))
+    # a worker's moves/s where it says (its games in flight share its time), else this game's own
+    rate = as_number(meta.get("worker_moves_per_s"))
+    rate = rate if rate is not None else length / wall if wall and wall > 0 else None
     return {"moves": float(length), "return": as_number(meta.get("return")), "max_x": as_number(meta.get("max_x")),
             "flag": float(meta.get("flag") is True), "stalled": float(meta.get("stalled") is True),
             "policy_entropy": as_number(meta.get("policy_entropy")),
             "search_changed": as_number(meta.get("search_changed")),
-            "moves_per_s": length / wall if wall and wall > 0 else None,
+            "moves_per_s": rate,
             "checkpoint_step": as_number(meta.get("checkpoint_step"))}
 
 

@@ -102,19 +102,19 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
         for game in play_games(envs, new_game):
             record, gif = game.finish()
             number, step = playing.pop(id(game))
+            moves += record.length
+            rate = moves / max(time.time() - t0, 1e-9)     # the worker's, all its games in flight together
             record.meta.update({"worker": worker, "checkpoint_step": step, "seed": seed,
-                                "game_number": number, "config_digest": config_digest(cfg),
-                                "model_digest": model_digest(cfg)})
+                                "game_number": number, "worker_moves_per_s": rate,
+                                "config_digest": config_digest(cfg), "model_digest": model_digest(cfg)})
             path = write_game(paths.games, record, worker)
             if gif:
                 write_gif(gif_path_for(path, paths.gifs), gif, cfg.selfplay.gif_fps)
                 del gif                   # not held through the next game
                 prune_gifs(paths.gifs, cfg.paths.keep_gifs)
             written += 1
-            moves += record.length
             if not verbose and (written - 1) % LINE_EVERY:
                 continue
-            rate = moves / max(time.time() - t0, 1e-9)
             line = _format_line(written, record, step, rate, cfg.env.is_mario)
             print(f"[selfplay {worker}] " + line, file=out, flush=True)
     except KeyboardInterrupt:

@@ -176,3 +176,10 @@ def test_a_killed_trainer_leaves_readable_csvs_and_event_files(tmp_path):
     assert [int(r["env_moves"]) for r in read_rows(run / "checkpoints" / "selfplay_metrics.csv")] == [20, 55, 67]
     acc = scalars(run / "runs" / "trainer")
     assert len(acc.Scalars("train/loss")) >= 3 and len(acc.Scalars("selfplay/moves")) == 3
+
+
+def test_game_moves_per_s_is_the_workers_where_its_meta_says():
+    # a worker with 16 games in flight: one game took 40 s for 200 moves, the worker made 120 moves/s
+    assert game_figures({"wall_time": 40.0, "worker_moves_per_s": 120.0}, 200)["moves_per_s"] == 120.0
+    assert game_figures({"wall_time": 40.0}, 200)["moves_per_s"] == 5.0          # older files: the game's own
+    assert game_figures({"wall_time": 40.0, "worker_moves_per_s": "fast"}, 200)["moves_per_s"] == 5.0

@@ -173,16 +173,18 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return []
 
 
+def cell_number(row: dict[str, str], name: str) -> Optional[float]:
+    """A CSV row's cell as a finite float; None where it is missing, empty or not a number."""
+    try:
+        x = float(row.get(name) or "")
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
 def column(rows: list[dict[str, str]], name: str) -> list[Optional[float]]:
     """One column of read_rows as floats, None where a cell is missing or not a number."""
-    out = []
-    for row in rows:
-        try:
-            x = float(row.get(name) or "")
-        except (TypeError, ValueError):
-            x = None
-        out.append(x if x is not None and math.isfinite(x) else None)
-    return out
+    return [cell_number(row, name) for row in rows]
 
 
 # ---------------------------------------------------------------- the trainer's writer

@@ -17,7 +17,7 @@ from typing import Optional
 
 from .checkpoints import list_checkpoints
 from .gamefile import DEFAULT_MAX_BYTES, list_game_files
-from .metrics import as_number
+from .metrics import as_number, cell_number
 from .runfolder import RunPaths
 from .safe_npz import open_npz, open_regular
 
@@ -79,15 +79,6 @@ def format_status(n: StatusNumbers, is_mario: bool) -> str:
     if n.checkpoint_step is not None and n.checkpoint_age_s is not None:
         ckpt += f" ({_duration(n.checkpoint_age_s)} old)"
     return " | ".join([f"[run] {_duration(n.elapsed_s)}", moves, step, games, ckpt])
-
-
-def _number(row: dict, column: str) -> Optional[float]:
-    """A CSV cell as a number; None when the column is missing, empty or not a number."""
-    try:
-        value = float(row[column])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return value if value == value else None          # NaN says nothing
 
 
 def _truthy(value) -> bool:
@@ -215,14 +206,14 @@ class RunStatus:
         if self.games_csv.restarted:
             self.from_csv = GameTally()
         for row in game_rows:
-            self.from_csv.add(_number(row, "return"), _number(row, "max_x"), _truthy(row.get("flag")),
-                              _number(row, "moves"))
-            env_moves = _number(row, "env_moves")
+            self.from_csv.add(cell_number(row, "return"), cell_number(row, "max_x"), _truthy(row.get("flag")),
+                              cell_number(row, "moves"))
+            env_moves = cell_number(row, "env_moves")
             if env_moves is not None:
                 self.from_csv.last_env_moves = int(env_moves)
         games = self.from_csv if self.games_csv.exists else self._tally_game_files()
         games.fill(n)
-        train_moves = _number(self.train_row, "env_moves")
+        train_moves = cell_number(self.train_row, "env_moves")
         for moves in (self.from_csv.last_env_moves, train_moves, games.moves_total):
             if moves is not None:
                 n.env_moves = int(moves)
@@ -230,10 +221,10 @@ class RunStatus:
         if self.previous is not None and now > self.previous[0] and n.env_moves >= self.previous[1]:
             n.moves_per_s = (n.env_moves - self.previous[1]) / (now - self.previous[0])
         self.previous = (now, n.env_moves)
-        ratios = [_number(self.train_row, c) for c in REPLAY_RATIO_COLUMNS]
+        ratios = [cell_number(self.train_row, c) for c in REPLAY_RATIO_COLUMNS]
         n.replay_ratio = next((r for r in ratios if r is not None), None)
         newest = list_checkpoints(self.paths.checkpoints)
-        steps = [s for s in (_number(self.train_row, "train/step"), newest[0][0] if newest else None) if s is not None]
+        steps = [s for s in (cell_number(self.train_row, "train/step"), newest[0][0] if newest else None) if s is not None]
         n.train_step = int(max(steps)) if steps else None
         if newest:
             n.checkpoint_step = newest[0][0]

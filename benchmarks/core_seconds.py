@@ -7,8 +7,8 @@ one), through its own command line so that any version can be measured:
     in the game files it wrote, less the CPU of the same command with --games 0 (start-up).
   trainer: `muzero-lite train --steps S` on a folder of those games; CPU seconds over S, less the
     CPU of --steps 0, times the env moves one step stands for at the config's replay ratio:
-    batch_size / train.max_replay_ratio (a step trains batch_size samples; the ratio is samples per move).
-core-seconds per learned move = self-play CPU per move + trainer CPU per step * max_replay_ratio / batch_size.
+    batch_size / train.replay_ratio (a step trains batch_size samples; the ratio is samples per move).
+core-seconds per learned move = self-play CPU per move + trainer CPU per step * replay_ratio / batch_size.
 The checkouts are measured alternately, --rounds times, and each figure is the median; the last line
 is the ratio of each checkout's figure to the first one's.
 
@@ -91,9 +91,9 @@ def main() -> None:
                     help="config values for the newest checkout only (the last of --checkouts), e.g. selfplay.envs=8")
     args = ap.parse_args()
     cfg = load_config(args.config)
-    rr, batch = cfg.train.max_replay_ratio, cfg.train.batch_size
+    rr, batch = cfg.train.replay_ratio, cfg.train.batch_size
     if not rr:
-        ap.error(f"{args.config}: train.max_replay_ratio is 0; core-seconds per learned move needs a replay ratio")
+        ap.error(f"{args.config}: train.replay_ratio is 0; core-seconds per learned move needs a replay ratio")
     checkouts = [c.resolve() for c in args.checkouts]
     # each checkout reads the config of the same name in its own tree (key names change between versions)
     name = args.config.resolve().relative_to(ROOT)

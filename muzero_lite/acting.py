@@ -260,11 +260,15 @@ def play_moves(games: list[Game]) -> None:
         g.move(searched.get(id(g)))
 
 
-def play_games(envs: list[Env], new_game: Callable[[Env], Optional[Game]]) -> Iterator[Game]:
+def play_games(envs: list[Env], new_game: Callable[[Env], Optional[Game]],
+               before_move: Optional[Callable[[], None]] = None) -> Iterator[Game]:
     """Keep a game in flight on every env, moving all of them together (`play_moves`); yield each
-    game as it ends, then start the next on its env with new_game(env) (None: that env rests)."""
+    game as it ends, then start the next on its env with new_game(env) (None: that env rests).
+    before_move: called before each move of them all (self-play waits there for the trainer, `pace`)."""
     slots = [new_game(env) for env in envs]
     while any(slots):
+        if before_move is not None:
+            before_move()
         play_moves([g for g in slots if g is not None])
         for i, g in enumerate(slots):
             if g is not None and g.over:

@@ -21,6 +21,9 @@ from .config import Config, config_digest, config_to_yaml, model_digest
 
 CHECKPOINT_FORMAT_VERSION = 1
 NAME_RE = re.compile(r"^checkpoint-(\d{9})\.pt$")
+# learning-curve checkpoints (train.curve_every_moves) live in this subfolder, named by env moves
+CURVE_FOLDER = "curve"
+CURVE_RE = re.compile(r"^moves-(\d{10})\.pt$")
 
 
 class CheckpointError(ValueError):
@@ -34,11 +37,17 @@ def checkpoint_name(step: int) -> str:
 
 def save_checkpoint(folder: str | os.PathLike, cfg: Config, step: int, networks: dict,
                     optimizer: Optional[dict] = None, exploration_optimizer: Optional[dict] = None,
-                    keep: Optional[int] = None, eval_networks: Optional[dict] = None) -> Path:
-    """Write checkpoint-<step>.pt atomically, then delete all but the newest `keep`; returns its path."""
+                    keep: Optional[int] = None, eval_networks: Optional[dict] = None,
+                    env_moves: Optional[int] = None, also_as: Optional[Path] = None) -> Path:
+    """Write checkpoint-<step>.pt atomically, then delete all but the newest `keep`; returns its path.
+
+    env_moves: the env moves the trainer had loaded (recorded, None if unknown). also_as: write the
+    same bytes to this path too (atomically; `curve_checkpoint_path`), a file pruning never deletes.
+    """
     payload = {
         "format_version": CHECKPOINT_FORMAT_VERSION,
         "step": int(step),
+        "env_moves": None if env_moves is None else int(env_moves),
         "model_digest": model_digest(cfg),
         "config_digest": config_digest(cfg),
         "config_yaml": config_to_yaml(cfg),
@@ -50,6 +59,8 @@ def save_checkpoint(folder: str | os.PathLike, cfg: Config, step: int, networks:
     buf = io.BytesIO()
     torch.save(payload, buf)
     path = atomic_write(Path(folder) / checkpoint_name(step), lambda f: f.write(buf.getbuffer()))
+    if also_as is not None:
+        atomic_write(also_as, lambda f: f.write(buf.getbuffer()))
     if keep:
         for _, old in list_checkpoints(folder)[keep:]:
             try:
@@ -57,6 +68,24 @@ def save_checkpoint(folder: str | os.PathLike, cfg: Config, step: int, networks:
             except FileNotFoundError:
                 pass
     return path
+
+
+def curve_checkpoint_path(folder: str | os.PathLike, mark: int) -> Path:
+    """Where the trainer keeps the checkpoint of a learning curve's point `mark` (a multiple of
+    train.curve_every_moves): checkpoints/curve/moves-<mark>.pt, zero-padded so that names sort.
+    The payload's env_moves says how many moves were loaded when it was taken (mark or a game more)."""
+    return Path(folder) / CURVE_FOLDER / f"moves-{int(mark):010d}.pt"
+
+
+def list_curve_checkpoints(folder: str | os.PathLike) -> list[tuple[int, Path]]:
+    """(mark, path) of the curve checkpoints in folder's curve/, fewest moves first."""
+    try:
+        entries = list(os.scandir(Path(folder) / CURVE_FOLDER))
+    except FileNotFoundError:
+        return []
+    out = [(int(m.group(1)), Path(e.path)) for e in entries
+           if (m := CURVE_RE.match(e.name)) and e.is_file(follow_symlinks=False)]
+    return sorted(out)
 
 
 def list_checkpoints(folder: str | os.PathLike) -> list[tuple[int, Path]]:

@@ -230,8 +230,16 @@ class TrainConfig:
     keep_checkpoints: int = field(default=3, metadata=_check(_positive, "must be > 0"))
     # training waits until this many moves are loaded
     min_buffer_moves: int = field(default=3000, metadata=_check(_positive, "must be > 0"))
-    # at most this many samples trained per self-play move loaded (0: no cap)
-    max_replay_ratio: float = field(default=8.0, metadata=_check(_non_negative, "must be >= 0"))
+    # samples trained per env move loaded (step x batch_size / env moves): the trainer never gets
+    # ahead of it (it waits for games) and, with pin_replay_ratio, self-play waits when the trainer is
+    # behind, so that learning depends on env moves, not on the machine's speed (0: neither; train freely)
+    replay_ratio: float = field(default=8.0, metadata=_check(_non_negative, "must be >= 0"))
+    # hold replay_ratio from both sides (self-play waits for a trainer that is behind);
+    # false: the ratio is only a cap and self-play runs at full speed
+    pin_replay_ratio: bool = True
+    # keep a checkpoint at every this many env moves in checkpoints/curve/ (never deleted): the points
+    # of a learning curve by env moves (0: none)
+    curve_every_moves: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
     # seconds between status lines
     status_interval: float = field(default=10.0, metadata=_check(_positive, "must be > 0"))
     # "cpu", "cuda" or "auto"
@@ -275,6 +283,8 @@ class Config:
 RENAMED_KEYS = {
     "search.num_searches": "search.root_actions (the number of root actions searched)",
     "train.discount": "env.discount (a property of the game, used by search and targets)",
+    "train.max_replay_ratio": "train.replay_ratio (samples trained per env move; train.pin_replay_ratio false "
+                              "makes it a cap only, as max_replay_ratio was)",
 }
 # Values of earlier versions, by key: the same one-line error naming the new value.
 RENAMED_VALUES = {

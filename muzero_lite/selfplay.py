@@ -5,7 +5,8 @@ one batched network call for all of them (`acting.play_games`), so the network's
 shared. Each game that ends is written atomically to games/ with its gif (keeping the newest
 paths.keep_gifs), a line is printed (every game with --verbose, else every LINE_EVERY-th), and a
 new game starts on its env, after (re)loading the newest checkpoint if it changed; games in flight
-then go on with the new weights. Before any checkpoint exists, and for the first `random_games`
+then go on with the new weights. Before each move the worker waits while the trainer asks it to
+(checkpoints/pace.json: the trainer is behind the pinned replay ratio, `pace`). Before any checkpoint exists, and for the first `random_games`
 games of the run folder, a uniform network plays (docs/algorithm.md §1).
 
 Game n of a worker with seed s draws everything from np.random.default_rng([s, n]), so it is the
@@ -32,6 +33,7 @@ from .gamefile import list_game_files, write_game
 from .gifs import gif_path_for, write_gif
 from .env_base import Env
 from .networks import UniformModel, build_networks, configure_torch
+from .pace import PaceReader
 from .runfolder import RunPaths, prune_gifs, sigterm_as_interrupt
 from .types import GameRecord, GameSpec
 
@@ -97,9 +99,10 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
         started += 1
         return game
 
+    pace = PaceReader(paths.checkpoints)
     previous = sigterm_as_interrupt()
     try:
-        for game in play_games(envs, new_game):
+        for game in play_games(envs, new_game, pace.wait):
             record, gif = game.finish()
             number, step = playing.pop(id(game))
             moves += record.length

@@ -3,7 +3,10 @@
 It never talks to self-play: games arrive as files in games/, weights leave as checkpoints
 (docs/algorithm.md §1). Its loop is the paper's train_network: wait for enough moves, then sample a
 batch, take one training step, update the sampled positions' priorities, and write a checkpoint
-every checkpoint_interval steps. It starts no env: the shapes come from the config (`envs.game_spec`).
+every checkpoint_interval steps. It trains train.replay_ratio samples per env move loaded, no more,
+and tells self-play through checkpoints/pace.json when it has fallen behind (`pace`); with
+train.curve_every_moves it keeps a checkpoint at every multiple of that many env moves in
+checkpoints/curve/, taken once it has trained its share of them. It starts no env: the shapes come from the config (`envs.game_spec`).
 Beside training it keeps the run's disk in bounds (`runfolder.prune_games`, `sweep_stale_temps`),
 and it is the one writer of the run's figures (`metrics.RunLog`): checkpoints/train_metrics.csv and
 selfplay_metrics.csv (one row per game loaded, from its file's meta) and TensorBoard scalars in
@@ -20,13 +23,14 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .checkpoints import newest_checkpoint, save_checkpoint
+from .checkpoints import curve_checkpoint_path, newest_checkpoint, save_checkpoint
 from .config import Config, save_resolved_config
 from .envs import game_spec
 from .gameloader import GameLoader, max_game_bytes
 from .learner import Learner, pick_device
 from .metrics import RunLog, status_line
 from .networks import build_networks, configure_torch
+from .pace import PaceWriter, trainer_ahead
 from .replay import ReplayBuffer, ReplaySettings
 from .runfolder import RunPaths, prune_games, sigterm_as_interrupt, sweep_stale_temps
 
@@ -59,6 +63,14 @@ class Intake:
             self.last_sweep = now
 
 
+def _folder_stamp(folder) -> Optional[int]:
+    """The folder's mtime in ns (None if it cannot be read): a cheap look for new files between full polls."""
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
+
+
 def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[int] = None,
                 out=sys.stdout, poll_interval: float = 1.0, stale_temp_s: float = STALE_TEMP_S) -> int:
     """Train until `steps` more steps are done (or forever); returns the final training step.
@@ -86,41 +98,55 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                         on_load=log.game)
     intake = Intake(cfg, paths, loader, stale_temp_s, out)
     target = None if steps is None else learner.step + steps
-    saved_step, samples, last_status, last_poll = learner.step, 0, 0.0, 0.0
+    saved_step, last_status, last_poll, last_stamp = learner.step, 0.0, 0.0, None
     rate_t0, rate_samples = time.time(), 0
+    pace = PaceWriter(paths.checkpoints, t.replay_ratio, t.pin_replay_ratio)
+    every = t.curve_every_moves
+    next_mark = (log.env_moves // every + 1) * every if every else None   # the next curve point, in env moves
     previous = sigterm_as_interrupt()
 
-    def checkpoint() -> None:
-        """Save the learner's state as the checkpoint of its step."""
+    def checkpoint(mark: Optional[int] = None) -> None:
+        """Save the learner's state as the checkpoint of its step (and as the curve point `mark`)."""
         nonlocal saved_step
         s = learner.state()
+        also = curve_checkpoint_path(paths.checkpoints, mark) if mark is not None else None
         save_checkpoint(paths.checkpoints, cfg, learner.step, s["networks"], s["optimizer"],
-                        s["exploration_optimizer"], keep=t.keep_checkpoints, eval_networks=s["eval_networks"])
+                        s["exploration_optimizer"], keep=t.keep_checkpoints, eval_networks=s["eval_networks"],
+                        env_moves=log.env_moves, also_as=also)
         saved_step = learner.step
 
     try:
         while target is None or learner.step < target:
             now = time.time()
-            if now - last_poll >= poll_interval or buffer.num_moves < t.min_buffer_moves:
+            stamp = _folder_stamp(paths.games)     # a file renamed into games/ changes it: load it at once
+            if now - last_poll >= poll_interval or stamp != last_stamp or buffer.num_moves < t.min_buffer_moves:
                 intake.poll(now)
                 log.polled(buffer.num_games, buffer.num_moves)
-                last_poll = now
-            if buffer.num_moves < t.min_buffer_moves:
+                last_poll, last_stamp = now, stamp
+            samples, moves = learner.step * t.batch_size, log.env_moves      # the run's, across restarts
+            training = buffer.num_moves >= t.min_buffer_moves
+            pace.update(samples, moves, learner.step, training, now)
+            if not training:
                 if now - last_status >= t.status_interval:
                     print(f"[train] waiting for games: {buffer.num_moves}/{t.min_buffer_moves} moves loaded "
                           f"({loader.loaded} games, {loader.rejected} rejected)", file=out, flush=True)
                     last_status = now
                 time.sleep(poll_interval)
                 continue
-            ratio = samples / max(buffer.total_moves_added, 1)
-            if t.max_replay_ratio and ratio >= t.max_replay_ratio:
+            ahead = trainer_ahead(samples, moves, t.replay_ratio)
+            if next_mark is not None and moves >= next_mark and (ahead or not t.pin_replay_ratio or not t.replay_ratio):
+                checkpoint(next_mark)                  # a curve point: the trainer has trained its share of them
+                next_mark = (moves // every + 1) * every
+            if ahead:
+                if now - last_status >= t.status_interval:
+                    print(f"[train] waiting for games: step {learner.step} has trained train.replay_ratio "
+                          f"{t.replay_ratio:g} samples per env move of the {moves} loaded", file=out, flush=True)
+                    last_status = now
                 time.sleep(0.05)      # self-play is behind: wait for new games instead of overfitting
-                last_poll = 0.0
                 continue
             batch = buffer.sample(t.batch_size, t.num_unroll_steps)
             metrics, priorities = learner.train_step(batch)
             buffer.update_priorities(batch.game_ids, batch.positions, priorities)
-            samples += t.batch_size
             rate_samples += t.batch_size
             if learner.step % t.checkpoint_interval == 0:
                 checkpoint()
@@ -128,6 +154,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 rate = rate_samples / max(time.time() - rate_t0, 1e-9)
                 rate_t0, rate_samples, last_status = time.time(), 0, now
                 counts = (loader.loaded, buffer.num_moves, loader.rejected)
+                ratio = learner.step * t.batch_size / max(log.env_moves, 1)
                 print(status_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio),
                       file=out, flush=True)
                 log.train(learner.step, metrics, learner.optimizer.param_groups[0]["lr"], buffer.num_games,

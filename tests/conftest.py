@@ -33,7 +33,8 @@ def cli(*args, timeout=300, **kw) -> subprocess.CompletedProcess:
 
 # a CartPole config that trains after a few games and checkpoints often
 TINY_CARTPOLE = {"selfplay": {"random_games": 2, "gif_every": 1},
-                 "train": {"min_buffer_moves": 20, "checkpoint_interval": 10, "batch_size": 32, "status_interval": 1}}
+                 "train": {"min_buffer_moves": 20, "checkpoint_interval": 10, "batch_size": 32, "status_interval": 1,
+                           "replay_ratio": 0}}     # trains freely: tests ask for steps beyond a few games' share
 
 
 @pytest.fixture

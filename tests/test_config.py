@@ -100,7 +100,7 @@ def test_orig_preset_holds_the_original_values():
     assert (o.selfplay.random_games, o.selfplay.gif_every) == (100, 1)
     t = o.train
     assert (t.batch_size, t.lr, t.window_size, t.checkpoint_interval, t.eval_ema_half_life) == (128, 2e-4, 115000, 200, 0)
-    assert (t.bootstrap_truncated, t.max_replay_ratio, t.exploration_weight, t.exploration_lr_ratio) == (False, 0, 4e-4, 0.25)
+    assert (t.bootstrap_truncated, t.replay_ratio, t.exploration_weight, t.exploration_lr_ratio) == (False, 0, 4e-4, 0.25)
 
 
 def test_resolved_config_round_trips(tmp_path):

@@ -1,0 +1,99 @@
+"""The pinned replay ratio: training samples per env move, held from both sides through one file.
+
+The trainer trains train.batch_size samples a step and counts the env moves it has loaded
+(`metrics.RunLog.env_moves`, continued across restarts), so the run's replay ratio is
+step * batch_size / env_moves. It never trains past train.replay_ratio (it waits for games), and,
+with train.pin_replay_ratio, it asks self-play to wait once it has fallen more than PIN_SLACK
+behind its target, until it has caught up. It says so in checkpoints/pace.json, written atomically
+when the answer changes and every HEARTBEAT_S as a sign of life; workers read it before each move
+(`PaceReader.wait`). A file older than STALE_S (a trainer that died or was stopped) is ignored, so
+self-play never waits on a trainer that is not there. Learning then depends on env moves alone,
+not on how fast the machine is or how many runs share it (docs/algorithm.md §1).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+from .atomic import atomic_write_bytes
+
+PACE_FILE = "pace.json"
+# self-play waits once the trainer's samples are below (1 - PIN_SLACK) x its target
+PIN_SLACK = 0.01
+# the trainer rewrites the file at least this often (seconds), even when its answer is the same
+HEARTBEAT_S = 5.0
+# a pace file older than this (seconds) is ignored by self-play: its trainer is gone
+STALE_S = 60.0
+# seconds between a waiting worker's looks at the file
+WAIT_POLL_S = 0.05
+
+
+def trainer_ahead(samples: int, env_moves: int, ratio: float) -> bool:
+    """The trainer has trained its share of the moves loaded (ratio 0: never; it trains freely)."""
+    return ratio > 0 and samples >= ratio * env_moves
+
+
+def selfplay_waits(samples: int, env_moves: int, ratio: float, waiting: bool, slack: float = PIN_SLACK) -> bool:
+    """Whether self-play should wait for the trainer: it starts waiting when the trainer's samples are below
+    (1 - slack) x ratio x env_moves and waits until the trainer has caught up (`trainer_ahead`)."""
+    if ratio <= 0 or trainer_ahead(samples, env_moves, ratio):
+        return False
+    return waiting or samples < (1.0 - slack) * ratio * env_moves
+
+
+class PaceWriter:
+    """The trainer's side: decides whether self-play waits and keeps checkpoints/pace.json saying so."""
+
+    def __init__(self, folder: Path, ratio: float, pinned: bool):
+        self.path, self.ratio, self.pinned = Path(folder) / PACE_FILE, ratio, pinned
+        self.waiting, self.written_at = False, 0.0
+
+    def update(self, samples: int, env_moves: int, step: int, training: bool, now: float) -> None:
+        """Recompute the answer (self-play never waits while the trainer cannot train yet: too few moves
+        loaded) and write the file when it changed or HEARTBEAT_S has passed."""
+        waiting = self.pinned and training and selfplay_waits(samples, env_moves, self.ratio, self.waiting)
+        if waiting == self.waiting and now - self.written_at < HEARTBEAT_S:
+            return
+        self.waiting, self.written_at = waiting, now
+        body = {"selfplay_wait": waiting, "step": int(step), "samples": int(samples), "env_moves": int(env_moves),
+                "replay_ratio": self.ratio, "pinned": self.pinned, "time": now}
+        atomic_write_bytes(self.path, json.dumps(body).encode())
+
+
+def read_pace(folder: Path) -> Optional[dict]:
+    """The pace file's contents, or None when it is missing, unreadable or not what the trainer writes."""
+    try:
+        data = json.loads((Path(folder) / PACE_FILE).read_bytes()[:4096])
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("selfplay_wait"), bool) else None
+
+
+class PaceReader:
+    """A worker's side: before each move, wait while a live trainer asks it to."""
+
+    def __init__(self, folder: Path, check_every: float = 0.05):
+        self.path, self.check_every = Path(folder) / PACE_FILE, check_every
+        self.checked_at, self.asked = 0.0, False
+
+    def _asked(self, now: float) -> bool:
+        """Whether the file, if fresh, asks self-play to wait (read again at most every check_every seconds)."""
+        if now - self.checked_at < self.check_every:
+            return self.asked
+        self.checked_at = now
+        try:
+            fresh = now - os.stat(self.path).st_mtime < STALE_S
+        except OSError:
+            fresh = False
+        pace = read_pace(self.path.parent) if fresh else None
+        self.asked = bool(pace and pace["selfplay_wait"])
+        return self.asked
+
+    def wait(self) -> None:
+        """Return at once unless the trainer asks self-play to wait; else sleep until it stops asking."""
+        while self._asked(time.time()):
+            time.sleep(WAIT_POLL_S)
+            self.checked_at = 0.0               # while waiting, every look reads the file

@@ -1,0 +1,138 @@
+"""The pinned replay ratio: the decision rules by hand, the pace file between real processes, and the
+ratio a real trainer and worker hold when one of them is slowed on purpose (SIGSTOP/SIGCONT)."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from muzero_lite.pace import PACE_FILE, STALE_S, PaceReader, PaceWriter, read_pace, selfplay_waits, trainer_ahead
+
+from conftest import ROOT, TINY_CARTPOLE, write_config
+
+
+def test_trainer_ahead_once_it_has_trained_its_share():
+    # ratio 4: 1,000 moves call for 4,000 samples
+    assert not trainer_ahead(3999, 1000, 4.0)
+    assert trainer_ahead(4000, 1000, 4.0)
+    assert trainer_ahead(4064, 1000, 4.0)
+    assert not trainer_ahead(10**9, 1000, 0.0)      # ratio 0: trains freely, never waits
+
+
+def test_selfplay_waits_past_the_slack_and_until_the_trainer_caught_up():
+    # target 4,000 samples; slack 1% -> waiting starts below 3,960
+    assert not selfplay_waits(3960, 1000, 4.0, waiting=False, slack=0.01)
+    assert selfplay_waits(3959, 1000, 4.0, waiting=False, slack=0.01)
+    # once waiting, it goes on until the target itself (hysteresis), then stops
+    assert selfplay_waits(3990, 1000, 4.0, waiting=True, slack=0.01)
+    assert not selfplay_waits(4000, 1000, 4.0, waiting=True, slack=0.01)
+    assert not selfplay_waits(0, 1000, 0.0, waiting=True)
+
+
+def test_pace_file_round_trip_and_a_stale_or_bad_file_is_ignored(tmp_path):
+    w = PaceWriter(tmp_path, ratio=4.0, pinned=True)
+    w.update(samples=0, env_moves=1000, step=0, training=False, now=time.time())   # cannot train yet: no wait
+    assert read_pace(tmp_path)["selfplay_wait"] is False
+    w.update(samples=100, env_moves=1000, step=1, training=True, now=time.time())
+    body = read_pace(tmp_path)
+    assert body["selfplay_wait"] is True and body["env_moves"] == 1000 and body["samples"] == 100
+    r = PaceReader(tmp_path, check_every=0.0)
+    assert r._asked(time.time())
+    old = time.time() - STALE_S - 5                   # a trainer that stopped writing: ignored
+    os.utime(tmp_path / PACE_FILE, (old, old))
+    assert not r._asked(time.time())
+    (tmp_path / PACE_FILE).write_text("{not json")
+    assert read_pace(tmp_path) is None and not r._asked(time.time())
+    (tmp_path / PACE_FILE).write_text(json.dumps({"selfplay_wait": "yes"}))
+    assert read_pace(tmp_path) is None
+    unpinned = PaceWriter(tmp_path, ratio=4.0, pinned=False)
+    unpinned.update(samples=0, env_moves=1000, step=0, training=True, now=time.time())
+    assert read_pace(tmp_path)["selfplay_wait"] is False
+
+
+def test_a_waiting_reader_returns_when_the_trainer_caught_up(tmp_path):
+    w = PaceWriter(tmp_path, ratio=2.0, pinned=True)
+    w.update(samples=0, env_moves=500, step=0, training=True, now=time.time())
+    r = PaceReader(tmp_path)
+    done = threading.Event()
+    t = threading.Thread(target=lambda: (r.wait(), done.set()))
+    t.start()
+    time.sleep(0.3)
+    assert not done.is_set()                          # still asked to wait
+    w.update(samples=1000, env_moves=500, step=10, training=True, now=time.time())
+    assert done.wait(5)
+    t.join()
+
+
+# ---------------------------------------------------------------- real processes
+
+RATIO, BATCH = 2.0, 64
+
+
+def _ratios_after(run, moves: int) -> list[float]:
+    """The trainer's logged replay ratios (cumulative samples / env moves) at rows past `moves` env moves."""
+    with open(run / "checkpoints" / "train_metrics.csv") as f:
+        return [float(r["train/replay_ratio"]) for r in csv.DictReader(f) if int(r["env_moves"]) >= moves]
+
+
+def _duty_cycle(proc: subprocess.Popen, stop: threading.Event, run_s: float = 0.05, stopped_s: float = 0.1) -> None:
+    """Slow a real process down: SIGSTOP it for stopped_s after every run_s, until stop is set."""
+    while not stop.is_set() and proc.poll() is None:
+        time.sleep(run_s)
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(stopped_s)
+        proc.send_signal(signal.SIGCONT)
+
+
+@pytest.mark.parametrize("slowed", ["selfplay", "train"])
+def test_the_pinned_ratio_holds_within_5_percent_after_2000_moves(tmp_path, slowed):
+    """From 2,000 moves after the trainer started on, every logged ratio is within 5% of the pinned one,
+    whether the worker or the trainer runs a third of the time. (Until the trainer is up, self-play
+    runs alone; the trainer then catches up while self-play waits.)"""
+    cfg = write_config(tmp_path, "cartpole", selfplay={**TINY_CARTPOLE["selfplay"], "envs": 4, "gif_every": 0},
+                       train={**TINY_CARTPOLE["train"], "batch_size": BATCH, "replay_ratio": RATIO,
+                              "pin_replay_ratio": True, "min_buffer_moves": 200},
+                       env={"max_moves": 30})         # a game adds at most 30 moves at once: 1.5% of 2,000
+    run = tmp_path / "run"
+    procs = {}
+    for cmd in ("train", "selfplay"):
+        log = open(tmp_path / f"{cmd}.log", "w")
+        procs[cmd] = subprocess.Popen([sys.executable, "-m", "muzero_lite", cmd, "--config", str(cfg), "--run-dir",
+                                       str(run)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    stop = threading.Event()
+    slow = threading.Thread(target=_duty_cycle, args=(procs[slowed], stop))
+    start = None                                      # env moves when the trainer first spoke
+    seen = []                                         # ratios in the pace file past start + 2,000 moves
+    try:
+        end = time.time() + 150
+        while time.time() < end:
+            assert all(p.poll() is None for p in procs.values()), (tmp_path / "train.log").read_text()
+            pace = read_pace(run / "checkpoints")
+            if pace and start is None:                # the trainer is up (self-play ran alone until now)
+                start = pace["env_moves"]
+                slow.start()
+            if start is not None and pace["env_moves"] >= start + 2000:
+                seen.append(pace["samples"] / pace["env_moves"])
+            if start is not None and pace["env_moves"] >= start + 2500:
+                break
+            time.sleep(0.5)
+        time.sleep(3)                                 # a few more status rows
+    finally:
+        stop.set()
+        if slow.is_alive():
+            slow.join()
+        for p in procs.values():
+            p.send_signal(signal.SIGCONT)
+            p.send_signal(signal.SIGINT)
+        for p in procs.values():
+            p.wait(timeout=60)
+    pace = read_pace(run / "checkpoints")
+    assert start is not None and pace["env_moves"] >= start + 2500, (start, pace)
+    ratios = _ratios_after(run, start + 2000) + seen   # the trainer's status rows and the file's heartbeats
+    assert len(ratios) >= 4, ratios
+    assert all(abs(r / RATIO - 1) <= 0.05 for r in ratios), ratios

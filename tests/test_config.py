@@ -32,6 +32,7 @@ BAD = [
     # names of earlier versions: one line naming the new key or value
     ("search: {num_searches: 3}\n", ["search.num_searches", "renamed search.root_actions"]),
     ("train: {discount: 0.9}\n", ["train.discount", "renamed env.discount"]),
+    ("train: {max_replay_ratio: 8}\n", ["train.max_replay_ratio", "renamed train.replay_ratio"]),
     ("search: {q_rule: seed}\n", ["search.q_rule", "'seed'", "renamed 'orig'"]),
     ("search: {policy_target: seed}\n", ["search.policy_target", "'seed'", "renamed 'orig'"]),
     ("search: {root_actions: sample}\n", ["search.root_actions", "'sample'", "search.root_selection"]),

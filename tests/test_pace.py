@@ -1,6 +1,7 @@
 """The pinned replay ratio: the decision rules by hand, the pace file between real processes, and the
 ratio a real trainer and worker hold when one of them is slowed on purpose (SIGSTOP/SIGCONT)."""
 import csv
+import io
 import json
 import os
 import signal
@@ -11,6 +12,8 @@ import time
 
 import pytest
 
+from muzero_lite.checkpoints import list_checkpoints, list_curve_checkpoints, load_checkpoint
+from muzero_lite.trainer import run_trainer
 from muzero_lite.pace import PACE_FILE, STALE_S, PaceReader, PaceWriter, read_pace, selfplay_waits, trainer_ahead
 
 from conftest import ROOT, TINY_CARTPOLE, write_config
@@ -55,6 +58,23 @@ def test_pace_file_round_trip_and_a_stale_or_bad_file_is_ignored(tmp_path):
     assert read_pace(tmp_path)["selfplay_wait"] is False
 
 
+def test_curve_checkpoints_at_multiples_of_curve_every_moves_survive_pruning(tmp_path):
+    from test_metrics import add_game, tiny_config
+    cfg = tiny_config(tmp_path, curve_every_moves=50, keep_checkpoints=1, checkpoint_interval=1)
+    run = tmp_path / "run"
+    for i, n in enumerate([20, 35, 12, 41]):            # 108 moves: past the mark 50
+        add_game(run / "games", i, n)
+    assert run_trainer(cfg, run, steps=3, out=io.StringIO()) == 3
+    for i, n in enumerate([30, 30], start=4):           # 168 moves: past 150 (100 was skipped over)
+        add_game(run / "games", i, n)
+    assert run_trainer(cfg, run, steps=3, out=io.StringIO()) == 6
+    curve = list_curve_checkpoints(run / "checkpoints")
+    assert [mark for mark, _ in curve] == [50, 150]
+    got = [(load_checkpoint(p)["step"], load_checkpoint(p)["env_moves"]) for _, p in curve]
+    assert got == [(0, 108), (3, 168)]                  # ratio 0: taken at the first look past the mark
+    assert len(list_checkpoints(run / "checkpoints")) == 1     # keep_checkpoints pruned the rest, not these
+
+
 def test_a_waiting_reader_returns_when_the_trainer_caught_up(tmp_path):
     w = PaceWriter(tmp_path, ratio=2.0, pinned=True)
     w.update(samples=0, env_moves=500, step=0, training=True, now=time.time())
@@ -96,7 +116,7 @@ def test_the_pinned_ratio_holds_within_5_percent_after_2000_moves(tmp_path, slow
     runs alone; the trainer then catches up while self-play waits.)"""
     cfg = write_config(tmp_path, "cartpole", selfplay={**TINY_CARTPOLE["selfplay"], "envs": 4, "gif_every": 0},
                        train={**TINY_CARTPOLE["train"], "batch_size": BATCH, "replay_ratio": RATIO,
-                              "pin_replay_ratio": True, "min_buffer_moves": 200},
+                              "pin_replay_ratio": True, "min_buffer_moves": 200, "curve_every_moves": 1000},
                        env={"max_moves": 30})         # a game adds at most 30 moves at once: 1.5% of 2,000
     run = tmp_path / "run"
     procs = {}
@@ -136,3 +156,13 @@ def test_the_pinned_ratio_holds_within_5_percent_after_2000_moves(tmp_path, slow
     ratios = _ratios_after(run, start + 2000) + seen   # the trainer's status rows and the file's heartbeats
     assert len(ratios) >= 4, ratios
     assert all(abs(r / RATIO - 1) <= 0.05 for r in ratios), ratios
+    # the curve's checkpoints were taken once the trainer had trained its share of their moves
+    curve = list_curve_checkpoints(run / "checkpoints")
+    marks = [mark for mark, _ in curve]
+    # before the trainer was up nobody could take them; from then on, every mark
+    assert set(range((start // 1000 + 2) * 1000, pace["env_moves"] - 1000, 1000)) <= set(marks), (start, marks)
+    assert len(marks) >= 2 and all(m % 1000 == 0 for m in marks)
+    for mark, path in curve:
+        payload = load_checkpoint(path)
+        assert payload["env_moves"] >= mark
+        assert RATIO <= payload["step"] * BATCH / payload["env_moves"] <= RATIO * 1.05

@@ -1,7 +1,7 @@
 """Acting: games played with a model and the truncated search, move by move.
 
 Used alike by self-play (sampled moves, a record to learn from), evaluation (greedy moves from
-no-op starts, or a random agent to compare with) and the benchmarks. A model is anything with
+no-op starts with sticky actions, or a random agent to compare with) and the benchmarks. A model is anything with
 initial_inference / recurrent_inference (`networks.MuZeroNetworks`, `networks.UniformModel`).
 Many games can be played at once, one per env (`play_games`): every move, the games that search
 share one batched network call per search step, which costs little more than one game's.
@@ -169,10 +169,12 @@ class Game:
     """
 
     def __init__(self, env: Env, model, cfg: Config, rng: np.random.Generator, training_step: int = 0,
-                 greedy: bool = False, noop_moves: int = 0, render: bool = False, random_agent: bool = False):
+                 greedy: bool = False, noop_moves: int = 0, render: bool = False, random_agent: bool = False,
+                 sticky: float = 0.0):
         e = cfg.env
         self.env, self.model, self.cfg, self.rng = env, model, cfg, rng
         self.training_step, self.greedy, self.noop_moves, self.random_agent = training_step, greedy, noop_moves, random_agent
+        self.sticky, self.last_action = sticky, NOOP
         first, self.info = env.reset(rng)
         self.arrays = GameArrays(e.max_moves, env.spec, first)
         self.gif = GifFrames(env, render, cfg.selfplay.annotate_gifs, e.is_mario)
@@ -213,6 +215,9 @@ class Game:
             else:
                 inv_t = temperature_at(s, self.training_step, self.t)
                 action = int(select_actions(result.normalised_q, inv_t, self.rng, greedy=self.greedy)[0])
+        if self.sticky and self.t >= self.noop_moves and self.rng.random() < self.sticky:
+            action, note = self.last_action, "sticky"          # the previous move again (sticky actions)
+        self.last_action = action
         nxt, reward, self.done, self.info = self.env.step(action)
         game.moved(self.t, action, reward, nxt)
         self.total += reward
@@ -278,16 +283,17 @@ def play_games(envs: list[Env], new_game: Callable[[Env], Optional[Game]],
 
 def play_game(env: Env, model, cfg: Config, rng: np.random.Generator, training_step: int = 0,
               greedy: bool = False, noop_moves: int = 0, render: bool = True,
-              random_agent: bool = False) -> tuple[GameRecord, list[Image.Image]]:
+              random_agent: bool = False, sticky: float = 0.0) -> tuple[GameRecord, list[Image.Image]]:
     """Play one game to its end; return the record and (if render) its gif frames (`gifs.gif_frame`),
     each with a strip saying what happened there (`GifFrames`) when cfg.selfplay.annotate_gifs.
 
     Moves are sampled from softmax(t * normalised Q) with the schedule's inverse temperature t, or
     the argmax when greedy. noop_moves: the first moves are no-ops without search (evaluation's
     random starts). random_agent: every later move is uniformly random, without search (policies
-    uniform, root values 0), the baseline that evaluation compares with.
+    uniform, root values 0), the baseline that evaluation compares with. sticky: after the no-op
+    start, each move is the previous move again with this probability (evaluation's sticky actions).
     """
-    game = Game(env, model, cfg, rng, training_step, greedy, noop_moves, render, random_agent)
+    game = Game(env, model, cfg, rng, training_step, greedy, noop_moves, render, random_agent, sticky)
     while not game.over:
         play_moves([game])
     return game.finish()

@@ -188,6 +188,11 @@ class SelfplayConfig:
     annotate_gifs: bool = True
     # eval: up to this many no-op moves (drawn per game) before greedy play starts
     eval_noop_max: int = field(default=30, metadata=_check(_non_negative, "must be >= 0"))
+    # eval: after the no-op start, each move repeats the previous one with this probability (sticky
+    # actions, Machado et al. 2018, here per move rather than per frame), so that greedy games on a
+    # deterministic emulator are samples, not replays (0: off; Gymnasium envs get distinct starts
+    # from their seeded resets anyway)
+    eval_sticky: float = field(default=0.25, metadata=_check(lambda v: 0 <= v < 1, "must be in [0, 1)"))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """`muzero-lite eval`: greedy games with a checkpoint, a gif each (in gifs/eval/), and a table per level.
 
 The NES emulator is deterministic, so each game starts with a seeded random number
-(0..eval_noop_max) of no-op moves, as Atari evaluations do; the table says how many distinct
-trajectories (action sequences) it saw. Eval games are never written to games/.
+(0..eval_noop_max) of no-op moves, as Atari evaluations do, and then each move repeats the previous
+one with probability eval_sticky (sticky actions): the 20 games are 20 samples, not replays of a few.
+The table says how many distinct trajectories (action sequences) it saw. Games run selfplay.envs at
+a time, batched like self-play's. Eval games are never written to games/.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .acting import play_game
+from .acting import Game, play_games
 from .checkpoints import CheckpointError, check_compatible, eval_weights, load_checkpoint, newest_checkpoint
 from .config import LEVEL_RE, Config, ConfigError
 from .envs import game_spec, make_env
@@ -53,34 +55,58 @@ def _load(cfg: Config, paths: RunPaths, checkpoint: Optional[str]) -> tuple[Path
 
 def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.random.Generator,
              training_step: int, gif_folder: Optional[Path] = None, random_agent: bool = False,
-             stop: Optional[Callable[[list[float]], bool]] = None) -> dict:
+             stop: Optional[Callable[[list[float]], bool]] = None, envs: Optional[int] = None) -> dict:
     """Play `games` greedy games on one level (or the gym env); returns the row of the table.
 
+    The games run `envs` at a time (default selfplay.envs), moved together like self-play's
+    (`acting.play_games`); game i draws everything (its env seed, no-op start, sticky moves) from
+    default_rng([s, i]) with s drawn from rng, so the figures depend on rng's seed only.
     random_agent: uniformly random moves after the same no-op starts, the baseline row (networks
     unused). stop: called with the returns so far after each game; True ends the eval there (a
-    benchmark that only asks whether a target is still within reach), and the row covers the games played.
+    benchmark that only asks whether a target is still within reach), and the row covers the games finished.
     """
-    env_cfg = dataclasses.replace(cfg.env, levels=[level]) if level else cfg.env
-    env = make_env(env_cfg, int(rng.integers(2**31)))
+    e = cfg.env
+    env_cfg = dataclasses.replace(e, levels=[level]) if level else e
+    base = int(rng.integers(2**31))
+    count = max(1, min(games, cfg.selfplay.envs if envs is None else envs))
     returns, max_xs, flags, moves, trajectories = [], [], 0, [], set()
+    numbers: dict[int, int] = {}                  # id of a game in flight -> its number
+    started = 0
+
+    def new_game(env) -> Optional[Game]:
+        """Game number `started` on env, or None once all are started."""
+        nonlocal started
+        if started >= games:
+            return None
+        game_rng = np.random.default_rng([base, started])
+        noops = int(game_rng.integers(0, cfg.selfplay.eval_noop_max + 1)) if e.is_mario else 0
+        game = Game(env, networks, cfg, game_rng, training_step, greedy=True, noop_moves=noops,
+                    render=gif_folder is not None, random_agent=random_agent, sticky=cfg.selfplay.eval_sticky)
+        numbers[id(game)] = started
+        started += 1
+        return game
+
+    env_list = []
     try:
-        for i in range(games):
-            noops = int(rng.integers(0, cfg.selfplay.eval_noop_max + 1)) if cfg.env.is_mario else 0
-            rec, gif = play_game(env, networks, cfg, rng, training_step=training_step, greedy=True,
-                                 noop_moves=noops, render=gif_folder is not None, random_agent=random_agent)
+        env_list += [make_env(env_cfg, base + i) for i in range(count)]
+        for game in play_games(env_list, new_game):
+            rec, gif = game.finish()
+            number = numbers.pop(id(game))
             returns.append(rec.meta["return"])
             max_xs.append(rec.meta["max_x"] or 0)
             flags += bool(rec.meta["flag"])
             moves.append(rec.length)
             trajectories.add(rec.actions.tobytes())
             if gif:
-                write_gif(gif_folder / f"eval-step{training_step}-{level or cfg.env.id}-{i:03d}.gif", gif, cfg.selfplay.gif_fps)
+                write_gif(gif_folder / f"eval-step{training_step}-{level or e.id}-{number:03d}.gif", gif,
+                          cfg.selfplay.gif_fps)
             del gif                       # not held through the next game
             if stop is not None and stop(returns):
                 break
     finally:
-        env.close()
-    name = "random" if random_agent else level or cfg.env.id
+        for env in env_list:
+            env.close()
+    name = "random" if random_agent else level or e.id
     return {"level": name, "games": len(returns), "mean_return": float(np.mean(returns)),
             "min_return": float(np.min(returns)), "max_return": float(np.max(returns)),
             "mean_max_x": float(np.mean(max_xs)), "max_max_x": int(np.max(max_xs)), "flags": flags,

@@ -9,6 +9,10 @@ are the self-play moves written by then. An eval stops early once 475 is out of 
 each seed's time, the curve as CSV, and the median and worst last.
 
     .venv/bin/python benchmarks/learn_cartpole.py [--seeds 0 1 2] [--budget 600] [--config configs/cartpole.yaml]
+
+With --moves N (and --every M): learning curves by env moves instead, as learn_mario.py makes them
+(`curves`): the seeds run at the same time with the replay ratio pinned, each curve checkpoint gets
+20 greedy episodes, and each point its median and worst over the seeds, beside a random agent.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from common import KEEP_ALL_CHECKPOINTS, ROOT, muzero_run, parent_pids, stop_on_signals, write_run_config
+from curves import learn_curves
 from muzero_lite.checkpoints import eval_weights, list_checkpoints, load_checkpoint
 from muzero_lite.config import load_config
 from muzero_lite.envs import game_spec
@@ -146,7 +151,21 @@ def main() -> None:
     ap.add_argument("--eval-every", type=float, default=10.0, help="seconds between evaluated checkpoints")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "out" / "learn_cartpole.csv")
+    ap.add_argument("--moves", type=int, default=0, help="curves by env moves to N moves per seed instead")
+    ap.add_argument("--every", type=int, default=10_000, help="with --moves: env moves between curve points")
+    ap.add_argument("--root", type=Path, default=None, help="with --moves: folder of the runs (default: temporary)")
+    ap.add_argument("--eval-only", action="store_true", help="with --moves: evaluate --root's curve checkpoints")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "learn_cartpole_moves",
+                    help="with --moves: prefix of the CSV and PNG files")
     args = ap.parse_args()
+    if args.moves:
+        if args.moves < 0 or args.every <= 0 or args.moves % args.every:
+            ap.error(f"--moves must be a multiple of --every (both > 0); got {args.moves} and {args.every}")
+        root = args.root or Path(tempfile.mkdtemp(prefix="learn_cartpole_moves_"))
+        learn_curves(args.config, args.seeds, args.moves, args.every, root, "mean_return", args.out,
+                     f"CartPole-v1, {args.config.name}: eval mean return by env moves", args.workers,
+                     args.eval_only, None)
+        return
     configure_torch(threads=1)
     rows, results = [], []
     for seed in args.seeds:

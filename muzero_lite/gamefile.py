@@ -19,6 +19,7 @@ the schema: the members, their dtypes, shapes and values, and the meta.
 """
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -62,13 +63,32 @@ class _Bad(Exception):
 
 def write_game(folder: str | os.PathLike, record: GameRecord, worker: str) -> Path:
     """Write one finished game into folder, atomically; returns the new file's path."""
+    data = game_bytes(record, worker)
+    path = _new_game_path(Path(folder), worker)
+    atomic_write(path, lambda f: f.write(data))
+    return path
+
+
+def game_bytes(record: GameRecord, worker: str = "worker") -> bytes:
+    """The bytes of the game file of a finished game (what write_game writes, and what travels from a
+    cluster actor to the trainer's side, `write_game_bytes`)."""
     arrays = _record_arrays(record)
     try:
         _validate(arrays, None)
     except _Bad as e:
         raise ValueError(f"game record from worker {worker!r} not written: {e}") from None
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def write_game_bytes(folder: str | os.PathLike, data: bytes, worker: str, source: str,
+                     max_bytes: int = DEFAULT_MAX_BYTES, num_actions: int | None = None) -> Path:
+    """Check bytes received for a game file exactly as read_game checks a file (GameFileError naming
+    `source` when they are not one), then write them into folder atomically; returns the file's path."""
+    read_game_bytes(data, source, max_bytes, num_actions)
     path = _new_game_path(Path(folder), worker)
-    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+    atomic_write(path, lambda f: f.write(data))
     return path
 
 
@@ -143,6 +163,24 @@ def read_game(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES,
         _validate(arrays, num_actions)
     except (_Bad, NpzError) as e:
         raise GameFileError(f"{path}: {e}") from None
+    return GameRecord(frames=arrays["frames"], actions=arrays["actions"], rewards=arrays["rewards"],
+                      root_values=arrays["root_values"], policies=arrays["policies"], meta=meta)
+
+
+def read_game_bytes(data: bytes, source: str, max_bytes: int = DEFAULT_MAX_BYTES,
+                    num_actions: int | None = None) -> GameRecord:
+    """read_game of a game file's bytes held in memory; every problem is a GameFileError naming source."""
+    try:
+        if not isinstance(data, (bytes, bytearray)):
+            raise _Bad(f"not bytes (got {type(data).__name__})")
+        if not data:
+            raise _Bad("empty file")            # the words open_regular uses for a file
+        if len(data) > max_bytes:
+            raise _Bad(f"file too large: {len(data)} bytes > max_bytes {max_bytes}")
+        arrays, meta = _read_members(io.BytesIO(data), max_bytes)
+        _validate(arrays, num_actions)
+    except (_Bad, NpzError) as e:
+        raise GameFileError(f"{source}: {e}") from None
     return GameRecord(frames=arrays["frames"], actions=arrays["actions"], rewards=arrays["rewards"],
                       root_values=arrays["root_values"], policies=arrays["policies"], meta=meta)
 

@@ -6,7 +6,8 @@ batch, take one training step, update the sampled positions' priorities, and wri
 every checkpoint_interval steps. It trains train.replay_ratio samples per env move loaded, no more,
 and tells self-play through checkpoints/pace.json when it has fallen behind (`pace`); with
 train.curve_every_moves it keeps a checkpoint at every multiple of that many env moves in
-checkpoints/curve/, taken once it has trained its share of them. It starts no env: the shapes come from the config (`envs.game_spec`).
+checkpoints/curve/, taken once it has trained its share of them. It starts no env: the shapes
+come from the config (`envs.game_spec`).
 Beside training it keeps the run's disk in bounds (`runfolder.prune_games`, `sweep_stale_temps`),
 and it is the one writer of the run's figures (`metrics.RunLog`): checkpoints/train_metrics.csv and
 selfplay_metrics.csv (one row per game loaded, from its file's meta) and TensorBoard scalars in
@@ -98,7 +99,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                         on_load=log.game)
     intake = Intake(cfg, paths, loader, stale_temp_s, out)
     target = None if steps is None else learner.step + steps
-    saved_step, last_status, last_poll, last_stamp = learner.step, 0.0, 0.0, None
+    saved_step, last_status, last_poll, last_stamp, last_step_at = learner.step, 0.0, 0.0, None, time.time()
     rate_t0, rate_samples = time.time(), 0
     pace = PaceWriter(paths.checkpoints, t.replay_ratio, t.pin_replay_ratio)
     every = t.curve_every_moves
@@ -138,12 +139,13 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 checkpoint(next_mark)                  # a curve point: the trainer has trained its share of them
                 next_mark = (moves // every + 1) * every
             if ahead:
-                if now - last_status >= t.status_interval:
+                if now - max(last_status, last_step_at) >= t.status_interval:     # no step for that long
                     print(f"[train] waiting for games: step {learner.step} has trained train.replay_ratio "
                           f"{t.replay_ratio:g} samples per env move of the {moves} loaded", file=out, flush=True)
                     last_status = now
                 time.sleep(0.05)      # self-play is behind: wait for new games instead of overfitting
                 continue
+            last_step_at = now
             batch = buffer.sample(t.batch_size, t.num_unroll_steps)
             metrics, priorities = learner.train_step(batch)
             buffer.update_priorities(batch.game_ids, batch.positions, priorities)

@@ -14,7 +14,7 @@ import learn_cartpole  # noqa: E402
 from common import parent_pids, status_kb, stuck, write_run_config  # noqa: E402
 from eval_checkpoints import replay_average  # noqa: E402
 from greedy_rules import greedy_scores  # noqa: E402
-from learn_mario import pick_checkpoints  # noqa: E402
+from curves import summarise  # noqa: E402
 from muzero_lite.checkpoints import checkpoint_at  # noqa: E402
 from muzero_lite.config import load_config  # noqa: E402
 from muzero_lite.evaluate import evaluate  # noqa: E402
@@ -46,21 +46,12 @@ def test_stop_bands_count_ended_and_cut_games_per_band():
     assert stop_bands(games) == [(600, 2, 1), (700, 1, 1), (3100, 1, 0)]
 
 
-def test_pick_checkpoints_by_minutes_takes_the_first_at_or_past_each_mark_and_the_last():
-    steps = [100, 200, 300, 400, 500, 600]
-    minutes = [4.0, 9.9, 10.0, 19.0, 31.0, 33.0]
-    # marks 10, 20, 30: 10.0 -> index 2; 31.0 passes 20 and 30 at once -> one pick (index 4); last -> 5
-    assert pick_checkpoints(steps, minutes, 10.0) == [2, 4, 5]
-
-
-def test_pick_checkpoints_by_steps_ignores_minutes():
-    steps = [100, 200, 300, 400, 500]
-    assert pick_checkpoints(steps, [50.0] * 5, 10.0, every_steps=200) == [1, 3, 4]
-    assert pick_checkpoints(steps, [50.0] * 5, 10.0, every_steps=500) == [4]
-    with pytest.raises(ValueError, match="interval must be > 0, got -1"):
-        pick_checkpoints(steps, [1.0] * 5, -1)
-    with pytest.raises(ValueError, match="interval must be > 0, got -200"):
-        pick_checkpoints(steps, [1.0] * 5, 10.0, every_steps=-200)
+def test_summarise_gives_median_and_worst_of_points_every_seed_reached():
+    rows = [{"seed": 0, "mark": 10, "x": 100.0}, {"seed": 1, "mark": 10, "x": 300.0}, {"seed": 2, "mark": 10, "x": 200.0},
+            {"seed": 0, "mark": 20, "x": 500.0}, {"seed": 2, "mark": 20, "x": 400.0}]     # seed 1 never got to 20
+    assert summarise(rows, "x", [0, 1, 2]) == [{"env_moves": 10, "median": 200.0, "worst": 100.0,
+                                                "seed0": 100.0, "seed1": 300.0, "seed2": 200.0}]
+    assert [r["median"] for r in summarise(rows, "x", [0, 2])] == [150.0, 450.0]
 
 
 def test_replay_average_by_hand():

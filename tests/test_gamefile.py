@@ -12,7 +12,8 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from muzero_lite.gamefile import (GameFileError, list_game_files, read_game, summarize, write_game)
+from muzero_lite.gamefile import (GameFileError, game_bytes, list_game_files, read_game, read_game_bytes, summarize,
+                                  write_game, write_game_bytes)
 from muzero_lite.types import GAME_FORMAT_VERSION
 
 from hostile import (A, make_record, meta_array, save_members, valid_members, write_pickled_member,
@@ -20,12 +21,19 @@ from hostile import (A, make_record, meta_array, save_members, valid_members, wr
 
 
 def expect_error(path: Path, word: str, **kw) -> GameFileError:
+    """read_game refuses the file with a message naming it and saying `word`; and where it is a regular
+    file, its bytes (as a cluster actor would send them) are refused with the same message and not written."""
     with pytest.raises(GameFileError) as info:
         read_game(path, **kw)
     msg = str(info.value)
     assert msg.startswith(str(path)), msg
     assert path.name in msg
     assert word.lower() in msg.lower(), msg
+    if path.is_file() and not path.is_symlink():
+        with pytest.raises(GameFileError) as sent:
+            write_game_bytes(path.parent / "received", path.read_bytes(), "actor", str(path), **kw)
+        assert str(sent.value) == msg
+        assert not (path.parent / "received").exists()
     return info.value
 
 
@@ -293,3 +301,14 @@ def test_zero_moves(tmp_path: Path) -> None:
 def test_valid_members_pass(tmp_path: Path) -> None:
     # the corruption cases above start from a file that is otherwise accepted
     read_game(save_members(tmp_path / "game-ok.npz", valid_members(T)), num_actions=A)
+
+
+def test_game_bytes_travel_and_land_whole(tmp_path: Path) -> None:
+    record = make_record(t=9)
+    data = game_bytes(record, "w")
+    got = read_game_bytes(data, "actor w")
+    assert np.array_equal(got.frames, record.frames) and got.meta["format_version"] == GAME_FORMAT_VERSION
+    path = write_game_bytes(tmp_path / "games", data, "w", "actor w", num_actions=A)
+    assert path.read_bytes() == data and list_game_files(tmp_path / "games") == [path]
+    with pytest.raises(GameFileError, match="^actor w: not bytes"):
+        read_game_bytes("text", "actor w")

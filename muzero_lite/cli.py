@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
                     help=f"seconds between combined status lines (default {DEFAULT_STATUS_EVERY:.0f}; 0: none)")
     sp.add_argument("--verbose", action="store_true",
                     help="show every line of the workers and the trainer (default: only warnings and errors)")
+    sp.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                    help="self-play as actors on a Ray cluster: `auto` joins the cluster this machine is part of "
+                         "(`ray start`), no ADDRESS starts a Ray instance here; --workers actors (needs .[ray])")
+    sp.add_argument("--ray-resource", default=None, metavar="NAME",
+                    help="a Ray custom resource every actor needs (1 of it), to choose its nodes")
 
     sp = add("eval", "greedy games with a checkpoint; prints a table")
     sp.add_argument("--checkpoint", default=None, help="checkpoint file (default: the newest)")
@@ -103,7 +108,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         elif args.command == "run":
             from .run import run_all
             return run_all(cfg, args.config, args.run_dir, workers=args.workers, seconds=args.seconds,
-                           status_every=args.status_every, verbose=args.verbose)
+                           status_every=args.status_every, verbose=args.verbose, ray_address=args.ray,
+                           ray_resource=args.ray_resource)
         elif args.command == "eval":
             from .evaluate import run_eval
             run_eval(cfg, args.run_dir, checkpoint=args.checkpoint, levels=args.levels, games=args.games, seed=args.seed)

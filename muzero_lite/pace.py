@@ -4,7 +4,7 @@ The trainer trains train.batch_size samples a step and counts the env moves it h
 (`metrics.RunLog.env_moves`, continued across restarts), so the run's replay ratio is
 step * batch_size / env_moves. It never trains past train.replay_ratio (it waits for games), and,
 with train.pin_replay_ratio, it asks self-play to wait once it has fallen more than PIN_SLACK
-behind its target, until it has caught up. It says so in checkpoints/pace.json, written atomically
+behind its target, until it is back within RESUME_SLACK. It says so in checkpoints/pace.json, written atomically
 when the answer changes and every HEARTBEAT_S as a sign of life; workers read it before each move
 (`PaceReader.wait`). A file older than STALE_S (a trainer that died or was stopped) is ignored, so
 self-play never waits on a trainer that is not there. Learning then depends on env moves alone,
@@ -21,8 +21,11 @@ from typing import Optional
 from .atomic import atomic_write_bytes
 
 PACE_FILE = "pace.json"
-# self-play waits once the trainer's samples are below (1 - PIN_SLACK) x its target
-PIN_SLACK = 0.01
+# self-play waits once the trainer's samples are below (1 - PIN_SLACK) x its target, and goes on
+# once they are back at (1 - RESUME_SLACK) x target: the trainer still has work while self-play
+# plays the moves of the next games, so neither side idles when the trainer is the slower one
+PIN_SLACK = 0.02
+RESUME_SLACK = 0.01
 # the trainer rewrites the file at least this often (seconds), even when its answer is the same
 HEARTBEAT_S = 5.0
 # a pace file older than this (seconds) is ignored by self-play: its trainer is gone
@@ -36,12 +39,14 @@ def trainer_ahead(samples: int, env_moves: int, ratio: float) -> bool:
     return ratio > 0 and samples >= ratio * env_moves
 
 
-def selfplay_waits(samples: int, env_moves: int, ratio: float, waiting: bool, slack: float = PIN_SLACK) -> bool:
+def selfplay_waits(samples: int, env_moves: int, ratio: float, waiting: bool, slack: float = PIN_SLACK,
+                   resume: float = RESUME_SLACK) -> bool:
     """Whether self-play should wait for the trainer: it starts waiting when the trainer's samples are below
-    (1 - slack) x ratio x env_moves and waits until the trainer has caught up (`trainer_ahead`)."""
-    if ratio <= 0 or trainer_ahead(samples, env_moves, ratio):
+    (1 - slack) x ratio x env_moves and waits until they are back at (1 - resume) x ratio x env_moves."""
+    if ratio <= 0:
         return False
-    return waiting or samples < (1.0 - slack) * ratio * env_moves
+    target = ratio * env_moves
+    return samples < (1.0 - (resume if waiting else slack)) * target
 
 
 class PaceWriter:

@@ -164,14 +164,18 @@ def _exit_words(code: int) -> str:
 
 def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", workers: Optional[int] = None,
             seconds: Optional[float] = None, out=sys.stdout, status_every: float = 30.0,
-            verbose: bool = False) -> int:
+            verbose: bool = False, ray_address: Optional[str] = None, ray_resource: Optional[str] = None,
+            ray_actor_resources: Optional[list] = None) -> int:
     """Supervise the loop until Ctrl-C/SIGTERM or `seconds`.
 
     Returns 0; 2 when a child met a config or checkpoint error (exit code 2), or for a bad argument;
     1 when a child kept dying. Raises CheckpointError when the run folder's newest checkpoint was
     made for other networks (each child would refuse it), before any folder is made.
     status_every: seconds between combined status lines (0: none). verbose: every line of every
-    child (and the workers' line for every game).
+    child (and the workers' line for every game). ray_address: self-play as `workers` Ray actors
+    instead of child processes (`cluster.RaySelfplay`): "local" starts a Ray instance here, any other
+    value is ray.init's address ("auto": the cluster this machine joined). ray_resource: a custom
+    resource every actor needs; ray_actor_resources: one resources dict per actor instead.
     """
     workers = default_workers() if workers is None else workers
     if workers < 1:
@@ -185,15 +189,20 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
     paths.make()
     more = ["--verbose"] if verbose else []
     children = [Child("train", _argv("train", config_path, run_dir), verbose)]
-    children += [Child(f"w{i}", _argv("selfplay", config_path, run_dir, "--worker", f"w{i}", "--seed",
-                                      str(cfg.seed + 1 + i), *more), verbose)
-                 for i in range(workers)]
+    pool = None
+    if ray_address is not None:
+        pool = _start_ray(cfg, paths, workers, ray_address, ray_resource, ray_actor_resources, out)
+    else:
+        children += [Child(f"w{i}", _argv("selfplay", config_path, run_dir, "--worker", f"w{i}", "--seed",
+                                          str(cfg.seed + 1 + i), *more), verbose)
+                     for i in range(workers)]
     status, started = 0, time.time()
     _output_lost.clear()
     watch = RunStatus(paths, started) if status_every else None
     if watch is not None:
         _status_line(watch, cfg.env.is_mario)     # what the folder held before: the base of moves/s
-    _emit(out, f"[run] {workers} self-play worker(s) + 1 trainer in {Path(run_dir).resolve()}; Ctrl-C stops all")
+    where = "Ray actor(s)" if pool is not None else "worker(s)"
+    _emit(out, f"[run] {workers} self-play {where} + 1 trainer in {Path(run_dir).resolve()}; Ctrl-C stops all")
     for c in children:
         c.start(out)
     stop = {"flag": False}
@@ -205,7 +214,9 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
     next_status = started + status_every
     try:
         while not stop["flag"] and not _output_lost.is_set() and (seconds is None or time.time() - started < seconds):
-            time.sleep(0.2)
+            if pool is not None:
+                pool.tick()                       # waits up to 0.1 s for an actor's games
+            time.sleep(0.2 if pool is None else 0.05)
             for c in children:
                 code = c.proc.poll()
                 if code is None:
@@ -231,11 +242,38 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
                 _emit(out, _status_line(watch, cfg.env.is_mario))
                 next_status = time.time() + status_every
     finally:
+        if pool is not None:
+            _stop_ray(pool, out)
         _stop_children(children, out)
         signal.signal(signal.SIGINT, prev_int)
         signal.signal(signal.SIGTERM, prev_term)
     _emit(out, f"[run] stopped after {time.time() - started:.0f} s")
     return status
+
+
+def _start_ray(cfg: Config, paths: RunPaths, actors: int, address: str, resource: Optional[str],
+               per_actor: Optional[list], out):
+    """Connect to (or start) Ray and start the self-play actors (`cluster.RaySelfplay`)."""
+    from .cluster import RaySelfplay, import_ray
+    ray = import_ray()
+    owns = not ray.is_initialized()
+    if owns:
+        ray.init(address=None if address == "local" else address, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    resources = per_actor or ([{resource: 1}] * actors if resource else None)
+    _emit(out, f"[run] Ray: {len(ray.nodes())} node(s), {ray.cluster_resources().get('CPU', 0):g} CPUs")
+    pool = RaySelfplay(cfg, paths, actors, out, resources)
+    pool.owns_ray = owns
+    return pool
+
+
+def _stop_ray(pool, out) -> None:
+    """Stop the actors and say what travelled: games written, refused, lost in transit (always 0)."""
+    pool.stop()
+    if getattr(pool, "owns_ray", False):
+        pool.ray.shutdown()
+    _emit(out, f"[run] Ray actors stopped: {pool.written} games written, {pool.rejected} refused, "
+               f"{pool.games_lost} lost in transit, {pool.deaths} actor losses")
 
 
 def _status_line(watch: "RunStatus", is_mario: bool) -> str:

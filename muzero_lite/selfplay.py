@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -82,16 +83,50 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
         raise
     save_resolved_config(cfg, paths.games)
     played_before = len(list_game_files(paths.games))
-    started, written, moves, t0 = 0, 0, 0, time.time()
+    try:
+        return play_worker(cfg, envs, source, FolderOutput(cfg, paths), worker, seed, games, played_before,
+                           PaceReader(paths.checkpoints).wait, out, verbose)
+    finally:
+        for env in envs:
+            env.close()
+
+
+class FolderOutput:
+    """Where a local worker's finished games go: game files in games/, gifs in gifs/ (newest keep_gifs)."""
+
+    def __init__(self, cfg: Config, paths: RunPaths):
+        self.cfg, self.paths = cfg, paths
+
+    def game(self, record: GameRecord, gif: list, worker: str) -> None:
+        """Write the game file, and its gif when it has one."""
+        path = write_game(self.paths.games, record, worker)
+        if gif:
+            write_gif(gif_path_for(path, self.paths.gifs), gif, self.cfg.selfplay.gif_fps)
+            prune_gifs(self.paths.gifs, self.cfg.paths.keep_gifs)
+
+
+def play_worker(cfg: Config, envs: list[Env], source, output, worker: str, seed: int, games: Optional[int],
+                played_before: int, wait: Optional[Callable[[], None]] = None, out=sys.stdout,
+                verbose: bool = False, first_game: int = 0) -> int:
+    """The worker loop, wherever its games go: keep a game on every env, hand each finished one to
+    output.game(record, gif, worker), print its line; returns how many were handed over.
+
+    source: the weights to play (`ModelSource`, or a cluster actor's pushed weights), refreshed before
+    each new game. wait: called before each move (the pinned replay ratio). played_before: games
+    already in the run, counted toward selfplay.random_games. first_game: the number of this worker's
+    first game (its generator is game_rng(seed, number)). Ctrl-C or SIGTERM ends it; the games in
+    flight are dropped.
+    """
+    started, written, moves, t0 = first_game, 0, 0, time.time()
     playing: dict[int, tuple[int, Optional[int]]] = {}      # id of a game in flight -> (its number, checkpoint step)
 
     def new_game(env: Env) -> Optional[Game]:
         """The next game of this worker on env (the newest weights, its own generator), or None when done."""
         nonlocal started
-        if games is not None and started >= games:
+        if games is not None and started - first_game >= games:
             return None
         source.refresh()
-        model = source.model(played_before + started < cfg.selfplay.random_games)
+        model = source.model(played_before + started - first_game < cfg.selfplay.random_games)
         step = None if model is source.uniform else source.step
         render = cfg.selfplay.gif_every > 0 and started % cfg.selfplay.gif_every == 0
         game = Game(env, model, cfg, game_rng(seed, started), training_step=step or 0, render=render)
@@ -99,10 +134,10 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
         started += 1
         return game
 
-    pace = PaceReader(paths.checkpoints)
-    previous = sigterm_as_interrupt()
+    main = threading.current_thread() is threading.main_thread()     # a cluster actor runs it in a thread
+    previous = sigterm_as_interrupt() if main else None
     try:
-        for game in play_games(envs, new_game, pace.wait):
+        for game in play_games(envs, new_game, wait):
             record, gif = game.finish()
             number, step = playing.pop(id(game))
             moves += record.length
@@ -110,11 +145,8 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
             record.meta.update({"worker": worker, "checkpoint_step": step, "seed": seed,
                                 "game_number": number, "worker_moves_per_s": rate,
                                 "config_digest": config_digest(cfg), "model_digest": model_digest(cfg)})
-            path = write_game(paths.games, record, worker)
-            if gif:
-                write_gif(gif_path_for(path, paths.gifs), gif, cfg.selfplay.gif_fps)
-                del gif                   # not held through the next game
-                prune_gifs(paths.gifs, cfg.paths.keep_gifs)
+            output.game(record, gif, worker)
+            del gif                       # not held through the next game
             written += 1
             if not verbose and (written - 1) % LINE_EVERY:
                 continue
@@ -123,9 +155,8 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
     except KeyboardInterrupt:
         print(f"[selfplay {worker}] stopped after {written} games (the games in flight were dropped)", file=out, flush=True)
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        for env in envs:
-            env.close()
+        if main:
+            signal.signal(signal.SIGTERM, previous)
     return written
 
 

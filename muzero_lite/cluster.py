@@ -1,0 +1,343 @@
+"""Self-play on a Ray cluster (`muzero-lite run --ray [ADDRESS]`): actors play, this machine writes.
+
+Each actor (`SelfplayActor`, one CPU) runs the local worker loop (`selfplay.play_worker`) on its own
+node with selfplay.envs batched envs. Nothing assumes a shared filesystem:
+
+- a finished game travels as its game file's bytes (`gamefile.game_bytes`), with its gif's bytes;
+  the supervisor on the trainer's machine (`RaySelfplay.tick`) checks them with the reader every
+  game file meets (`gamefile.write_game_bytes`: hostile bytes are refused like a hostile file) and
+  writes them into games/ and gifs/ atomically, so the trainer, replay, retention and the run
+  folder are the same as a local run's;
+- weights travel the other way as checkpoint bytes holding only the step, the model digest and the
+  networks' tensors (`weights_bytes`), loaded with torch.load(weights_only=True);
+- the pinned replay ratio travels as one flag (`set_wait`), read from checkpoints/pace.json.
+
+A game leaves an actor only when the supervisor says it has written it (`take(acked)` returns the
+games after `acked` and drops those up to it), so a reply lost with its node costs only games that
+were never written: `games_lost` counts games taken from an actor but neither written nor refused,
+and stays 0. An actor that dies is restarted by Ray (max_restarts=-1) on any node with room for it,
+with fresh game numbers; its games in flight are lost, nothing written is. Ray is an optional extra
+(`pip install -e .[ray]`) imported only here, only when used.
+"""
+from __future__ import annotations
+
+import io
+import os
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+import yaml
+
+from .atomic import atomic_write_bytes
+from .checkpoints import list_checkpoints, load_checkpoint
+from .config import Config, config_from_dict, config_to_yaml, model_digest
+from .gamefile import GameFileError, game_bytes, list_game_files, write_game_bytes
+from .gameloader import max_game_bytes
+from .gifs import encode_gif, gif_path_for
+from .networks import UniformModel, build_networks, configure_torch
+from .pace import read_pace
+from .runfolder import RunPaths, prune_gifs
+
+# largest gif accepted from an actor (a Mario game's is ~0.3 MB)
+MAX_GIF_BYTES = 64 << 20
+# games returned by one take()
+TAKE_LIMIT = 32
+
+
+class RayMissing(RuntimeError):
+    """Ray is not installed; the message says how to install it."""
+
+
+def import_ray():
+    """The ray module, or RayMissing with the install line."""
+    try:
+        import ray
+    except ImportError:
+        raise RayMissing("--ray needs Ray: pip install -e .[ray] (or pip install 'ray[default]')") from None
+    return ray
+
+
+# ---------------------------------------------------------------- weights as bytes
+
+def weights_bytes(payload: dict) -> bytes:
+    """A checkpoint's playing weights as bytes: step, model digest and the newest networks' tensors."""
+    buf = io.BytesIO()
+    torch.save({"step": int(payload["step"]), "model_digest": payload["model_digest"],
+                "networks": payload["networks"]}, buf)
+    return buf.getvalue()
+
+
+def load_weights_bytes(data: bytes, cfg: Config) -> dict:
+    """weights_bytes back (weights_only: data, never code); ValueError unless they fit cfg's networks."""
+    payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("model_digest") != model_digest(cfg):
+        raise ValueError("weights made for other networks (model digest differs)")
+    return payload
+
+
+class PushedSource:
+    """An actor's ModelSource: the newest weights the supervisor pushed, applied before the next game."""
+
+    def __init__(self, cfg: Config, spec):
+        self.cfg = cfg
+        self.networks = build_networks(cfg, spec).eval()
+        self.uniform = UniformModel(spec.num_actions)
+        self.step: Optional[int] = None
+        self.pending: Optional[bytes] = None
+        self.lock = threading.Lock()
+
+    def push(self, data: bytes) -> None:
+        """Keep data for the next refresh (called from the actor's method thread)."""
+        with self.lock:
+            self.pending = data
+
+    def refresh(self) -> None:
+        """Load the pushed weights, if any came since the last game."""
+        with self.lock:
+            data, self.pending = self.pending, None
+        if data is not None:
+            payload = load_weights_bytes(data, self.cfg)
+            self.networks.load_state_dict(payload["networks"])
+            self.step = int(payload["step"])
+
+    def model(self, use_uniform: bool):
+        """The networks to act with: the uniform model before any weights came, or when asked for."""
+        return self.uniform if use_uniform or self.step is None else self.networks
+
+
+class QueueOutput:
+    """An actor's output: each finished game as (number, game file bytes, gif bytes or None), held until acked."""
+
+    def __init__(self, fps: float):
+        self.fps, self.items, self.lock, self.made = fps, deque(), threading.Lock(), 0
+
+    def game(self, record, gif: list, worker: str) -> None:
+        """Queue one finished game's bytes."""
+        data, picture = game_bytes(record, worker), encode_gif(gif, self.fps) if gif else None
+        with self.lock:
+            self.made += 1
+            self.items.append((self.made, data, picture))
+
+    def take(self, acked: int, limit: int) -> list[tuple[int, bytes, Optional[bytes]]]:
+        """Drop the games numbered up to acked; return up to limit of the rest (kept until acked)."""
+        with self.lock:
+            while self.items and self.items[0][0] <= acked:
+                self.items.popleft()
+            return list(self.items)[:limit]
+
+
+class SelfplayActor:
+    """One self-play worker as a Ray actor (made remote by `RaySelfplay`, so that Ray stays optional)."""
+
+    def __init__(self, config_yaml: str, worker: str, seed: int, played_before: int):
+        import ray
+        from .envs import make_env
+        from .selfplay import play_worker
+        configure_torch(threads=1)
+        cfg = config_from_dict(yaml.safe_load(config_yaml), f"<config of actor {worker}>")
+        torch.manual_seed(seed)
+        # a restarted actor starts fresh game numbers: its first life's games are not played again
+        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        self.generation = int.from_bytes(os.urandom(4), "little") if restarted else 0
+        first = (self.generation % 100_000) * 1_000_000
+        self.envs = [make_env(cfg.env, seed + i) for i in range(cfg.selfplay.envs)]
+        self.source = PushedSource(cfg, self.envs[0].spec)
+        self.output = QueueOutput(cfg.selfplay.gif_fps)
+        self.wait_flag, self.stop_flag = threading.Event(), threading.Event()
+        self.node = ray.get_runtime_context().get_node_id()
+        self.thread = threading.Thread(target=play_worker, daemon=True,
+                                       args=(cfg, self.envs, self.source, self.output, worker, seed, None,
+                                             played_before, self._wait, sys.stdout, False, first))
+        self.thread.start()
+
+    def _wait(self) -> None:
+        """Before each move: stop when asked to; wait while the trainer is behind."""
+        while True:
+            if self.stop_flag.is_set():
+                raise KeyboardInterrupt
+            if not self.wait_flag.is_set():
+                return
+            time.sleep(0.05)
+
+    def push_weights(self, data: bytes) -> None:
+        """New weights for the next games."""
+        self.source.push(data)
+
+    def set_wait(self, wait: bool) -> None:
+        """The pinned replay ratio: wait before each move while True."""
+        (self.wait_flag.set if wait else self.wait_flag.clear)()
+
+    def take(self, acked: int, limit: int = TAKE_LIMIT) -> dict[str, Any]:
+        """Games after `acked` (those up to it are dropped), this life's generation and its node."""
+        return {"generation": self.generation, "node": self.node, "alive": self.thread.is_alive(),
+                "games": self.output.take(acked, limit)}
+
+    def stop(self) -> None:
+        """End the worker loop (its games in flight are dropped)."""
+        self.stop_flag.set()
+        self.thread.join(30)
+        for env in self.envs:
+            env.close()
+
+
+class GameIntake:
+    """The trainer's side of games that travel: bytes checked like a file, then written like a local worker's."""
+
+    def __init__(self, cfg: Config, paths: RunPaths, out=sys.stdout):
+        self.cfg, self.paths, self.out = cfg, paths, out
+        spec = build_spec(cfg)
+        self.max_bytes = max_game_bytes(cfg.env.max_moves, spec.frame_shape, spec.frame_dtype, spec.num_actions)
+        self.num_actions = spec.num_actions
+        self.written, self.rejected = 0, 0
+
+    def receive(self, worker: str, number: int, data: Any, picture: Any) -> Optional[Path]:
+        """Write one game's bytes into games/ (and its gif, when it is one) or refuse them with a line;
+        returns the game file's path, or None when refused."""
+        source = f"game {number} from actor {worker}"
+        try:
+            path = write_game_bytes(self.paths.games, data, worker, source, self.max_bytes, self.num_actions)
+        except GameFileError as e:
+            self.rejected += 1
+            print(f"[ray] refused {e}", file=self.out, flush=True)
+            return None
+        self.written += 1
+        if isinstance(picture, bytes) and picture[:6] in (b"GIF87a", b"GIF89a") and len(picture) <= MAX_GIF_BYTES:
+            atomic_write_bytes(gif_path_for(path, self.paths.gifs), picture)
+            prune_gifs(self.paths.gifs, self.cfg.paths.keep_gifs)
+        return path
+
+
+class RaySelfplay:
+    """The supervisor's side: N actors, their games written into the run folder, weights and pace pushed.
+
+    resources: Ray custom resources each actor needs, one dict per actor (None: none), e.g. to put
+    an actor on a particular node.
+    """
+
+    def __init__(self, cfg: Config, paths: RunPaths, actors: int, out=sys.stdout,
+                 resources: Optional[list[Optional[dict]]] = None):
+        self.ray = import_ray()
+        self.cfg, self.paths, self.out = cfg, paths, out
+        self.intake = GameIntake(cfg, paths, out)
+        remote = self.ray.remote(max_restarts=-1, max_task_retries=-1, num_cpus=1)(SelfplayActor)
+        played = len(list_game_files(paths.games))
+        text = config_to_yaml(cfg)
+        self.names = [f"r{i}" for i in range(actors)]
+        self.actors = []
+        for i, name in enumerate(self.names):
+            res = (resources or [None] * actors)[i]
+            opts = {"resources": res} if res else {}
+            self.actors.append(remote.options(**opts).remote(text, name, cfg.seed + 1 + i, played))
+        self.acked = [0] * actors                 # per actor: games up to this number are written
+        self.generation: list[Optional[int]] = [None] * actors
+        self.pending: list[Any] = [None] * actors  # the outstanding take() of each actor
+        self.weights: Optional[tuple[int, Any]] = None   # (step, object ref) of the newest pushed weights
+        self.pushed: list[Optional[int]] = [None] * actors
+        self.wait: Optional[bool] = None
+        self.taken, self.deaths = 0, 0
+        self.nodes: dict[str, str] = {}            # actor name -> the node it last reported from
+
+    @property
+    def written(self) -> int:
+        """Games written into games/."""
+        return self.intake.written
+
+    @property
+    def rejected(self) -> int:
+        """Games refused: their bytes were not a valid game file."""
+        return self.intake.rejected
+
+    @property
+    def games_lost(self) -> int:
+        """Games taken from actors but neither written nor refused (0 unless something is wrong)."""
+        return self.taken - self.written - self.rejected
+
+    def tick(self) -> None:
+        """One look: push new weights and the pace flag, write the games that arrived, ask for more."""
+        self._push_weights()
+        self._push_pace()
+        ray = self.ray
+        for i, actor in enumerate(self.actors):
+            if self.pending[i] is None:
+                self.pending[i] = actor.take.remote(self.acked[i])
+        ready, _ = ray.wait([p for p in self.pending if p is not None], num_returns=1, timeout=0.1)
+        for i, ref in enumerate(self.pending):
+            if ref is None or ref not in ready:
+                continue
+            self.pending[i] = None
+            try:
+                reply = ray.get(ref)
+            except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError,
+                    ray.exceptions.OwnerDiedError) as e:
+                self.deaths += 1
+                self.pushed[i] = None
+                print(f"[ray] actor {self.names[i]} was lost ({type(e).__name__}): Ray restarts it; its games "
+                      f"in flight are lost, none written", file=self.out, flush=True)
+                continue
+            self._receive(i, reply)
+
+    def _receive(self, i: int, reply: dict) -> None:
+        """Write the games of one take() reply; a new generation means the actor was restarted."""
+        if reply.get("generation") != self.generation[i]:
+            if self.generation[i] is not None:
+                print(f"[ray] actor {self.names[i]} restarted on node {str(reply.get('node'))[:12]}", file=self.out,
+                      flush=True)
+            self.generation[i], self.acked[i], self.pushed[i] = reply.get("generation"), 0, None
+            self.wait = None                      # the new life gets the pace flag too
+        self.nodes[self.names[i]] = str(reply.get("node"))
+        for number, data, picture in reply.get("games", []):
+            if number <= self.acked[i]:
+                continue
+            self.taken += 1
+            self.intake.receive(self.names[i], number, data, picture)
+            self.acked[i] = number
+
+    def _push_weights(self) -> None:
+        """Send the newest checkpoint's weights to every actor that does not have them."""
+        listed = list_checkpoints(self.paths.checkpoints)
+        if listed and (self.weights is None or listed[0][0] != self.weights[0]):
+            try:
+                payload = load_checkpoint(listed[0][1])
+            except Exception:                     # a checkpoint being pruned: the next look takes the newest
+                return
+            self.weights = (int(payload["step"]), self.ray.put(weights_bytes(payload)))
+        if self.weights is None:
+            return
+        for i, actor in enumerate(self.actors):
+            if self.pushed[i] != self.weights[0]:
+                actor.push_weights.remote(self.weights[1])
+                self.pushed[i] = self.weights[0]
+
+    def _push_pace(self) -> None:
+        """Tell the actors whether the trainer asks self-play to wait (pace.json, as local workers read it)."""
+        pace = read_pace(self.paths.checkpoints)
+        fresh = pace is not None and time.time() - float(pace.get("time", 0) or 0) < 60
+        wait = bool(fresh and pace["selfplay_wait"])
+        if wait != self.wait:
+            for actor in self.actors:
+                actor.set_wait.remote(wait)
+            self.wait = wait
+
+    def stop(self) -> None:
+        """Stop the actors (their games in flight are dropped) after writing what they hold."""
+        ray = self.ray
+        try:
+            for _ in range(3):
+                self.tick()
+            ray.get([a.stop.remote() for a in self.actors], timeout=30)
+        except Exception:                         # a lost actor or node: nothing more to write from it
+            pass
+        for a in self.actors:
+            ray.kill(a)
+
+
+def build_spec(cfg: Config):
+    """The game's shapes without making an env (the supervisor's machine may not run the game)."""
+    from .envs import game_spec
+    return game_spec(cfg.env)

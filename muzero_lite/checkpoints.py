@@ -73,7 +73,8 @@ def save_checkpoint(folder: str | os.PathLike, cfg: Config, step: int, networks:
 def curve_checkpoint_path(folder: str | os.PathLike, mark: int) -> Path:
     """Where the trainer keeps the checkpoint of a learning curve's point `mark` (a multiple of
     train.curve_every_moves): checkpoints/curve/moves-<mark>.pt, zero-padded so that names sort.
-    The payload's env_moves says how many moves were loaded when it was taken (mark or a game more)."""
+    The payload's env_moves says how many moves were loaded when it was taken (the mark or more: with
+    the ratio pinned it is taken once the trainer has trained ratio x mark samples)."""
     return Path(folder) / CURVE_FOLDER / f"moves-{int(mark):010d}.pt"
 
 

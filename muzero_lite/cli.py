@@ -107,6 +107,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             run_trainer(cfg, args.run_dir, steps=args.steps)
         elif args.command == "run":
             from .run import run_all
+            if args.ray is not None:
+                from .cluster import import_ray
+                import_ray()                   # RayMissing (one line) before anything starts
             return run_all(cfg, args.config, args.run_dir, workers=args.workers, seconds=args.seconds,
                            status_every=args.status_every, verbose=args.verbose, ray_address=args.ray,
                            ray_resource=args.ray_resource)
@@ -118,5 +121,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     except CheckpointError as e:
         print(f"muzero-lite: checkpoint error: {e}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:
+        from .cluster import RayMissing
+        if not isinstance(e, RayMissing):
+            raise
+        print(f"muzero-lite: {e}", file=sys.stderr)
         return 2
     return 0

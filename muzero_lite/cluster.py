@@ -173,10 +173,12 @@ class SelfplayActor:
         """The pinned replay ratio: wait before each move while True."""
         (self.wait_flag.set if wait else self.wait_flag.clear)()
 
-    def take(self, acked: int, limit: int = TAKE_LIMIT) -> dict[str, Any]:
-        """Games after `acked` (those up to it are dropped), this life's generation and its node."""
+    def take(self, acked: int, generation: Optional[int], limit: int = TAKE_LIMIT) -> dict[str, Any]:
+        """Games after `acked` (those up to it are dropped, when `generation` is this life's: a call meant
+        for an earlier life drops nothing), this life's generation and its node."""
+        mine = generation == self.generation
         return {"generation": self.generation, "node": self.node, "alive": self.thread.is_alive(),
-                "games": self.output.take(acked, limit)}
+                "games": self.output.take(acked if mine else 0, limit)}
 
     def stop(self) -> None:
         """End the worker loop (its games in flight are dropped)."""
@@ -265,7 +267,7 @@ class RaySelfplay:
         ray = self.ray
         for i, actor in enumerate(self.actors):
             if self.pending[i] is None:
-                self.pending[i] = actor.take.remote(self.acked[i])
+                self.pending[i] = actor.take.remote(self.acked[i], self.generation[i])
         ready, _ = ray.wait([p for p in self.pending if p is not None], num_returns=1, timeout=0.1)
         for i, ref in enumerate(self.pending):
             if ref is None or ref not in ready:
@@ -330,7 +332,8 @@ class RaySelfplay:
         try:
             for _ in range(3):
                 self.tick()
-            ray.get([a.stop.remote() for a in self.actors], timeout=30)
+            # an actor whose node is gone never answers: wait a little for the others, then kill all
+            ray.wait([a.stop.remote() for a in self.actors], num_returns=len(self.actors), timeout=15)
         except Exception:                         # a lost actor or node: nothing more to write from it
             pass
         for a in self.actors:

@@ -55,6 +55,7 @@ class PaceWriter:
     def __init__(self, folder: Path, ratio: float, pinned: bool):
         self.path, self.ratio, self.pinned = Path(folder) / PACE_FILE, ratio, pinned
         self.waiting, self.written_at = False, 0.0
+        self.last = {"step": 0, "samples": 0, "env_moves": 0}     # the figures of the newest update
 
     def update(self, samples: int, env_moves: int, step: int, training: bool, now: float) -> None:
         """Recompute the answer (self-play never waits while the trainer cannot train yet: too few moves
@@ -63,8 +64,18 @@ class PaceWriter:
         if waiting == self.waiting and now - self.written_at < HEARTBEAT_S:
             return
         self.waiting, self.written_at = waiting, now
-        body = {"selfplay_wait": waiting, "step": int(step), "samples": int(samples), "env_moves": int(env_moves),
-                "replay_ratio": self.ratio, "pinned": self.pinned, "time": now}
+        self.last = {"step": int(step), "samples": int(samples), "env_moves": int(env_moves)}
+        self._write(now)
+
+    def release(self, now: float) -> None:
+        """The trainer is stopping: say that self-play need not wait (its last figures stay)."""
+        self.waiting, self.written_at = False, now
+        self._write(now)
+
+    def _write(self, now: float) -> None:
+        """The file, atomically: the answer, the figures it came from, the ratio and the time."""
+        body = {"selfplay_wait": self.waiting, **self.last, "replay_ratio": self.ratio, "pinned": self.pinned,
+                "time": now}
         atomic_write_bytes(self.path, json.dumps(body).encode())
 
 

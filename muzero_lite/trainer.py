@@ -6,7 +6,7 @@ batch, take one training step, update the sampled positions' priorities, and wri
 every checkpoint_interval steps. It trains train.replay_ratio samples per env move loaded, no more,
 and tells self-play through checkpoints/pace.json when it has fallen behind (`pace`); with
 train.curve_every_moves it keeps a checkpoint at every multiple of that many env moves in
-checkpoints/curve/, taken once it has trained its share of them. It starts no env: the shapes
+checkpoints/curve/, taken once it has trained the mark's share (ratio x mark samples). It starts no env: the shapes
 come from the config (`envs.game_spec`).
 Beside training it keeps the run's disk in bounds (`runfolder.prune_games`, `sweep_stale_temps`),
 and it is the one writer of the run's figures (`metrics.RunLog`): checkpoints/train_metrics.csv and
@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .checkpoints import curve_checkpoint_path, newest_checkpoint, save_checkpoint
+from .checkpoints import curve_checkpoint_path, list_curve_checkpoints, newest_checkpoint, save_checkpoint
 from .config import Config, save_resolved_config
 from .envs import game_spec
 from .gameloader import GameLoader, max_game_bytes
@@ -103,7 +103,12 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
     rate_t0, rate_samples = time.time(), 0
     pace = PaceWriter(paths.checkpoints, t.replay_ratio, t.pin_replay_ratio)
     every = t.curve_every_moves
-    next_mark = (log.env_moves // every + 1) * every if every else None   # the next curve point, in env moves
+    if every:              # the next curve point, in env moves: after the newest one kept (a restart fills gaps)
+        kept = list_curve_checkpoints(paths.checkpoints)
+        next_mark: Optional[int] = kept[-1][0] + every if kept else every
+    else:
+        next_mark = None
+    pinned = t.pin_replay_ratio and t.replay_ratio > 0
     previous = sigterm_as_interrupt()
 
     def checkpoint(mark: Optional[int] = None) -> None:
@@ -135,9 +140,9 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 time.sleep(poll_interval)
                 continue
             ahead = trainer_ahead(samples, moves, t.replay_ratio)
-            if next_mark is not None and moves >= next_mark and (ahead or not t.pin_replay_ratio or not t.replay_ratio):
-                checkpoint(next_mark)                  # a curve point: the trainer has trained its share of them
-                next_mark = (moves // every + 1) * every
+            if next_mark is not None and moves >= next_mark and (not pinned or samples >= t.replay_ratio * next_mark):
+                checkpoint(next_mark)           # a curve point: pinned, the trainer has trained the mark's share
+                next_mark = next_mark + every if pinned else (moves // every + 1) * every
             if ahead:
                 if now - max(last_status, last_step_at) >= t.status_interval:     # no step for that long
                     print(f"[train] waiting for games: step {learner.step} has trained train.replay_ratio "
@@ -165,6 +170,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
         print(f"[train] interrupted at step {learner.step}", file=out, flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        pace.release(time.time())                # self-play need not wait for a trainer that has stopped
         if learner.step != saved_step:
             checkpoint()
         log.close()

@@ -163,3 +163,20 @@ def test_run_with_ray_actors_trains_and_writes_the_same_run_folder(cluster, tmp_
     assert list_checkpoints(run / "checkpoints"), text              # the trainer trained on the actor's games
     assert len(list_game_files(run / "games")) >= 10
     assert (run / "checkpoints" / "pace.json").exists() and (run / "checkpoints" / "train_metrics.csv").exists()
+
+
+def test_run_ray_without_ray_installed_is_one_line(tmp_path, monkeypatch, capsys):
+    import builtins
+    from muzero_lite.cli import main
+    real = builtins.__import__
+
+    def no_ray(name, *a, **k):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    cfg_path, _ = _cfg(tmp_path)
+    assert main(["run", "--config", str(cfg_path), "--run-dir", str(tmp_path / "run"), "--ray"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["muzero-lite: --ray needs Ray: pip install -e .[ray] (or pip install 'ray[default]')"]
+    assert not (tmp_path / "run").exists()

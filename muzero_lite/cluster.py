@@ -48,6 +48,11 @@ from .runfolder import RunPaths, prune_gifs
 MAX_GIF_BYTES = 64 << 20
 # games returned by one take()
 TAKE_LIMIT = 32
+# seconds a new actor waits for the newest weights before it plays (a restarted one, or in a run with checkpoints)
+WEIGHTS_WAIT_S = 30.0
+# an actor lost this many times within DEATH_WINDOW_S seconds is given up (as `run` gives up a child)
+MAX_DEATHS = 3
+DEATH_WINDOW_S = 300.0
 
 
 class RayMissing(RuntimeError):
@@ -135,25 +140,38 @@ class QueueOutput:
 class SelfplayActor:
     """One self-play worker as a Ray actor (made remote by `RaySelfplay`, so that Ray stays optional)."""
 
-    def __init__(self, config_yaml: str, worker: str, seed: int, played_before: int):
+    def __init__(self, config_yaml: str, worker: str, seed: int, played_before: int, wait_for_weights: bool):
         import ray
         from .envs import make_env
-        from .selfplay import play_worker
         configure_torch(threads=1)
         cfg = config_from_dict(yaml.safe_load(config_yaml), f"<config of actor {worker}>")
         torch.manual_seed(seed)
-        # a restarted actor starts fresh game numbers: its first life's games are not played again
+        # a restarted actor starts fresh game numbers (its first life's games are not played again), is past
+        # the run's uniform games, and waits for the newest weights before its first game
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.generation = int.from_bytes(os.urandom(4), "little") if restarted else 0
-        first = (self.generation % 100_000) * 1_000_000
+        self.first = (self.generation % 100_000) * 1_000_000
+        self.played_before = cfg.selfplay.random_games if restarted else played_before
+        self.wait_for_weights = wait_for_weights or restarted
+        self.cfg, self.worker, self.seed, self.born = cfg, worker, seed, time.time()
         self.envs = [make_env(cfg.env, seed + i) for i in range(cfg.selfplay.envs)]
         self.source = PushedSource(cfg, self.envs[0].spec)
         self.output = QueueOutput(cfg.selfplay.gif_fps)
         self.wait_flag, self.stop_flag = threading.Event(), threading.Event()
         self.node = ray.get_runtime_context().get_node_id()
+        self.thread: Optional[threading.Thread] = None
+        self._maybe_start()
+
+    def _maybe_start(self) -> None:
+        """Start the worker loop once it has weights to play (or need not wait for them; at most WEIGHTS_WAIT_S)."""
+        if self.thread is not None or self.stop_flag.is_set():
+            return
+        if self.wait_for_weights and self.source.pending is None and time.time() - self.born < WEIGHTS_WAIT_S:
+            return
+        from .selfplay import play_worker
         self.thread = threading.Thread(target=play_worker, daemon=True,
-                                       args=(cfg, self.envs, self.source, self.output, worker, seed, None,
-                                             played_before, self._wait, sys.stdout, False, first))
+                                       args=(self.cfg, self.envs, self.source, self.output, self.worker, self.seed,
+                                             None, self.played_before, self._wait, sys.stdout, False, self.first))
         self.thread.start()
 
     def _wait(self) -> None:
@@ -168,6 +186,7 @@ class SelfplayActor:
     def push_weights(self, data: bytes) -> None:
         """New weights for the next games."""
         self.source.push(data)
+        self._maybe_start()
 
     def set_wait(self, wait: bool) -> None:
         """The pinned replay ratio: wait before each move while True."""
@@ -176,14 +195,19 @@ class SelfplayActor:
     def take(self, acked: int, generation: Optional[int], limit: int = TAKE_LIMIT) -> dict[str, Any]:
         """Games after `acked` (those up to it are dropped, when `generation` is this life's: a call meant
         for an earlier life drops nothing), this life's generation and its node."""
+        self._maybe_start()
+        if self.thread is not None and not self.thread.is_alive() and not self.stop_flag.is_set():
+            # the loop died (its traceback is in this actor's log): end the process, so that Ray restarts it
+            os._exit(1)
         mine = generation == self.generation
-        return {"generation": self.generation, "node": self.node, "alive": self.thread.is_alive(),
-                "games": self.output.take(acked if mine else 0, limit)}
+        games = self.output.take(acked if mine else 0, limit)
+        return {"generation": self.generation, "node": self.node, "made": self.output.made, "games": games}
 
     def stop(self) -> None:
         """End the worker loop (its games in flight are dropped)."""
         self.stop_flag.set()
-        self.thread.join(30)
+        if self.thread is not None:
+            self.thread.join(30)
         for env in self.envs:
             env.close()
 
@@ -229,13 +253,14 @@ class RaySelfplay:
         self.intake = GameIntake(cfg, paths, out)
         remote = self.ray.remote(max_restarts=-1, max_task_retries=-1, num_cpus=1)(SelfplayActor)
         played = len(list_game_files(paths.games))
+        has_weights = bool(list_checkpoints(paths.checkpoints))
         text = config_to_yaml(cfg)
         self.names = [f"r{i}" for i in range(actors)]
         self.actors = []
         for i, name in enumerate(self.names):
             res = (resources or [None] * actors)[i]
             opts = {"resources": res} if res else {}
-            self.actors.append(remote.options(**opts).remote(text, name, cfg.seed + 1 + i, played))
+            self.actors.append(remote.options(**opts).remote(text, name, cfg.seed + 1 + i, played, has_weights))
         self.acked = [0] * actors                 # per actor: games up to this number are written
         self.generation: list[Optional[int]] = [None] * actors
         self.pending: list[Any] = [None] * actors  # the outstanding take() of each actor
@@ -243,6 +268,10 @@ class RaySelfplay:
         self.pushed: list[Optional[int]] = [None] * actors
         self.wait: Optional[bool] = None
         self.taken, self.deaths = 0, 0
+        self.made = [0] * actors                   # per actor: games its current life says it has finished
+        self.lost_with_actor = 0                   # games finished on a life that ended before handing them over
+        self.death_times: list[list[float]] = [[] for _ in range(actors)]
+        self.given_up: set[int] = set()
         self.nodes: dict[str, str] = {}            # actor name -> the node it last reported from
 
     @property
@@ -266,23 +295,36 @@ class RaySelfplay:
         self._push_pace()
         ray = self.ray
         for i, actor in enumerate(self.actors):
-            if self.pending[i] is None:
+            if self.pending[i] is None and i not in self.given_up:
                 self.pending[i] = actor.take.remote(self.acked[i], self.generation[i])
-        ready, _ = ray.wait([p for p in self.pending if p is not None], num_returns=1, timeout=0.1)
+        refs = [p for p in self.pending if p is not None]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0.1) if refs else ([], [])
         for i, ref in enumerate(self.pending):
             if ref is None or ref not in ready:
                 continue
             self.pending[i] = None
             try:
                 reply = ray.get(ref)
-            except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError,
-                    ray.exceptions.OwnerDiedError) as e:
-                self.deaths += 1
-                self.pushed[i] = None
-                print(f"[ray] actor {self.names[i]} was lost ({type(e).__name__}): Ray restarts it; its games "
-                      f"in flight are lost, none written", file=self.out, flush=True)
+            except ray.exceptions.RayError as e:
+                self._lost(i, e)
                 continue
             self._receive(i, reply)
+
+    def _lost(self, i: int, e: Exception) -> None:
+        """An actor's call failed: count its games that were never handed over; give it up when it keeps dying."""
+        now = time.time()
+        self.deaths += 1
+        self.pushed[i] = None
+        self.lost_with_actor += max(0, self.made[i] - self.acked[i])
+        self.made[i] = self.acked[i]
+        self.death_times[i] = [t for t in self.death_times[i] if now - t < DEATH_WINDOW_S] + [now]
+        if len(self.death_times[i]) >= MAX_DEATHS:
+            self.given_up.add(i)
+            print(f"[ray] actor {self.names[i]} was lost {MAX_DEATHS} times in {DEATH_WINDOW_S:.0f} s "
+                  f"({type(e).__name__}): giving it up", file=self.out, flush=True)
+        else:
+            print(f"[ray] actor {self.names[i]} was lost ({type(e).__name__}): Ray restarts it; its games in "
+                  f"flight are lost, none written", file=self.out, flush=True)
 
     def _receive(self, i: int, reply: dict) -> None:
         """Write the games of one take() reply; a new generation means the actor was restarted."""
@@ -290,8 +332,11 @@ class RaySelfplay:
             if self.generation[i] is not None:
                 print(f"[ray] actor {self.names[i]} restarted on node {str(reply.get('node'))[:12]}", file=self.out,
                       flush=True)
+            self.lost_with_actor += max(0, self.made[i] - self.acked[i])     # the old life's, never handed over
             self.generation[i], self.acked[i], self.pushed[i] = reply.get("generation"), 0, None
             self.wait = None                      # the new life gets the pace flag too
+        made = reply.get("made")
+        self.made[i] = made if isinstance(made, int) else self.made[i]
         self.nodes[self.names[i]] = str(reply.get("node"))
         for number, data, picture in reply.get("games", []):
             if number <= self.acked[i]:

@@ -273,7 +273,8 @@ def _stop_ray(pool, out) -> None:
     if getattr(pool, "owns_ray", False):
         pool.ray.shutdown()
     _emit(out, f"[run] Ray actors stopped: {pool.written} games written, {pool.rejected} refused, "
-               f"{pool.games_lost} lost in transit, {pool.deaths} actor losses")
+               f"{pool.games_lost} lost in transit; {pool.deaths} actor losses, {pool.lost_with_actor} finished "
+               f"games lost with their actor before being handed over")
 
 
 def _status_line(watch: "RunStatus", is_mario: bool) -> str:

@@ -69,7 +69,8 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
     env_cfg = dataclasses.replace(e, levels=[level]) if level else e
     base = int(rng.integers(2**31))
     count = max(1, min(games, cfg.selfplay.envs if envs is None else envs))
-    returns, max_xs, flags, moves, trajectories = [], [], 0, [], set()
+    returns: list[float] = []                     # in the order the games ended (what `stop` sees)
+    results: dict[int, tuple] = {}                # game number -> (return, max-x, flag, moves, actions)
     numbers: dict[int, int] = {}                  # id of a game in flight -> its number
     started = 0
 
@@ -92,11 +93,9 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
         for game in play_games(env_list, new_game):
             rec, gif = game.finish()
             number = numbers.pop(id(game))
+            results[number] = (rec.meta["return"], rec.meta["max_x"] or 0, bool(rec.meta["flag"]), rec.length,
+                               rec.actions.tobytes())
             returns.append(rec.meta["return"])
-            max_xs.append(rec.meta["max_x"] or 0)
-            flags += bool(rec.meta["flag"])
-            moves.append(rec.length)
-            trajectories.add(rec.actions.tobytes())
             if gif:
                 write_gif(gif_folder / f"eval-step{training_step}-{level or e.id}-{number:03d}.gif", gif,
                           cfg.selfplay.gif_fps)
@@ -106,6 +105,9 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
     finally:
         for env in env_list:
             env.close()
+    # the figures in game-number order, whatever order the games ended in
+    returns, max_xs, flag_list, moves, actions = zip(*(results[n] for n in sorted(results)))
+    flags, trajectories = sum(flag_list), set(actions)
     name = "random" if random_agent else level or e.id
     return {"level": name, "games": len(returns), "mean_return": float(np.mean(returns)),
             "min_return": float(np.min(returns)), "max_return": float(np.max(returns)),

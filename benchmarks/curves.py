@@ -13,6 +13,7 @@ point) and <prefix>.png (env moves on the x axis).
 from __future__ import annotations
 
 import csv
+import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +31,8 @@ from muzero_lite.metrics import TRAIN_CSV, column, read_rows
 from muzero_lite.networks import configure_torch
 from muzero_lite.pace import read_pace
 
+# what an eval row depends on besides the checkpoint: a kept row made under another protocol is played again
+PROTOCOL = {"games": EVAL_GAMES, "seed": EVAL_SEED, "level": EVAL_LEVEL, "version": 1}
 # the figures kept of an eval row
 FIGURES = ["mean_return", "min_return", "mean_max_x", "max_max_x", "flags", "mean_moves", "distinct"]
 
@@ -74,8 +77,37 @@ def run_seeds(config: Path, seeds: list[int], moves: int, every: int, root: Path
     return dirs
 
 
+def _cache_path(path: str) -> Path:
+    """Where a curve checkpoint's eval row is kept: beside it, <name>.eval.json."""
+    return Path(f"{path}.eval.json")
+
+
+def _cached(path: str) -> Optional[dict]:
+    """The eval row kept for this checkpoint, if it was made from this very file with this protocol."""
+    try:
+        kept = json.loads(_cache_path(path).read_text())
+        if kept["checkpoint_mtime"] == os.stat(path).st_mtime and kept["protocol"] == PROTOCOL:
+            return kept["row"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
 def _eval_point(task: tuple) -> dict:
-    """One curve point: (seed, run folder, mark, checkpoint path) -> its eval row (runs in a pool process)."""
+    """One curve point: (seed, run folder, mark, checkpoint path) -> its eval row (runs in a pool process);
+    the row is kept beside the checkpoint, so that a second --eval-only does not play it again."""
+    seed, run_dir, mark, path = task
+    kept = _cached(path)
+    if kept is not None:
+        return kept
+    row = _play_point(task)
+    _cache_path(path).write_text(json.dumps({"checkpoint_mtime": os.stat(path).st_mtime, "protocol": PROTOCOL,
+                                             "row": row}))
+    return row
+
+
+def _play_point(task: tuple) -> dict:
+    """The eval of one curve point."""
     seed, run_dir, mark, path = task
     configure_torch(threads=1)
     cfg, net = run_networks(Path(run_dir))

@@ -5,9 +5,11 @@ run folder for --seconds, then N actors (`cluster.RaySelfplay`) on a `ray.cluste
 (a head and a second node, all on 127.0.0.1; the actors alternate between the nodes) for as long.
 Both count the env moves of the game files written after a warm-up, so both pay for writing them;
 no trainer runs (the networks are the uniform ones of a run's first games, `selfplay.random_games`).
-Prints moves/s of each and the Ray/local ratio, the median over the rounds.
+Prints moves/s of each and the Ray/local ratio, the median over the rounds. A worker's 16 games land
+in bursts (up to 550 moves each): windows under a few minutes count bursts, not speed (a 40 s try
+gave 1 local process 11.6 moves/s and 2 processes 70.2), hence the 300 s default.
 
-    .venv/bin/python benchmarks/ray_speed.py [--config configs/mario.yaml] [--actors 1 2 3] [--seconds 60] [--rounds 2]
+    .venv/bin/python benchmarks/ray_speed.py [--config configs/mario.yaml] [--actors 1 2 3] [--seconds 300] [--rounds 2]
 """
 from __future__ import annotations
 
@@ -99,7 +101,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "mario.yaml")
     ap.add_argument("--actors", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--seconds", type=float, default=300.0)
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ray_speed_cfg_"))

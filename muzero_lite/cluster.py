@@ -38,10 +38,11 @@ from .atomic import atomic_write_bytes
 from .checkpoints import list_checkpoints, load_checkpoint
 from .config import Config, config_from_dict, config_to_yaml, model_digest
 from .gamefile import GameFileError, game_bytes, list_game_files, write_game_bytes
+from .envs import game_spec
 from .gameloader import max_game_bytes
 from .gifs import encode_gif, gif_path_for
 from .networks import UniformModel, build_networks, configure_torch
-from .pace import read_pace
+from .pace import PaceReader
 from .runfolder import RunPaths, prune_gifs
 
 # largest gif accepted from an actor (a Mario game's is ~0.3 MB)
@@ -217,7 +218,7 @@ class GameIntake:
 
     def __init__(self, cfg: Config, paths: RunPaths, out=sys.stdout):
         self.cfg, self.paths, self.out = cfg, paths, out
-        spec = build_spec(cfg)
+        spec = game_spec(cfg.env)   # the trainer's side need not run the game
         self.max_bytes = max_game_bytes(cfg.env.max_moves, spec.frame_shape, spec.frame_dtype, spec.num_actions)
         self.num_actions = spec.num_actions
         self.written, self.rejected = 0, 0
@@ -251,6 +252,7 @@ class RaySelfplay:
         self.ray = import_ray()
         self.cfg, self.paths, self.out = cfg, paths, out
         self.intake = GameIntake(cfg, paths, out)
+        self.pace = PaceReader(paths.checkpoints)
         remote = self.ray.remote(max_restarts=-1, max_task_retries=-1, num_cpus=1)(SelfplayActor)
         played = len(list_game_files(paths.games))
         has_weights = bool(list_checkpoints(paths.checkpoints))
@@ -362,10 +364,8 @@ class RaySelfplay:
                 self.pushed[i] = self.weights[0]
 
     def _push_pace(self) -> None:
-        """Tell the actors whether the trainer asks self-play to wait (pace.json, as local workers read it)."""
-        pace = read_pace(self.paths.checkpoints)
-        fresh = pace is not None and time.time() - float(pace.get("time", 0) or 0) < 60
-        wait = bool(fresh and pace["selfplay_wait"])
+        """Tell the actors whether the trainer asks self-play to wait (pace.json, read as local workers read it)."""
+        wait = self.pace.wants_wait(time.time())
         if wait != self.wait:
             for actor in self.actors:
                 actor.set_wait.remote(wait)
@@ -384,8 +384,3 @@ class RaySelfplay:
         for a in self.actors:
             ray.kill(a)
 
-
-def build_spec(cfg: Config):
-    """The game's shapes without making an env (the supervisor's machine may not run the game)."""
-    from .envs import game_spec
-    return game_spec(cfg.env)

@@ -95,7 +95,7 @@ class PaceReader:
         self.path, self.check_every = Path(folder) / PACE_FILE, check_every
         self.checked_at, self.asked = 0.0, False
 
-    def _asked(self, now: float) -> bool:
+    def wants_wait(self, now: float) -> bool:
         """Whether the file, if fresh, asks self-play to wait (read again at most every check_every seconds)."""
         if now - self.checked_at < self.check_every:
             return self.asked
@@ -110,6 +110,6 @@ class PaceReader:
 
     def wait(self) -> None:
         """Return at once unless the trainer asks self-play to wait; else sleep until it stops asking."""
-        while self._asked(time.time()):
+        while self.wants_wait(time.time()):
             time.sleep(WAIT_POLL_S)
             self.checked_at = 0.0               # while waiting, every look reads the file

@@ -44,12 +44,12 @@ def test_pace_file_round_trip_and_a_stale_or_bad_file_is_ignored(tmp_path):
     body = read_pace(tmp_path)
     assert body["selfplay_wait"] is True and body["env_moves"] == 1000 and body["samples"] == 100
     r = PaceReader(tmp_path, check_every=0.0)
-    assert r._asked(time.time())
+    assert r.wants_wait(time.time())
     old = time.time() - STALE_S - 5                   # a trainer that stopped writing: ignored
     os.utime(tmp_path / PACE_FILE, (old, old))
-    assert not r._asked(time.time())
+    assert not r.wants_wait(time.time())
     (tmp_path / PACE_FILE).write_text("{not json")
-    assert read_pace(tmp_path) is None and not r._asked(time.time())
+    assert read_pace(tmp_path) is None and not r.wants_wait(time.time())
     (tmp_path / PACE_FILE).write_text(json.dumps({"selfplay_wait": "yes"}))
     assert read_pace(tmp_path) is None
     unpinned = PaceWriter(tmp_path, ratio=4.0, pinned=False)

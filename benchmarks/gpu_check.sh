@@ -1,25 +1,52 @@
 #!/usr/bin/env bash
 # On a machine with a CUDA GPU: the suite's CUDA tests, the Mario trainer's steps/s on the GPU against
-# the CPU (timed side by side, benchmarks/train_speed.py), then 10 minutes of Mario with the trainer on
-# the GPU and a greedy eval of where it got. Record the output in docs/experiments.md.
+# the CPU (timed side by side, benchmarks/train_speed.py), self-play moves/s with its networks on the
+# GPU against the CPU (each beside a random agent in the same run, benchmarks/selfplay_speed.py), then
+# MINUTES of Mario with the trainer and self-play on the GPU (one worker a core but one), and a greedy
+# eval of its newest checkpoint. Each stage goes on when one before it fails; the figures go to
+# docs/experiments.md.
 #
-#     bash benchmarks/gpu_check.sh [MINUTES]
-set -euo pipefail
+#     bash benchmarks/gpu_check.sh [MINUTES] [OUT_FOLDER]
+#
+# PY (default .venv/bin/python) is the Python that has muzero-lite's dependencies and a CUDA torch.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python
+PY=${PY:-.venv/bin/python}
 MINUTES=${1:-10}
-$PY -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('GPU:', torch.cuda.get_device_name(0), '| torch', torch.__version__)"
-$PY -m pytest -q tests/test_cuda.py
-tmp=$(mktemp -d)
+OUT_DIR=${2:-$(mktemp -d)}
+mkdir -p "$OUT_DIR"
+export PYTHONUNBUFFERED=1
+stage() { echo; echo "=== $1 ($(date -u +%H:%M:%S))"; }
+$PY -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('GPU:', torch.cuda.get_device_name(0), '| torch', torch.__version__, '| CPUs', __import__('os').cpu_count())" || exit 1
+
+stage "CUDA tests"
+$PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_devices.py || echo "FAILED: CUDA tests"
+
 for dev in cpu cuda; do
-  $PY - "$dev" "$tmp/mario_$dev.yaml" <<'PYEOF'
+  $PY - "$dev" "$OUT_DIR/mario_$dev.yaml" <<'PYEOF'
 import sys, yaml
 data = yaml.safe_load(open("configs/mario.yaml"))
 data.setdefault("train", {})["device"] = sys.argv[1]
+data.setdefault("selfplay", {})["device"] = sys.argv[1]
+data["train"]["curve_every_moves"] = 20000
 yaml.safe_dump(data, open(sys.argv[2], "w"))
 PYEOF
 done
-$PY benchmarks/train_speed.py --configs "$tmp/mario_cpu.yaml" "$tmp/mario_cuda.yaml" --steps 100
-timeout -s INT $((MINUTES * 60)) .venv/bin/muzero-lite run --config "$tmp/mario_cuda.yaml" --run-dir "$tmp/run" || true
-.venv/bin/muzero-lite eval --config "$tmp/mario_cuda.yaml" --run-dir "$tmp/run" --games 20
-echo "run folder: $tmp/run"
+
+stage "trainer: Mario steps/s, CPU against GPU (alternating blocks)"
+$PY benchmarks/train_speed.py --configs "$OUT_DIR/mario_cpu.yaml" "$OUT_DIR/mario_cuda.yaml" --steps 60 \
+  || echo "FAILED: train_speed"
+
+for dev in cpu cuda; do
+  stage "self-play: Mario moves/s with its networks on $dev"
+  $PY benchmarks/selfplay_speed.py --config "$OUT_DIR/mario_$dev.yaml" --envs 16 64 --seconds 12 --rounds 1 \
+    || echo "FAILED: selfplay_speed $dev"
+done
+
+stage "$MINUTES minutes of Mario, trainer and self-play on the GPU"
+$PY -m muzero_lite run --config "$OUT_DIR/mario_cuda.yaml" --run-dir "$OUT_DIR/run" --seconds $((MINUTES * 60)) \
+  --status-every 30 || echo "FAILED: run"
+stage "eval of the newest checkpoint (20 greedy games, networks on the GPU)"
+$PY -m muzero_lite eval --config "$OUT_DIR/mario_cuda.yaml" --run-dir "$OUT_DIR/run" --games 20 || echo "FAILED: eval"
+ls "$OUT_DIR/run/checkpoints/curve" 2>/dev/null
+echo "run folder: $OUT_DIR/run"

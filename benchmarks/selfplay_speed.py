@@ -3,7 +3,7 @@
 Each round, one after the other on one core: (a) the raw emulator (Mario: nes-py stepped frame_skip
 frames a move with random buttons, no framing), (b) a random agent through the env adapter, and
 (c) for each N a fresh worker process playing N games at once with the config's networks (fresh
-weights: the speed does not depend on them), the truncated search and the config's gif setting
+weights: the speed does not depend on them; on selfplay.device), the truncated search and the config's gif setting
 (`acting.play_moves`: one batched search a move). Prints the medians over rounds, the ratio of
 each to the random agent, and each worker's peak memory (VmHWM).
 
@@ -27,7 +27,7 @@ from muzero_lite.config import load_config
 from muzero_lite.envs import game_spec, make_env
 from muzero_lite.gifs import encode_gif
 from muzero_lite.mario_actions import action_bytes
-from muzero_lite.networks import build_networks, configure_torch
+from muzero_lite.networks import acting_model, build_networks, configure_torch, pick_device
 
 
 def random_agent(env, seconds: float, rng) -> float:
@@ -64,7 +64,8 @@ def worker(config: str, n: int, seconds: float) -> dict:
     """In this process: n games at once for about `seconds`; moves/s and peak memory."""
     configure_torch(threads=1)
     cfg = load_config(config)
-    net = build_networks(cfg, game_spec(cfg.env)).eval()
+    device = pick_device(cfg.selfplay.device)
+    net = acting_model(build_networks(cfg, game_spec(cfg.env)).to(device).eval(), device)
     envs = [make_env(cfg.env, i) for i in range(n)]
     started = 0
 
@@ -120,7 +121,8 @@ def main() -> None:
     env.close()
     m_rand = float(np.median(rand))
     gif = f"a gif every {cfg.selfplay.gif_every} games" if cfg.selfplay.gif_every else "no gifs"
-    print(f"\nconfig {args.config}: {cfg.env.id}, {gif}, medians of {args.rounds} rounds of {args.seconds:g} s, one core")
+    print(f"\nconfig {args.config}: {cfg.env.id}, {gif}, medians of {args.rounds} rounds of {args.seconds:g} s, one core, "
+          f"networks on {cfg.selfplay.device}")
     if raw:
         print(f"raw emulator ({cfg.env.frame_skip} frames a move, no framing): {np.median(raw):.1f} moves/s; "
               f"the adapter's random agent is {m_rand / np.median(raw):.2f}x of it")

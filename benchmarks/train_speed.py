@@ -18,8 +18,8 @@ import torch
 from common import ROOT
 from muzero_lite.config import load_config
 from muzero_lite.envs import game_spec
-from muzero_lite.learner import Learner, pick_device
-from muzero_lite.networks import build_networks, configure_torch
+from muzero_lite.learner import Learner
+from muzero_lite.networks import build_networks, configure_torch, pick_device
 from muzero_lite.replay import ReplayBuffer, ReplaySettings
 from muzero_lite.types import GameRecord, GameSpec
 

@@ -97,7 +97,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         cfg = load_config(args.config)
         from .preflight import check_runnable
-        check_runnable(cfg, args.config)
+        check_runnable(cfg, args.config, selfplay_here=getattr(args, "ray", None) is None)
         if args.command == "selfplay":
             from .selfplay import run_selfplay
             run_selfplay(cfg, args.run_dir, games=args.games, worker=args.worker, seed=args.seed,

@@ -22,6 +22,7 @@ with fresh game numbers; its games in flight are lost, nothing written is. Ray i
 from __future__ import annotations
 
 import io
+import math
 import os
 import sys
 import threading
@@ -36,12 +37,12 @@ import yaml
 
 from .atomic import atomic_write_bytes
 from .checkpoints import list_checkpoints, load_checkpoint
-from .config import Config, config_from_dict, config_to_yaml, model_digest
+from .config import Config, ConfigError, config_from_dict, config_to_yaml, model_digest
 from .gamefile import GameFileError, game_bytes, list_game_files, write_game_bytes
 from .envs import game_spec
 from .gameloader import max_game_bytes
 from .gifs import encode_gif, gif_path_for
-from .networks import UniformModel, build_networks, configure_torch
+from .networks import UniformModel, acting_model, build_networks, configure_torch, pick_device
 from .pace import PaceReader
 from .runfolder import RunPaths, prune_gifs
 
@@ -92,7 +93,8 @@ class PushedSource:
 
     def __init__(self, cfg: Config, spec):
         self.cfg = cfg
-        self.networks = build_networks(cfg, spec).eval()
+        self.networks = build_networks(cfg, spec).to(pick_device(cfg.selfplay.device)).eval()
+        self.acting = acting_model(self.networks, pick_device(cfg.selfplay.device))
         self.uniform = UniformModel(spec.num_actions)
         self.step: Optional[int] = None
         self.pending: Optional[bytes] = None
@@ -114,7 +116,7 @@ class PushedSource:
 
     def model(self, use_uniform: bool):
         """The networks to act with: the uniform model before any weights came, or when asked for."""
-        return self.uniform if use_uniform or self.step is None else self.networks
+        return self.uniform if use_uniform or self.step is None else self.acting
 
 
 class QueueOutput:
@@ -240,6 +242,21 @@ class GameIntake:
         return path
 
 
+def actor_gpus(device: str, actors: int, cluster_gpus: float) -> float:
+    """The GPU share each actor asks Ray for (Ray hides the GPUs from an actor that asks for none).
+
+    cpu: 0. cuda or auto on a cluster with GPUs: an equal share of them, at most 1 each (Ray takes a
+    fraction to 4 decimals). auto without GPUs: 0 (the actors play on the CPU); cuda without GPUs:
+    ConfigError naming selfplay.device.
+    """
+    if device == "cpu" or (device == "auto" and cluster_gpus <= 0):
+        return 0.0
+    if cluster_gpus <= 0:
+        raise ConfigError("selfplay.device = 'cuda': the Ray cluster has no GPU for the self-play actors; "
+                          "use cpu or auto")
+    return min(1.0, math.floor(cluster_gpus / actors * 1e4) / 1e4)
+
+
 class RaySelfplay:
     """The supervisor's side: N actors, their games written into the run folder, weights and pace pushed.
 
@@ -253,7 +270,8 @@ class RaySelfplay:
         self.cfg, self.paths, self.out = cfg, paths, out
         self.intake = GameIntake(cfg, paths, out)
         self.pace = PaceReader(paths.checkpoints)
-        remote = self.ray.remote(max_restarts=-1, max_task_retries=-1, num_cpus=1)(SelfplayActor)
+        gpus = actor_gpus(cfg.selfplay.device, actors, self.ray.cluster_resources().get("GPU", 0))
+        remote = self.ray.remote(max_restarts=-1, max_task_retries=-1, num_cpus=1, num_gpus=gpus)(SelfplayActor)
         played = len(list_game_files(paths.games))
         has_weights = bool(list_checkpoints(paths.checkpoints))
         text = config_to_yaml(cfg)

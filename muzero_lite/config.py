@@ -193,6 +193,10 @@ class SelfplayConfig:
     # deterministic emulator are samples, not replays (0: off; Gymnasium envs get distinct starts
     # from their seeded resets anyway)
     eval_sticky: float = field(default=0.25, metadata=_check(lambda v: 0 <= v < 1, "must be in [0, 1)"))
+    # where self-play and eval run the networks: "cpu", "cuda" or "auto" (cuda when torch sees one).
+    # The search and the envs stay on the CPU; on cuda each move's batched network calls (one for
+    # the selfplay.envs games together, then one per search step) run on the GPU
+    device: str = field(default="cpu", metadata=_one_of("cpu", "cuda", "auto"))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from .config import LEVEL_RE, Config, ConfigError
 from .envs import game_spec, make_env
 from .gifs import write_gif
 from .metrics import EVAL_CSV, EVAL_RUN, RUNS, log_eval
-from .networks import build_networks, configure_torch
+from .networks import acting_model, build_networks, configure_torch, pick_device
 from .runfolder import RunPaths
 
 
@@ -138,8 +138,10 @@ def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional
     level_list = _levels(cfg, levels)
     paths = RunPaths.of(cfg, run_dir)
     path, payload = _load(cfg, paths, checkpoint)
+    device = pick_device(cfg.selfplay.device)
     networks = build_networks(cfg, game_spec(cfg.env)).eval()
     networks.load_state_dict(eval_weights(payload))
+    model = acting_model(networks.to(device), device)
     step = int(payload["step"])
     rng = np.random.default_rng(cfg.seed if seed is None else seed)
     # a folder of their own: self-play's gif pruning and its game-*.gif names stay apart from them
@@ -148,7 +150,7 @@ def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional
         gif_folder.mkdir(parents=True, exist_ok=True)
     weights = "averaged weights" if payload.get("eval_networks") else "newest weights"
     print(f"[eval] {path.name} (step {step}, {weights}), {games} greedy games per level", file=out, flush=True)
-    rows = [evaluate(cfg, networks, level, games, rng, step, gif_folder) for level in level_list]
+    rows = [evaluate(cfg, model, level, games, rng, step, gif_folder) for level in level_list]
     print(format_table(rows, cfg.env.is_mario), file=out, flush=True)
     if gif_folder:
         print(f"[eval] gifs: {gif_folder / f'eval-step{step}-*.gif'}", file=out, flush=True)

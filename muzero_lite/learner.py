@@ -37,13 +37,6 @@ class StepMetrics(NamedTuple):
     unweighted: float
 
 
-def pick_device(name: str) -> torch.device:
-    """"auto" -> cuda if available, else cpu; any other name -> torch.device(name)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def ema_decay(half_life: float) -> float:
     """Per-step decay of an exponential moving average whose weights halve every `half_life` steps."""
     return 0.5 ** (1.0 / half_life)

@@ -36,6 +36,13 @@ def configure_torch(threads: int = 0) -> None:
         torch.set_num_threads(threads)
 
 
+def pick_device(name: str) -> torch.device:
+    """"auto" -> cuda if available, else cpu; any other name -> torch.device(name)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def scale_hidden(x: torch.Tensor) -> torch.Tensor:
     """Min-max scale each sample of [B, ...] to [0, 1] over all its hidden units."""
     flat = x.flatten(1)
@@ -175,6 +182,33 @@ def build_networks(cfg: Config, spec: GameSpec) -> MuZeroNetworks:
     """The networks of a config for its game (spec from `envs.game_spec` or a game file), on the CPU."""
     shape = input_shape(spec.frame_shape, cfg.env.stack_moves, spec.num_actions)
     return MuZeroNetworks(shape, spec.num_actions, cfg.network)
+
+
+class DeviceModel:
+    """Networks on an accelerator, acting for the CPU-side search (self-play and eval with
+    selfplay.device cuda): inputs go to the device, hidden states stay there between the search's
+    steps, and value, reward and policy logits come back to the CPU, where the search and the
+    games read them."""
+
+    def __init__(self, networks: "MuZeroNetworks", device: torch.device):
+        self.networks, self.device = networks, device
+
+    def _back(self, out: InferenceOutput) -> InferenceOutput:
+        """Hidden [B, ...] stays on the device; value [B], reward [B] and logits [B, A] to the CPU."""
+        return InferenceOutput(out.hidden, out.value.cpu(), out.reward.cpu(), out.policy_logits.cpu())
+
+    def initial_inference(self, obs: torch.Tensor) -> InferenceOutput:
+        """Observations [B, *input_shape] on the CPU -> the networks' initial inference, as above."""
+        return self._back(self.networks.initial_inference(obs.to(self.device, non_blocking=True)))
+
+    def recurrent_inference(self, hidden: torch.Tensor, action: torch.Tensor) -> InferenceOutput:
+        """(hidden [B, ...] on the device, action [B] on the CPU) -> the networks' recurrent inference."""
+        return self._back(self.networks.recurrent_inference(hidden, action.to(self.device)))
+
+
+def acting_model(networks: "MuZeroNetworks", device: torch.device):
+    """What self-play and eval act with: the networks themselves on the CPU, else a `DeviceModel`."""
+    return networks if device.type == "cpu" else DeviceModel(networks, device)
 
 
 class UniformModel:

@@ -31,19 +31,20 @@ GIF_FRAME_BYTES = 256 * 300
 _LIBRARY_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 
 
-def check_runnable(cfg: Config, src: str) -> None:
+def check_runnable(cfg: Config, src: str, selfplay_here: bool = True) -> None:
     """Raise ConfigError (one line: src, key, value, why) when cfg cannot run here.
 
     Checks, in order: the Mario emulator and ROM (Mario) or the Gymnasium env's spaces (a Discrete
     action space, observations muzero-lite can frame), the observations against network.kind, and
-    train.device against torch.
+    train.device and selfplay.device against torch (selfplay_here False: self-play runs elsewhere,
+    on Ray actors, and `cluster.actor_gpus` checks its device against the cluster).
     """
     src = str(src)
     if cfg.env.is_mario:
         _check_mario_install(cfg, src)
     spec = _game_spec(cfg, src)
     _check_network_kind(cfg, src, spec.frame_shape)
-    _check_device(cfg, src)
+    _check_device(cfg, src, selfplay_here)
     _check_selfplay_envs(cfg, src, spec)
 
 
@@ -106,14 +107,16 @@ def _check_selfplay_envs(cfg: Config, src: str, spec) -> None:
                           f"available; use at most {most}")
 
 
-def _check_device(cfg: Config, src: str) -> None:
-    """train.device cuda needs a torch that sees a CUDA device."""
-    if cfg.train.device != "cuda":
-        return
-    import torch
-    if not torch.cuda.is_available():
-        build = f"torch {torch.__version__}" + ("" if torch.version.cuda else ", a build without CUDA")
-        raise ConfigError(f"{src}: train.device = 'cuda': this torch sees no CUDA device ({build}); use cpu or auto")
+def _check_device(cfg: Config, src: str, selfplay_here: bool = True) -> None:
+    """train.device and selfplay.device (when self-play runs here) cuda need a torch that sees a CUDA device."""
+    keys = [("train.device", cfg.train.device)] + [("selfplay.device", cfg.selfplay.device)] * selfplay_here
+    for key, value in keys:
+        if value != "cuda":
+            continue
+        import torch
+        if not torch.cuda.is_available():
+            build = f"torch {torch.__version__}" + ("" if torch.version.cuda else ", a build without CUDA")
+            raise ConfigError(f"{src}: {key} = 'cuda': this torch sees no CUDA device ({build}); use cpu or auto")
 
 
 def _check_mario_install(cfg: Config, src: str) -> None:

@@ -262,7 +262,12 @@ def _start_ray(cfg: Config, paths: RunPaths, actors: int, address: str, resource
                  log_to_driver=False, configure_logging=False)
     resources = per_actor or ([{resource: 1}] * actors if resource else None)
     _emit(out, f"[run] Ray: {len(ray.nodes())} node(s), {ray.cluster_resources().get('CPU', 0):g} CPUs")
-    pool = RaySelfplay(cfg, paths, actors, out, resources)
+    try:
+        pool = RaySelfplay(cfg, paths, actors, out, resources)
+    except BaseException:
+        if owns:
+            ray.shutdown()
+        raise
     pool.owns_ray = owns
     return pool
 

@@ -33,7 +33,7 @@ from .envs import make_env
 from .gamefile import list_game_files, write_game
 from .gifs import gif_path_for, write_gif
 from .env_base import Env
-from .networks import UniformModel, build_networks, configure_torch
+from .networks import UniformModel, acting_model, build_networks, configure_torch, pick_device
 from .pace import PaceReader
 from .runfolder import RunPaths, prune_gifs, sigterm_as_interrupt
 from .types import GameRecord, GameSpec
@@ -165,7 +165,8 @@ class ModelSource:
 
     def __init__(self, cfg: Config, spec: GameSpec, folder: Path):
         self.cfg, self.folder = cfg, folder
-        self.networks = build_networks(cfg, spec).eval()
+        self.networks = build_networks(cfg, spec).to(pick_device(cfg.selfplay.device)).eval()
+        self.acting = acting_model(self.networks, pick_device(cfg.selfplay.device))
         self.uniform = UniformModel(spec.num_actions)
         self.step: Optional[int] = None           # training step of the loaded checkpoint
 
@@ -181,4 +182,4 @@ class ModelSource:
 
     def model(self, use_uniform: bool):
         """The networks to act with: the uniform model before any checkpoint, or when asked for."""
-        return self.uniform if use_uniform or self.step is None else self.networks
+        return self.uniform if use_uniform or self.step is None else self.acting

@@ -28,9 +28,9 @@ from .checkpoints import curve_checkpoint_path, list_curve_checkpoints, newest_c
 from .config import Config, save_resolved_config
 from .envs import game_spec
 from .gameloader import GameLoader, max_game_bytes
-from .learner import Learner, pick_device
+from .learner import Learner
 from .metrics import RunLog, status_line
-from .networks import build_networks, configure_torch
+from .networks import build_networks, configure_torch, pick_device
 from .pace import PaceWriter, trainer_ahead
 from .replay import ReplayBuffer, ReplaySettings
 from .runfolder import RunPaths, prune_games, sigterm_as_interrupt, sweep_stale_temps

@@ -24,3 +24,57 @@ def test_cuda_trainer_steps_and_its_checkpoint_loads_on_cpu(tmp_path):
     assert all(t.device.type == "cpu" and torch.isfinite(t).all() for t in tensors if torch.is_tensor(t))
     from muzero_lite.selfplay import run_selfplay
     assert run_selfplay(cfg, run, games=1, out=io.StringIO()) == 1
+
+
+def _games(run) -> dict:
+    from muzero_lite.gamefile import list_game_files, read_game
+    return {r.meta["game_number"]: r for r in map(read_game, list_game_files(run / "games"))}
+
+
+@pytest.mark.parametrize("env", ["cartpole", "mario"])
+def test_selfplay_on_cuda_plays_the_games_the_cpu_plays(tmp_path, env):
+    """selfplay.device cuda: the same games as on the CPU (the same action at >= 99% of moves: GPU
+    kernels round differently), 3 envs in flight with sampled root actions."""
+    from conftest import write_config
+    from muzero_lite.checkpoints import save_checkpoint
+    from muzero_lite.config import load_config
+    from muzero_lite.envs import game_spec
+    from muzero_lite.networks import build_networks
+    from muzero_lite.selfplay import run_selfplay
+    extra = {"network": {"channels": 8}} if env == "mario" else {}
+    cfgs = {d: load_config(write_config(tmp_path, env, env={"max_moves": 60},
+                                        selfplay={"random_games": 0, "envs": 3, "device": d, "gif_every": 0},
+                                        search={"root_selection": "sample"}, **extra)) for d in ("cpu", "cuda")}
+    torch.manual_seed(0)
+    net = build_networks(cfgs["cpu"], game_spec(cfgs["cpu"].env))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    for d, cfg in cfgs.items():
+        save_checkpoint(tmp_path / d / "checkpoints", cfg, 5, net.state_dict())
+        assert run_selfplay(cfg, tmp_path / d, games=5, seed=7, out=io.StringIO()) == 5
+    cpu, cuda = _games(tmp_path / "cpu"), _games(tmp_path / "cuda")
+    assert sorted(cpu) == sorted(cuda) == list(range(5))
+    moves = same = 0
+    for n in range(5):
+        k = min(cpu[n].length, cuda[n].length)
+        moves += max(cpu[n].length, cuda[n].length)
+        same += int((cpu[n].actions[:k] == cuda[n].actions[:k]).sum())
+        assert cuda[n].meta["checkpoint_step"] == 5
+    assert same >= 0.99 * moves, (same, moves)
+
+
+def test_eval_on_cuda(tmp_path):
+    """muzero-lite eval with selfplay.device cuda plays its greedy games on the GPU and writes its table."""
+    import dataclasses
+    from test_metrics import add_game, tiny_config
+    from muzero_lite.evaluate import run_eval
+    cfg = tiny_config(tmp_path)
+    cfg = dataclasses.replace(cfg, selfplay=dataclasses.replace(cfg.selfplay, device="cuda"))
+    run = tmp_path / "run"
+    for i, n in enumerate([20, 35, 12, 41]):
+        add_game(run / "games", i, n)
+    assert run_trainer(cfg, run, steps=3, out=io.StringIO()) == 3
+    out = io.StringIO()
+    rows = run_eval(cfg, run, games=3, out=out, gifs=False)
+    assert rows and rows[0]["games"] == 3 and "[eval]" in out.getvalue()

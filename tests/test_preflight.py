@@ -40,6 +40,8 @@ KINDS = {
                       ["network.kind = 'mlp'", IMAGE_ENV, "image observations", "use conv"]),
     "cuda without CUDA": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\ntrain: {device: cuda}\n",
                           ["train.device = 'cuda'", "no CUDA device", "use cpu or auto"]),
+    "self-play on cuda without CUDA": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\nselfplay: {device: cuda}\n",
+                                       ["selfplay.device = 'cuda'", "no CUDA device", "use cpu or auto"]),
     "more envs than memory": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\nselfplay: {envs: 100000000}\n",
                               ["selfplay.envs = 100000000", "GiB", "use at most"]),
 }

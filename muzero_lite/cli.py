@@ -7,6 +7,7 @@ run on this machine (`preflight.check_runnable`), then the commands' checkpoint 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Optional
 
@@ -92,6 +93,10 @@ def _plot(run_dir: str) -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     """Run one subcommand; returns the exit code (2 for a bad config or checkpoint, in one line on stderr)."""
     args = _parser().parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # started in the background by a non-interactive shell, which ignores SIGINT for its `&`
+        # commands (and the ignoring is inherited): SIGINT is still how scripts stop a worker or trainer
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.command == "plot":
         return _plot(args.run_dir)
     try:

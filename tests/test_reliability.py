@@ -132,6 +132,31 @@ def test_killed_selfplay_leaves_only_complete_files_and_temps_are_swept(tmp_path
 
 # ---------------------------------------------------------------- 2. killed trainer
 
+@pytest.mark.parametrize("command", ["selfplay", "train"])
+def test_sigint_stops_a_process_started_with_sigint_ignored(tmp_path, command):
+    """A non-interactive shell starts `cmd &` with SIGINT ignored, and the children inherit it: SIGINT,
+    which scripts (and `run`) send to stop a worker or trainer, must still stop it the Ctrl-C way."""
+    cfg, _ = _config(tmp_path, train={"replay_ratio": 0})
+    run, log = tmp_path / "run", tmp_path / f"{command}.log"
+    if command == "train":                          # games to train on
+        for i in range(8):
+            _cartpole_game(run / "games", i)
+    with open(log, "w") as f:
+        p = subprocess.Popen([sys.executable, "-m", "muzero_lite", command, "--config", str(cfg), "--run-dir", str(run)],
+                             cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        started = (lambda: len(list_game_files(run / "games")) >= 3) if command == "selfplay" else \
+                  (lambda: bool(list_checkpoints(run / "checkpoints")))
+        assert _wait_for(started, 120), log.read_text()
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=60) == 0
+    finally:
+        _kill(p)
+    text = log.read_text()
+    assert ("stopped after" in text) if command == "selfplay" else ("interrupted at step" in text), text
+
+
 def test_killed_trainer_resumes_from_newest_complete_checkpoint(tmp_path):
     cfg_path, cfg = _config(tmp_path, train={"checkpoint_interval": 1, "batch_size": 16, "keep_checkpoints": 3})
     run = tmp_path / "run"

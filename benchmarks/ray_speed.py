@@ -7,9 +7,11 @@ Both count the env moves of the game files written after a warm-up, so both pay 
 no trainer runs (the networks are the uniform ones of a run's first games, `selfplay.random_games`).
 Prints moves/s of each and the Ray/local ratio, the median over the rounds. A worker's 16 games land
 in bursts (up to 550 moves each): windows under a few minutes count bursts, not speed (a 40 s try
-gave 1 local process 11.6 moves/s and 2 processes 70.2), hence the 300 s default.
+gave 1 local process 11.6 moves/s and 2 processes 70.2), hence the 300 s default; fewer games in flight
+(--envs, for both sides) make the bursts smaller.
 
     .venv/bin/python benchmarks/ray_speed.py [--config configs/mario.yaml] [--actors 1 2 3] [--seconds 300] [--rounds 2]
+        [--envs N]
 """
 from __future__ import annotations
 
@@ -103,10 +105,14 @@ def main() -> None:
     ap.add_argument("--actors", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--seconds", type=float, default=300.0)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--envs", type=int, default=None, help="selfplay.envs of every process (default: the config's)")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ray_speed_cfg_"))
     # uniform networks throughout (no trainer), gifs as the config says
-    cfg_path = write_run_config(args.config, folder, {"selfplay": {"random_games": 10**9}})
+    envs = {"envs": args.envs} if args.envs else {}
+    cfg_path = write_run_config(args.config, folder, {"selfplay": {"random_games": 10**9, **envs}})
+    print(f"{args.config.name}, selfplay.envs {load_config(cfg_path).selfplay.envs}, windows of {args.seconds:g} s "
+          f"after {WARMUP_S:g} s of warm-up, {args.rounds} round(s)", flush=True)
     rows = []
     for n in args.actors:
         local, remote = [], []

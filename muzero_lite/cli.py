@@ -102,7 +102,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         cfg = load_config(args.config)
         from .preflight import check_runnable
-        check_runnable(cfg, args.config, selfplay_here=getattr(args, "ray", None) is None)
+        # selfplay.device matters where self-play runs: not in a trainer, nor on the head of a Ray run
+        here = args.command in ("selfplay", "eval") or (args.command == "run" and args.ray is None)
+        check_runnable(cfg, args.config, selfplay_here=here)
         if args.command == "selfplay":
             from .selfplay import run_selfplay
             run_selfplay(cfg, args.run_dir, games=args.games, worker=args.worker, seed=args.seed,

@@ -50,6 +50,10 @@ from .runfolder import RunPaths, prune_gifs
 MAX_GIF_BYTES = 64 << 20
 # games returned by one take()
 TAKE_LIMIT = 32
+# seconds between an actor's take() calls once it had fewer than TAKE_LIMIT games to give: asking again
+# at once would keep the actor's Python busy answering (its worker loop shares the GIL with those
+# answers: 0.75x the moves/s of a local worker was measured so), and games end seconds apart anyway
+TAKE_EVERY_S = 0.25
 # seconds a new actor waits for the newest weights before it plays (a restarted one, or in a run with checkpoints)
 WEIGHTS_WAIT_S = 30.0
 # an actor lost this many times within DEATH_WINDOW_S seconds is given up (as `run` gives up a child)
@@ -89,12 +93,13 @@ def load_weights_bytes(data: bytes, cfg: Config) -> dict:
 
 
 class PushedSource:
-    """An actor's ModelSource: the newest weights the supervisor pushed, applied before the next game."""
+    """An actor's ModelSource: the newest weights the supervisor pushed, applied before the next game;
+    device: where its networks run, as the supervisor decided (`actor_gpus`)."""
 
-    def __init__(self, cfg: Config, spec):
+    def __init__(self, cfg: Config, spec, device: str = "cpu"):
         self.cfg = cfg
-        self.networks = build_networks(cfg, spec).to(pick_device(cfg.selfplay.device)).eval()
-        self.acting = acting_model(self.networks, pick_device(cfg.selfplay.device))
+        self.networks = build_networks(cfg, spec).to(device).eval()
+        self.acting = acting_model(self.networks, torch.device(device))
         self.uniform = UniformModel(spec.num_actions)
         self.step: Optional[int] = None
         self.pending: Optional[bytes] = None
@@ -143,7 +148,8 @@ class QueueOutput:
 class SelfplayActor:
     """One self-play worker as a Ray actor (made remote by `RaySelfplay`, so that Ray stays optional)."""
 
-    def __init__(self, config_yaml: str, worker: str, seed: int, played_before: int, wait_for_weights: bool):
+    def __init__(self, config_yaml: str, worker: str, seed: int, played_before: int, wait_for_weights: bool,
+                 device: str = "cpu"):
         import ray
         from .envs import make_env
         configure_torch(threads=1)
@@ -158,7 +164,7 @@ class SelfplayActor:
         self.wait_for_weights = wait_for_weights or restarted
         self.cfg, self.worker, self.seed, self.born = cfg, worker, seed, time.time()
         self.envs = [make_env(cfg.env, seed + i) for i in range(cfg.selfplay.envs)]
-        self.source = PushedSource(cfg, self.envs[0].spec)
+        self.source = PushedSource(cfg, self.envs[0].spec, device)
         self.output = QueueOutput(cfg.selfplay.gif_fps)
         self.wait_flag, self.stop_flag = threading.Event(), threading.Event()
         self.node = ray.get_runtime_context().get_node_id()
@@ -243,11 +249,12 @@ class GameIntake:
 
 
 def actor_gpus(device: str, actors: int, cluster_gpus: float) -> float:
-    """The GPU share each actor asks Ray for (Ray hides the GPUs from an actor that asks for none).
+    """The GPU share each actor asks Ray for; an actor plays on cuda exactly when its share is > 0
+    (Ray then places it on a node with a GPU and counts its use), else on the CPU.
 
     cpu: 0. cuda or auto on a cluster with GPUs: an equal share of them, at most 1 each (Ray takes a
-    fraction to 4 decimals). auto without GPUs: 0 (the actors play on the CPU); cuda without GPUs:
-    ConfigError naming selfplay.device.
+    fraction to 4 decimals); every actor then needs a node with a GPU. auto without GPUs: 0;
+    cuda without GPUs: ConfigError naming selfplay.device.
     """
     if device == "cpu" or (device == "auto" and cluster_gpus <= 0):
         return 0.0
@@ -280,10 +287,12 @@ class RaySelfplay:
         for i, name in enumerate(self.names):
             res = (resources or [None] * actors)[i]
             opts = {"resources": res} if res else {}
-            self.actors.append(remote.options(**opts).remote(text, name, cfg.seed + 1 + i, played, has_weights))
+            self.actors.append(remote.options(**opts).remote(text, name, cfg.seed + 1 + i, played, has_weights,
+                                                             "cuda" if gpus else "cpu"))
         self.acked = [0] * actors                 # per actor: games up to this number are written
         self.generation: list[Optional[int]] = [None] * actors
         self.pending: list[Any] = [None] * actors  # the outstanding take() of each actor
+        self.next_take = [0.0] * actors           # when each actor is next asked for games (TAKE_EVERY_S)
         self.weights: Optional[tuple[int, Any]] = None   # (step, object ref) of the newest pushed weights
         self.pushed: list[Optional[int]] = [None] * actors
         self.wait: Optional[bool] = None
@@ -314,11 +323,16 @@ class RaySelfplay:
         self._push_weights()
         self._push_pace()
         ray = self.ray
+        now = time.time()
         for i, actor in enumerate(self.actors):
-            if self.pending[i] is None and i not in self.given_up:
+            if self.pending[i] is None and i not in self.given_up and now >= self.next_take[i]:
                 self.pending[i] = actor.take.remote(self.acked[i], self.generation[i])
         refs = [p for p in self.pending if p is not None]
-        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0.1) if refs else ([], [])
+        if not refs:                              # every actor asked recently: wait for the next one due
+            due = [t for i, t in enumerate(self.next_take) if i not in self.given_up]
+            time.sleep(min(0.1, max(0.0, min(due, default=now + 0.1) - now)))
+            return
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0.1)
         for i, ref in enumerate(self.pending):
             if ref is None or ref not in ready:
                 continue
@@ -329,6 +343,8 @@ class RaySelfplay:
                 self._lost(i, e)
                 continue
             self._receive(i, reply)
+            if not isinstance(reply, dict) or len(reply.get("games") or ()) < TAKE_LIMIT:   # all it had: ask later
+                self.next_take[i] = time.time() + TAKE_EVERY_S
 
     def _lost(self, i: int, e: Exception) -> None:
         """An actor's call failed: count its games that were never handed over; give it up when it keeps dying."""

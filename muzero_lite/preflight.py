@@ -36,8 +36,9 @@ def check_runnable(cfg: Config, src: str, selfplay_here: bool = True) -> None:
 
     Checks, in order: the Mario emulator and ROM (Mario) or the Gymnasium env's spaces (a Discrete
     action space, observations muzero-lite can frame), the observations against network.kind, and
-    train.device and selfplay.device against torch (selfplay_here False: self-play runs elsewhere,
-    on Ray actors, and `cluster.actor_gpus` checks its device against the cluster).
+    train.device and selfplay.device against torch (selfplay_here False: no self-play in this process
+    or its children, as in a trainer, or on the head of a Ray run, where `cluster.actor_gpus` checks
+    the device against the cluster).
     """
     src = str(src)
     if cfg.env.is_mario:

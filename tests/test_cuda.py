@@ -32,7 +32,7 @@ def _games(run) -> dict:
 
 
 @pytest.mark.parametrize("env", ["cartpole", "mario"])
-def test_selfplay_on_cuda_plays_the_games_the_cpu_plays(tmp_path, env):
+def test_selfplay_on_cuda_plays_the_games_the_cpu_plays(tmp_path, monkeypatch, env):
     """selfplay.device cuda: 3 envs in flight with sampled root actions play the CPU's games: the same
     action at >= 99% of moves on CartPole; on Mario, where near-equal Q of untrained networks let GPU
     rounding flip a sampled move and the emulator then plays another game, the search at each of the
@@ -52,9 +52,11 @@ def test_selfplay_on_cuda_plays_the_games_the_cpu_plays(tmp_path, env):
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.3 * torch.randn_like(p))
+    calls = _count_device_calls(monkeypatch)
     for d, cfg in cfgs.items():
         save_checkpoint(tmp_path / d / "checkpoints", cfg, 5, net.state_dict())
         assert run_selfplay(cfg, tmp_path / d, games=5, seed=7, out=io.StringIO()) == 5
+        assert (len(calls) > 0) == (d == "cuda")             # the cuda worker acted through the GPU
     cpu, cuda = _games(tmp_path / "cpu"), _games(tmp_path / "cuda")
     assert sorted(cpu) == sorted(cuda) == list(range(5))
     if env == "mario":
@@ -68,6 +70,14 @@ def test_selfplay_on_cuda_plays_the_games_the_cpu_plays(tmp_path, env):
         same += int((cpu[n].actions[:k] == cuda[n].actions[:k]).sum())
         assert cuda[n].meta["checkpoint_step"] == 5
     assert same >= 0.99 * moves, (same, moves)
+
+
+def _count_device_calls(monkeypatch) -> list:
+    """Each batch size DeviceModel.initial_inference is called with, from now on."""
+    from muzero_lite.networks import DeviceModel
+    calls, original = [], DeviceModel.initial_inference
+    monkeypatch.setattr(DeviceModel, "initial_inference", lambda self, obs: calls.append(obs.shape[0]) or original(self, obs))
+    return calls
 
 
 def _search_agrees(cfg, net, games) -> None:
@@ -97,7 +107,7 @@ def _search_agrees(cfg, net, games) -> None:
     assert positions > 100 and agree >= 0.99 * positions, (agree, positions)
 
 
-def test_eval_on_cuda(tmp_path):
+def test_eval_on_cuda(tmp_path, monkeypatch):
     """muzero-lite eval with selfplay.device cuda plays its greedy games on the GPU and writes its table."""
     import dataclasses
     from test_metrics import add_game, tiny_config
@@ -108,6 +118,7 @@ def test_eval_on_cuda(tmp_path):
     for i, n in enumerate([20, 35, 12, 41]):
         add_game(run / "games", i, n)
     assert run_trainer(cfg, run, steps=3, out=io.StringIO()) == 3
-    out = io.StringIO()
+    out, calls = io.StringIO(), _count_device_calls(monkeypatch)
     rows = run_eval(cfg, run, games=3, out=out, gifs=False)
+    assert calls                                              # its greedy games acted through the GPU
     assert rows and rows[0]["games"] == 3 and "[eval]" in out.getvalue()

@@ -40,8 +40,6 @@ KINDS = {
                       ["network.kind = 'mlp'", IMAGE_ENV, "image observations", "use conv"]),
     "cuda without CUDA": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\ntrain: {device: cuda}\n",
                           ["train.device = 'cuda'", "no CUDA device", "use cpu or auto"]),
-    "self-play on cuda without CUDA": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\nselfplay: {device: cuda}\n",
-                                       ["selfplay.device = 'cuda'", "no CUDA device", "use cpu or auto"]),
     "more envs than memory": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\nselfplay: {envs: 100000000}\n",
                               ["selfplay.envs = 100000000", "GiB", "use at most"]),
 }
@@ -72,6 +70,28 @@ def _one_line_exit_2(tmp_path, capsys, command: str, text: str, words: list) -> 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_unrunnable_config_is_one_line(tmp_path, capsys, no_cuda, command, kind):
     _one_line_exit_2(tmp_path, capsys, command, *KINDS[kind])
+
+
+SELFPLAY_CUDA = "env: {id: CartPole-v1}\nnetwork: {kind: mlp}\nselfplay: {device: cuda}\n"
+
+
+@pytest.mark.parametrize("command", ["selfplay", "eval", "run"])
+def test_selfplay_on_cuda_without_cuda_is_one_line_where_self_play_runs(tmp_path, capsys, no_cuda, command):
+    _one_line_exit_2(tmp_path, capsys, command, SELFPLAY_CUDA, ["selfplay.device = 'cuda'", "no CUDA device",
+                                                                "use cpu or auto"])
+
+
+def test_selfplay_device_is_not_the_trainers_business(tmp_path, capsys, no_cuda):
+    """A trainer (as `run --ray` starts one on a head without CUDA, for actors on GPU nodes) checks only
+    train.device: it runs."""
+    from test_metrics import add_game
+    path = tmp_path / "c.yaml"
+    path.write_text(SELFPLAY_CUDA + "train: {device: cpu, min_buffer_moves: 20, batch_size: 8, replay_ratio: 0}\n")
+    run = tmp_path / "run"
+    for i in range(3):
+        add_game(run / "games", i, 30)
+    assert main(["train", "--config", str(path), "--run-dir", str(run), "--steps", "1"]) == 0
+    assert "config error" not in capsys.readouterr().err
 
 
 def _package(path):

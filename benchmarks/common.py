@@ -105,11 +105,12 @@ def write_run_config(config: Path, run_dir: Path, changes: dict) -> Path:
 
 @contextmanager
 def muzero_run(cfg_path: Path, run_dir: Path, workers: int | None = None,
-               stop_timeout: float = 120.0) -> Iterator[subprocess.Popen]:
-    """`muzero-lite run --verbose` on run_dir while the with block runs (workers None: its default), all
-    its children's lines in run_dir/run.log. At the block's end, an exception's too, it is stopped the
+               stop_timeout: float = 120.0, extra: tuple = ()) -> Iterator[subprocess.Popen]:
+    """`muzero-lite run --verbose [extra]` on run_dir while the with block runs (workers None: its default),
+    all its children's lines in run_dir/run.log. At the block's end, an exception's too, it is stopped the
     Ctrl-C way (SIGINT) and waited for; killed if it has not ended within stop_timeout seconds."""
-    argv = [sys.executable, "-m", "muzero_lite", "run", "--verbose", "--config", str(cfg_path), "--run-dir", str(run_dir)]
+    argv = [sys.executable, "-m", "muzero_lite", "run", "--verbose", "--config", str(cfg_path), "--run-dir", str(run_dir),
+            *extra]
     if workers:
         argv += ["--workers", str(workers)]
     with open(run_dir / "run.log", "w") as log:

@@ -9,6 +9,14 @@ are the self-play moves written by then. An eval stops early once 475 is out of 
 each seed's time, the curve as CSV, and the median and worst last.
 
     .venv/bin/python benchmarks/learn_cartpole.py [--seeds 0 1 2] [--budget 600] [--config configs/cartpole.yaml]
+        [--ray]
+
+With --ray, each seed runs twice, one run after the other: locally as above, then with its self-play
+workers as Ray actors (`muzero-lite run --ray ADDRESS`, as many actors as local workers) on a
+2-node Ray cluster of this machine (`ray.cluster_utils.Cluster`, all on 127.0.0.1, no dashboard): a
+head with no CPUs for actors, where the run's supervisor connects, and a second node where the
+actors play, so every game travels as bytes. The actors are paused with the run for evals. Prints
+both medians and the Ray/local ratio.
 
 With --moves N (and --every M): learning curves by env moves instead, as learn_mario.py makes them
 (`curves`): the seeds run at the same time with the replay ratio pinned, each curve checkpoint gets
@@ -84,7 +92,7 @@ def _signal_tree(pids: list[int], sig: int) -> None:
     for p in pids:
         try:
             os.kill(p, sig)
-        except ProcessLookupError:
+        except OSError:                # ended meanwhile
             pass
 
 
@@ -99,8 +107,35 @@ class RunClock:
         return wall - self.start - paused
 
 
-def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers, rows: list) -> tuple:
-    """Run one seed until TARGET or `budget` run seconds; returns (seconds, env moves) or (None, moves)."""
+def _actor_pids() -> list[int]:
+    """This script's self-play Ray actors: descendants of this process (the cluster's raylets are its
+    children, the actors theirs) that Ray titled ray::SelfplayActor..."""
+    pids = []
+    for p in _tree(os.getpid()):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                if f.read().startswith(b"ray::SelfplayActor"):
+                    pids.append(p)
+        except OSError:
+            continue
+    return pids
+
+
+def ray_cluster():
+    """A 2-node Ray cluster on 127.0.0.1: a head with no CPUs for actors and a node with this machine's."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"     # before Ray starts: all of it on 127.0.0.1
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    from ray.cluster_utils import Cluster
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "num_gpus": 0, "include_dashboard": False,
+                                                             "node_ip_address": "127.0.0.1"})
+    cluster.add_node(num_cpus=os.cpu_count() or 2, node_ip_address="127.0.0.1")
+    return cluster
+
+
+def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers, rows: list,
+             ray_address: str | None = None) -> tuple:
+    """Run one seed until TARGET or `budget` run seconds (self-play on Ray actors when ray_address);
+    returns (seconds, env moves) or (None, moves)."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"learn_cartpole_{seed}_"))
     cfg_path = write_run_config(config, run_dir, {"seed": seed, **KEEP_ALL_CHECKPOINTS})
     cfg = load_config(cfg_path)
@@ -109,12 +144,13 @@ def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers,
     clock = RunClock()
     result, next_eval = None, eval_every
     try:
-        with muzero_run(cfg_path, run_dir, workers, stop_timeout=60) as proc:
+        extra = ("--ray", ray_address) if ray_address else ()
+        with muzero_run(cfg_path, run_dir, workers, stop_timeout=60, extra=extra) as proc:
             while result is None:
                 time.sleep(0.05)
                 if clock.run_time(time.time()) < next_eval:
                     continue
-                tree = _tree(proc.pid)
+                tree = _tree(proc.pid) + (_actor_pids() if ray_address else [])
                 _signal_tree(tree, signal.SIGSTOP)
                 paused_at = time.time()
                 try:
@@ -125,9 +161,9 @@ def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers,
                         networks.load_state_dict(eval_weights(load_checkpoint(path)))
                         mean = eval_mean(cfg, networks, step, seed + 12345)
                         moves = counter.moves_by(path.stat().st_mtime)
-                        rows.append({"seed": seed, "seconds": round(t, 1), "step": step, "env_moves": moves,
-                                     "eval_mean": round(mean, 1)})
-                        print(f"  seed {seed}: t {t:6.1f} s  step {step:5d}  env moves {moves:7d}  eval mean {mean:6.1f}",
+                        rows.append({"mode": "ray" if ray_address else "local", "seed": seed, "seconds": round(t, 1),
+                                     "step": step, "env_moves": moves, "eval_mean": round(mean, 1)})
+                        print(f"  seed {seed}{' (Ray)' if ray_address else ''}: t {t:6.1f} s  step {step:5d}  env moves {moves:7d}  eval mean {mean:6.1f}",
                               flush=True)
                         if mean >= TARGET:
                             result = (t, moves)
@@ -150,6 +186,7 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=600.0, help="seconds per seed before it counts as a failure")
     ap.add_argument("--eval-every", type=float, default=10.0, help="seconds between evaluated checkpoints")
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--ray", action="store_true", help="each seed also with its self-play on a 2-node Ray cluster here")
     ap.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "out" / "learn_cartpole.csv")
     ap.add_argument("--moves", type=int, default=0, help="curves by env moves to N moves per seed instead")
     ap.add_argument("--every", type=int, default=10_000, help="with --moves: env moves between curve points")
@@ -158,6 +195,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "learn_cartpole_moves",
                     help="with --moves: prefix of the CSV and PNG files")
     args = ap.parse_args()
+    if args.ray and (args.moves or args.eval_only):
+        ap.error("--ray times seconds to 475; it does not go with --moves or --eval-only")
     if args.moves:
         if args.moves < 0 or args.every <= 0 or args.moves % args.every:
             ap.error(f"--moves must be a multiple of --every (both > 0); got {args.moves} and {args.every}")
@@ -167,24 +206,38 @@ def main() -> None:
                      args.eval_only, None)
         return
     configure_torch(threads=1)
-    rows, results = [], []
-    for seed in args.seeds:
-        print(f"seed {seed}: running (budget {args.budget:.0f} s)", flush=True)
-        secs, moves = one_seed(args.config, seed, args.budget, args.eval_every, args.workers, rows)
-        results.append((seed, secs, moves))
-        print(f"seed {seed}: " + (f"reached {TARGET:.0f} at {secs:.1f} s after {moves} env moves" if secs is not None
-                                  else f"did not reach {TARGET:.0f} within {args.budget:.0f} s ({moves} env moves)"), flush=True)
+    cluster = ray_cluster() if args.ray else None
+    modes = [("local", None)] + ([("ray", cluster.address)] if cluster else [])
+    rows, results = [], {mode: [] for mode, _ in modes}
+    try:
+        for seed in args.seeds:
+            for mode, address in modes:
+                print(f"seed {seed}{' (Ray)' if address else ''}: running (budget {args.budget:.0f} s)", flush=True)
+                secs, moves = one_seed(args.config, seed, args.budget, args.eval_every, args.workers, rows, address)
+                results[mode].append((seed, secs, moves))
+                print(f"seed {seed}{' (Ray)' if address else ''}: " +
+                      (f"reached {TARGET:.0f} at {secs:.1f} s after {moves} env moves" if secs is not None
+                       else f"did not reach {TARGET:.0f} within {args.budget:.0f} s ({moves} env moves)"), flush=True)
+    finally:
+        if cluster is not None:
+            cluster.shutdown()
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     with open(args.csv, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["seed", "seconds", "step", "env_moves", "eval_mean"])
+        w = csv.DictWriter(f, fieldnames=["mode", "seed", "seconds", "step", "env_moves", "eval_mean"])
         w.writeheader()
         w.writerows(rows)
-    times = [s if s is not None else float("inf") for _, s, _ in results]
     print(f"\ncurve written to {args.csv}")
-    for seed, secs, moves in results:
-        print(f"seed {seed}: {'%.1f s' % secs if secs is not None else 'FAILED'}  ({moves} env moves)")
-    print(f"median seconds to eval mean >= {TARGET:.0f}: {np.median(times):.1f}")
-    print(f"worst seed: {max(times):.1f} s (budget {args.budget:.0f} s)")
+    medians = {}
+    for mode, _ in modes:
+        times = [s if s is not None else float("inf") for _, s, _ in results[mode]]
+        medians[mode] = float(np.median(times))
+        label = "" if len(modes) == 1 else f"{mode}: "
+        for seed, secs, moves in results[mode]:
+            print(f"{label}seed {seed}: {'%.1f s' % secs if secs is not None else 'FAILED'}  ({moves} env moves)")
+        print(f"{label}median seconds to eval mean >= {TARGET:.0f}: {medians[mode]:.1f}")
+        print(f"{label}worst seed: {max(times):.1f} s (budget {args.budget:.0f} s)")
+    if cluster is not None:
+        print(f"Ray / local median: {medians['ray'] / medians['local']:.2f}", flush=True)
 
 
 if __name__ == "__main__":

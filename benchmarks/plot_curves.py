@@ -31,9 +31,12 @@ def plot_cartpole(plt, path: Path, out: Path) -> Path:
     """learn_cartpole.png from learn_cartpole.py's CSV; returns its path."""
     rows = read_rows(path)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for seed in sorted({r["seed"] for r in rows}, key=int):
-        pts = [(float(r["seconds"]), float(r["eval_mean"])) for r in rows if r["seed"] == seed]
-        ax.plot(*zip(*pts), marker=".", label=f"seed {seed}")
+    runs = sorted({(r.get("mode", "local"), r["seed"]) for r in rows}, key=lambda m: (m[0], int(m[1])))
+    for mode, seed in runs:                    # learn_cartpole.py --ray: local and Ray runs of each seed
+        pts = [(float(r["seconds"]), float(r["eval_mean"])) for r in rows
+               if r["seed"] == seed and r.get("mode", "local") == mode]
+        ax.plot(*zip(*pts), marker=".", linestyle="--" if mode == "ray" else "-",
+                label=f"seed {seed}" + (" (Ray)" if mode == "ray" else ""))
     ax.axhline(475, color="grey", linestyle="--", label="target 475")
     ax.set(xlabel="run seconds (evals paused, not counted)", ylabel="greedy eval mean return (20 episodes)",
            title="CartPole-v1, configs/cartpole.yaml, 2-core CPU", ylim=(0, 520))

@@ -72,6 +72,10 @@ class Learner:
         # eval's weights: every float tensor of the state dict, averaged with decay 0.5 ** (1 / half-life)
         self.ema = ema_init(networks.state_dict()) if cfg.eval_ema_half_life else None
 
+    def _autocast(self):
+        """The forward passes' context: bfloat16 autocast on this device when train.bf16, else a no-op."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16)
+
     def _tensor(self, x: np.ndarray, dtype=torch.float32) -> torch.Tensor:
         return torch.as_tensor(x, dtype=dtype, device=self.device)
 
@@ -92,19 +96,22 @@ class Learner:
                           mask=mask)                                           # [K+1, B]
 
         # the dynamics are sequential; every head then runs once on all K+1 hidden states
-        hiddens, reward_logits = [net.represent(obs)], []
-        for k in range(k_steps):
-            h, r = net.dynamics_step(scale_gradient(hiddens[-1], 0.5), actions[:, k])
-            hiddens.append(h)
-            reward_logits.append(r)
-        hidden = torch.cat(hiddens)                                            # [(K+1)B, ...]
-        value_logits, policy_logits = net.predict(hidden)                      # [(K+1)B, S], [(K+1)B, A]
+        with self._autocast():
+            hiddens, reward_logits = [net.represent(obs)], []
+            for k in range(k_steps):
+                h, r = net.dynamics_step(scale_gradient(hiddens[-1], 0.5), actions[:, k])
+                hiddens.append(h)
+                reward_logits.append(r)
+            hidden = torch.cat(hiddens)                                        # [(K+1)B, ...]
+            value_logits, policy_logits = net.predict(hidden)                  # [(K+1)B, S], [(K+1)B, A]
+            exploration_logits = net.exploration(hidden)                       # gradient into policy and hidden
+        value_logits, policy_logits = value_logits.float(), policy_logits.float()   # the losses in float32
         bins = value_logits.shape[-1]
         predictions = Predictions(
             value_logits=value_logits.view(steps, b, bins),
-            reward_logits=torch.stack(reward_logits) if k_steps else value_logits.new_zeros(0, b, bins),
+            reward_logits=torch.stack(reward_logits).float() if k_steps else value_logits.new_zeros(0, b, bins),
             policy_logits=policy_logits.view(steps, b, -1),
-            exploration_logits=net.exploration(hidden).view(steps, b, -1))    # gradient into policy and hidden
+            exploration_logits=exploration_logits.float().view(steps, b, -1))
         loss, parts = muzero_loss(predictions, targets, self._tensor(batch.weights),
                                   support_size=self.support_size, exploration_weight=cfg.exploration_weight)
         self.optimizer.zero_grad(set_to_none=True)
@@ -113,7 +120,9 @@ class Learner:
         self.optimizer.step()
 
         # the exploration network learns to predict the policy (both detached: only it moves)
-        explore_loss = exploration_loss(predictions.policy_logits, net.exploration(hidden.detach()).view(steps, b, -1))
+        with self._autocast():
+            explored = net.exploration(hidden.detach())
+        explore_loss = exploration_loss(predictions.policy_logits, explored.float().view(steps, b, -1))
         self.exploration_optimizer.zero_grad(set_to_none=True)
         explore_loss.backward()
         torch.nn.utils.clip_grad_norm_(self.explore_params, cfg.grad_clip)

@@ -149,3 +149,36 @@ def test_eval_average_follows_training_and_survives_resume(tmp_path):
     save_checkpoint(tmp_path, cfg, 5, plain.state()["networks"])
     for k, v in eval_weights(newest_checkpoint(tmp_path, cfg)[1]).items():
         assert torch.equal(v, plain.net.state_dict()[k])
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_bf16_runs_the_forward_passes_in_bfloat16_and_keeps_float32_weights(kind):
+    """train.bf16: the same step within bfloat16's rounding (losses within 3%), not the identical one
+    (so autocast ran), weights and priorities still float32."""
+    def one(bf16: bool):
+        torch.manual_seed(0)
+        if kind == "mlp":
+            net, obs = MuZeroNetworks((O,), A, NetworkConfig(kind="mlp", latent=8, width=16, support_size=5)), None
+        else:
+            net = MuZeroNetworks((4, 16, 16), A, NetworkConfig(kind="conv", channels=8, blocks=1, hidden_hw=4, support_size=5))
+            obs = np.random.default_rng(1).random((B, 4, 16, 16)).astype(np.float32)
+        with torch.no_grad():                       # heads start at zero: give every layer something to round
+            for p in net.parameters():
+                p.add_(0.2 * torch.randn_like(p))
+        lr = Learner(TrainConfig(lr=0.01, num_unroll_steps=K, eval_ema_half_life=0.0, bf16=bf16), net, 5,
+                     torch.device("cpu"))
+        b = batch(3)
+        if obs is not None:
+            b = b._replace(observations=obs)
+        metrics, priorities = lr.train_step(b)
+        return metrics, priorities, net
+    (m32, p32, n32), (m16, p16, n16) = one(False), one(True)
+    assert abs(m16.total - m32.total) <= 0.03 * abs(m32.total) and m16.total != m32.total
+    assert priorities_close(p16, p32)
+    assert all(p.dtype == torch.float32 for p in n16.parameters()) and p16.dtype == p32.dtype
+    assert any(not torch.equal(a, b) for a, b in zip(n16.parameters(), n32.parameters()))
+
+
+def priorities_close(a: np.ndarray, b: np.ndarray) -> bool:
+    """Priorities |v - z| + eps within bfloat16's rounding of the value (a few percent of z's scale)."""
+    return a.shape == b.shape and np.abs(a - b).max() <= 0.05 * (np.abs(b).max() + 1)

@@ -27,7 +27,7 @@ from muzero_lite.config import load_config
 from muzero_lite.envs import game_spec, make_env
 from muzero_lite.gifs import encode_gif
 from muzero_lite.mario_actions import action_bytes
-from muzero_lite.networks import acting_model, build_networks, configure_torch, pick_device
+from muzero_lite.networks import acting_networks, configure_torch, pick_device
 
 
 def random_agent(env, seconds: float, rng) -> float:
@@ -65,7 +65,7 @@ def worker(config: str, n: int, seconds: float) -> dict:
     configure_torch(threads=1)
     cfg = load_config(config)
     device = pick_device(cfg.selfplay.device)
-    net = acting_model(build_networks(cfg, game_spec(cfg.env)).to(device).eval(), device)
+    _, net = acting_networks(cfg, game_spec(cfg.env), device)
     envs = [make_env(cfg.env, i) for i in range(n)]
     started = 0
 

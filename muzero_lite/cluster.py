@@ -31,7 +31,6 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import torch
 import yaml
 
@@ -42,7 +41,7 @@ from .gamefile import GameFileError, game_bytes, list_game_files, write_game_byt
 from .envs import game_spec
 from .gameloader import max_game_bytes
 from .gifs import encode_gif, gif_path_for
-from .networks import UniformModel, acting_model, build_networks, configure_torch, pick_device
+from .networks import UniformModel, acting_networks, configure_torch
 from .pace import PaceReader
 from .runfolder import RunPaths, prune_gifs
 
@@ -98,8 +97,7 @@ class PushedSource:
 
     def __init__(self, cfg: Config, spec, device: str = "cpu"):
         self.cfg = cfg
-        self.networks = build_networks(cfg, spec).to(device).eval()
-        self.acting = acting_model(self.networks, torch.device(device))
+        self.networks, self.acting = acting_networks(cfg, spec, torch.device(device))
         self.uniform = UniformModel(spec.num_actions)
         self.step: Optional[int] = None
         self.pending: Optional[bytes] = None

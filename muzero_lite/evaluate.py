@@ -22,7 +22,7 @@ from .config import LEVEL_RE, Config, ConfigError
 from .envs import game_spec, make_env
 from .gifs import write_gif
 from .metrics import EVAL_CSV, EVAL_RUN, RUNS, log_eval
-from .networks import acting_model, build_networks, configure_torch, pick_device
+from .networks import acting_networks, configure_torch, pick_device
 from .runfolder import RunPaths
 
 
@@ -138,10 +138,8 @@ def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional
     level_list = _levels(cfg, levels)
     paths = RunPaths.of(cfg, run_dir)
     path, payload = _load(cfg, paths, checkpoint)
-    device = pick_device(cfg.selfplay.device)
-    networks = build_networks(cfg, game_spec(cfg.env)).eval()
+    networks, model = acting_networks(cfg, game_spec(cfg.env), pick_device(cfg.selfplay.device))
     networks.load_state_dict(eval_weights(payload))
-    model = acting_model(networks.to(device), device)
     step = int(payload["step"])
     rng = np.random.default_rng(cfg.seed if seed is None else seed)
     # a folder of their own: self-play's gif pruning and its game-*.gif names stay apart from them

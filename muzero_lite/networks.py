@@ -194,8 +194,10 @@ class DeviceModel:
         self.networks, self.device = networks, device
 
     def _back(self, out: InferenceOutput) -> InferenceOutput:
-        """Hidden [B, ...] stays on the device; value [B], reward [B] and logits [B, A] to the CPU."""
-        return InferenceOutput(out.hidden, out.value.cpu(), out.reward.cpu(), out.policy_logits.cpu())
+        """Hidden [B, ...] stays on the device; value [B], reward [B] and logits [B, A] come to the CPU
+        in one copy (one wait for the device a call, not three)."""
+        both = torch.cat([out.value[:, None], out.reward[:, None], out.policy_logits], dim=1).cpu()   # [B, 2 + A]
+        return InferenceOutput(out.hidden, both[:, 0], both[:, 1], both[:, 2:])
 
     def initial_inference(self, obs: torch.Tensor) -> InferenceOutput:
         """Observations [B, *input_shape] on the CPU -> the networks' initial inference, as above."""
@@ -209,6 +211,13 @@ class DeviceModel:
 def acting_model(networks: "MuZeroNetworks", device: torch.device):
     """What self-play and eval act with: the networks themselves on the CPU, else a `DeviceModel`."""
     return networks if device.type == "cpu" else DeviceModel(networks, device)
+
+
+def acting_networks(cfg: Config, spec: GameSpec, device: torch.device) -> tuple["MuZeroNetworks", object]:
+    """Self-play's or eval's networks in eval mode on device, and the model to act with (`acting_model`);
+    weights loaded into the first later are what the second plays."""
+    networks = build_networks(cfg, spec).to(device).eval()
+    return networks, acting_model(networks, device)
 
 
 class UniformModel:

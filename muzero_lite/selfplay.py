@@ -33,7 +33,7 @@ from .envs import make_env
 from .gamefile import list_game_files, write_game
 from .gifs import gif_path_for, write_gif
 from .env_base import Env
-from .networks import UniformModel, acting_model, build_networks, configure_torch, pick_device
+from .networks import UniformModel, acting_networks, configure_torch, pick_device
 from .pace import PaceReader
 from .runfolder import RunPaths, prune_gifs, sigterm_as_interrupt
 from .types import GameRecord, GameSpec
@@ -165,8 +165,7 @@ class ModelSource:
 
     def __init__(self, cfg: Config, spec: GameSpec, folder: Path):
         self.cfg, self.folder = cfg, folder
-        self.networks = build_networks(cfg, spec).to(pick_device(cfg.selfplay.device)).eval()
-        self.acting = acting_model(self.networks, pick_device(cfg.selfplay.device))
+        self.networks, self.acting = acting_networks(cfg, spec, pick_device(cfg.selfplay.device))
         self.uniform = UniformModel(spec.num_actions)
         self.step: Optional[int] = None           # training step of the loaded checkpoint
 

@@ -2,18 +2,21 @@
 
 For each checkout (a folder holding muzero_lite/, e.g. a git worktree of an older commit, and this
 one), through its own command line so that any version can be measured:
-  self-play: `muzero-lite selfplay --games G` with a checkpoint and the seed run's games in the run
-    folder (so the networks play, not the uniform model of the first games); CPU seconds (user + system, from the finished child) over the env moves
+  self-play: `muzero-lite selfplay --games G` with the seed run's games and a checkpoint of the
+    checkout's own (110 steps on those games) in the run folder (so the networks play, not the uniform
+    model of the first games); CPU seconds (user + system, from the finished child) over the env moves
     in the game files it wrote, less the CPU of the same command with --games 0 (start-up).
-  trainer: `muzero-lite train --steps S` on a folder of those games; CPU seconds over S, less the
-    CPU of --steps 0, times the env moves one step stands for at the config's replay ratio:
-    batch_size / train.replay_ratio (a step trains batch_size samples; the ratio is samples per move).
+  trainer: `muzero-lite train` on a folder of those games, run for S steps and for S/3 steps: the
+    CPU of the difference over its steps (a step's cost in a long run: start-up and the first steps'
+    one-time warm-up, ~0.8 s of oneDNN set-up, cancel out; before 2026-11-30 (late) it was the CPU of S
+    steps less that of --steps 0), times the env moves one step stands for at the config's replay
+    ratio: batch_size / train.replay_ratio (a step trains batch_size samples; the ratio is samples per move).
 core-seconds per learned move = self-play CPU per move + trainer CPU per step * replay_ratio / batch_size.
 The checkouts are measured alternately, --rounds times, and each figure is the median; the last line
 is the ratio of each checkout's figure to the first one's.
 
     .venv/bin/python benchmarks/core_seconds.py --checkouts /tmp/before . [--config configs/mario.yaml]
-        [--games 6] [--steps 60] [--rounds 3] [--set selfplay.envs=8]
+        [--games 6] [--steps 120] [--rounds 3] [--set selfplay.envs=8]
 """
 from __future__ import annotations
 
@@ -45,13 +48,23 @@ def child_cpu(argv: list[str], cwd: Path) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(checkout: Path, config: Path, seed_run: Path, games: int, steps: int) -> dict:
+def seed_checkpoints(checkout: Path, config: Path, seed_run: Path) -> Path:
+    """A checkpoints/ folder for this checkout and config: 110 steps trained on the seed run's games
+    (its own networks: a --set that changes their shapes cannot play the seed run's checkpoint)."""
+    run = Path(tempfile.mkdtemp(prefix="core_seconds_ckpt_"))
+    shutil.copytree(seed_run / "games", run / "games")
+    child_cpu([sys.executable, "-m", "muzero_lite", "train", "--config", str(config), "--run-dir", str(run),
+               "--steps", "110"], checkout)
+    return run / "checkpoints"
+
+
+def measure(checkout: Path, config: Path, seed_run: Path, games: int, steps: int, checkpoints: Path) -> dict:
     """One round in one checkout: self-play and trainer CPU per env move (see the module doc)."""
     cmd = [sys.executable, "-m", "muzero_lite"]
     work = Path(tempfile.mkdtemp(prefix="core_seconds_"))
     try:
         play = work / "play"
-        shutil.copytree(seed_run / "checkpoints", play / "checkpoints")
+        shutil.copytree(checkpoints, play / "checkpoints")
         # the seed games too: past selfplay.random_games, so that the networks play, not the uniform model
         shutil.copytree(seed_run / "games", play / "games")
         seeded = set(list_game_files(play / "games"))
@@ -60,21 +73,24 @@ def measure(checkout: Path, config: Path, seed_run: Path, games: int, steps: int
         moves = sum(read_game(p).length for p in list_game_files(play / "games") if p not in seeded)
         train = work / "train"
         shutil.copytree(seed_run / "games", train / "games")
-        t_start = child_cpu(cmd + ["train", "--config", str(config), "--run-dir", str(train), "--steps", "0"], checkout)
-        t_cpu = child_cpu(cmd + ["train", "--config", str(config), "--run-dir", str(train), "--steps", str(steps)], checkout)
+        few = steps // 3
+        t_cpu = {}
+        for n in (few, steps):
+            shutil.rmtree(train / "checkpoints", ignore_errors=True)     # each run starts at step 0
+            t_cpu[n] = child_cpu(cmd + ["train", "--config", str(config), "--run-dir", str(train), "--steps", str(n)], checkout)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"selfplay_per_move": (cpu - start) / moves, "train_per_step": (t_cpu - t_start) / steps, "moves": moves}
+    return {"selfplay_per_move": (cpu - start) / moves, "train_per_step": (t_cpu[steps] - t_cpu[few]) / (steps - few),
+            "moves": moves}
 
 
-def seed_run(config: Path, games: int, steps: int) -> Path:
-    """A run folder with games enough to train on and a checkpoint, made by this checkout."""
+def seed_run(config: Path, games: int) -> Path:
+    """A run folder with games enough to train on, made by this checkout."""
     run = Path(tempfile.mkdtemp(prefix="core_seconds_seed_"))
     cmd = [sys.executable, "-m", "muzero_lite"]
     cfg = load_config(config)
     while sum(read_game(p).length for p in list_game_files(run / "games")) < cfg.train.min_buffer_moves + 1:
         child_cpu(cmd + ["selfplay", "--config", str(config), "--run-dir", str(run), "--games", str(games)], ROOT)
-    child_cpu(cmd + ["train", "--config", str(config), "--run-dir", str(run), "--steps", str(steps)], ROOT)
     return run
 
 
@@ -83,10 +99,10 @@ def main() -> None:
     ap.add_argument("--checkouts", type=Path, nargs="+", required=True, help="folders holding muzero_lite/")
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "mario.yaml")
     ap.add_argument("--games", type=int, default=6)
-    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--steps", type=int, default=120, help="trainer steps of the long run (the short one: a third)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seed-run", type=Path, default=None,
-                    help="a run folder with games and a checkpoint to use (default: made first, then deleted)")
+                    help="a run folder with games to use (default: made first, then deleted)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="config values for the newest checkout only (the last of --checkouts), e.g. selfplay.envs=8")
     args = ap.parse_args()
@@ -111,11 +127,12 @@ def main() -> None:
         run = args.seed_run
     else:
         print(f"making a seed run folder with {args.config} ...", flush=True)
-        run = seed_run(args.config.resolve(), args.games, 110)
+        run = seed_run(args.config.resolve(), args.games)
+    ckpts = {c: seed_checkpoints(c, configs[c], run) for c in checkouts}
     rows = {c: [] for c in checkouts}
     for r in range(args.rounds):
         for c in (checkouts if r % 2 == 0 else checkouts[::-1]):
-            m = measure(c, configs[c], run, args.games, args.steps)
+            m = measure(c, configs[c], run, args.games, args.steps, ckpts[c])
             core = m["selfplay_per_move"] + m["train_per_step"] * rr / batch
             rows[c].append((m["selfplay_per_move"], m["train_per_step"], core))
             print(f"round {r} {c}: self-play {1000 * m['selfplay_per_move']:.2f} ms/move ({m['moves']} moves), "
@@ -123,6 +140,8 @@ def main() -> None:
                   flush=True)
     if not args.seed_run:
         shutil.rmtree(run, ignore_errors=True)
+    for folder in ckpts.values():
+        shutil.rmtree(folder.parent, ignore_errors=True)
     print(f"\nreplay ratio {rr:g} samples a move, batch {batch}: a step stands for {batch / rr:g} moves")
     print(f"{'checkout':40s} {'self-play ms/move':>18} {'trainer ms/step':>16} {'core-ms/learned move':>21} {'x first':>8}")
     first = None

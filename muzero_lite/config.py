@@ -217,8 +217,12 @@ class TrainConfig:
     # whose greedy play swings widely between checkpoints (0: eval plays the newest)
     eval_ema_half_life: float = field(default=700.0, metadata=_check(_non_negative, "must be >= 0"))
     # the training step's forward passes in bfloat16 (torch.autocast; losses, gradients and weights stay
-    # float32): 1.6x the Mario steps/s on a Zen 4 core with AVX-512 BF16 (benchmarks/train_speed.py)
-    bf16: bool = False
+    # float32): 1.6x the Mario steps/s on a Zen 4 core with AVX-512 BF16 (benchmarks/train_speed.py).
+    # auto: on for conv networks where the trainer's device computes bfloat16 natively (a CPU with AVX-512
+    # BF16 or AMX, a GPU that supports it), off elsewhere (emulated bfloat16 is slower than float32, and
+    # small mlp networks gain nothing); true forces it
+    bf16: typing.Union[bool, str] = field(default="auto", metadata=_check(lambda v: v in (True, False, "auto"),
+                                                                         "must be true, false or auto"))
     # gradient norm clip
     grad_clip: float = field(default=5.0, metadata=_check(_positive, "must be > 0"))
     # the exploration network's Adam lr is lr times this
@@ -323,7 +327,12 @@ def _convert(value: Any, hint: Any, where: str, src: str) -> Any:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if value is None:
             return None
-        return _convert(value, args[0], where, src)
+        for a in args[:-1]:            # the first type the value fits (bool | str: true, false or a word)
+            try:
+                return _convert(value, a, where, src)
+            except ConfigError:
+                pass
+        return _convert(value, args[-1], where, src)
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"{src}: {where} = {value!r}: must be a mapping")
@@ -368,7 +377,13 @@ def _build(cls: type, data: dict, prefix: str, src: str) -> Any:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
             raise ConfigError(f"{src}: {where}: unknown key{hint}")
-        kwargs[key] = _convert(value, hints[key], where, src)
+        try:
+            kwargs[key] = _convert(value, hints[key], where, src)
+        except ConfigError:
+            why = next(f.metadata.get("why") for f in dataclasses.fields(cls) if f.name == key)
+            if why and len([a for a in typing.get_args(hints[key]) if a is not type(None)]) > 1:
+                raise ConfigError(f"{src}: {where} = {value!r}: {why}") from None   # bool | str: say which values
+            raise
     for f in dataclasses.fields(cls):
         check = f.metadata.get("check")
         if check is not None and f.name in kwargs and kwargs[f.name] is not None and not check(kwargs[f.name]):

@@ -16,7 +16,7 @@ import torch
 from .checkpoints import eval_weights
 from .config import TrainConfig
 from .losses import Predictions, Targets, exploration_loss, muzero_loss, scale_gradient
-from .networks import MuZeroNetworks
+from .networks import MuZeroNetworks, use_bf16
 from .support import logits_to_scalar
 from .types import Batch
 
@@ -68,13 +68,14 @@ class Learner:
         self.optimizer = torch.optim.Adam(self.main_params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         self.exploration_optimizer = torch.optim.Adam(self.explore_params, lr=cfg.lr * cfg.exploration_lr_ratio,
                                                       foreach=True)
+        self.bf16 = use_bf16(cfg.bf16, device, networks.kind)
         self.step = 0
         # eval's weights: every float tensor of the state dict, averaged with decay 0.5 ** (1 / half-life)
         self.ema = ema_init(networks.state_dict()) if cfg.eval_ema_half_life else None
 
     def _autocast(self):
-        """The forward passes' context: bfloat16 autocast on this device when train.bf16, else a no-op."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16)
+        """The forward passes' context: bfloat16 autocast on this device when train.bf16 resolves to on."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def _tensor(self, x: np.ndarray, dtype=torch.float32) -> torch.Tensor:
         return torch.as_tensor(x, dtype=dtype, device=self.device)

@@ -37,6 +37,8 @@ BAD = [
     ("search: {policy_target: seed}\n", ["search.policy_target", "'seed'", "renamed 'orig'"]),
     ("search: {root_actions: sample}\n", ["search.root_actions", "'sample'", "search.root_selection"]),
     ("search: {temperature: [{until: 5, early: 1, late: 1}]}\n", ["search.temperature", "until is null"]),
+    ("train: {bf16: yes please}\n", ["train.bf16", "'yes please'", "true, false or auto"]),
+    ("train: {bf16: 1}\n", ["train.bf16", "1", "true, false or auto"]),
     ("env: {frame_size: [64]}\n", ["env.frame_size", "[64]"]),
     ("grayscale: true\n", ["grayscale", "unknown key"]),
     ("env: [1, 2]\n", ["env", "mapping"]),

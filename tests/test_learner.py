@@ -182,3 +182,24 @@ def test_bf16_runs_the_forward_passes_in_bfloat16_and_keeps_float32_weights(kind
 def priorities_close(a: np.ndarray, b: np.ndarray) -> bool:
     """Priorities |v - z| + eps within bfloat16's rounding of the value (a few percent of z's scale)."""
     return a.shape == b.shape and np.abs(a - b).max() <= 0.05 * (np.abs(b).max() + 1)
+
+
+def test_bf16_auto_follows_the_cpu_flags(tmp_path, monkeypatch):
+    """train.bf16 auto: on where the CPU has AVX-512 BF16 or AMX (flags read from /proc/cpuinfo's form),
+    off elsewhere and for mlp networks; true and false are kept whatever the CPU."""
+    from muzero_lite import networks
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n\nprocessor\t: 1\n")
+    assert "avx512_bf16" in networks.cpu_flags(str(info)) and "fpu" in networks.cpu_flags(str(info))
+    assert networks.cpu_flags(str(tmp_path / "missing")) == set()
+    cpu = torch.device("cpu")
+    assert networks.native_bf16(cpu, {"avx2", "amx_bf16"}) and not networks.native_bf16(cpu, {"avx2", "avx512f"})
+    conv = MuZeroNetworks((4, 16, 16), A, NetworkConfig(kind="conv", channels=8, blocks=1, hidden_hw=4, support_size=5))
+    mlp = MuZeroNetworks((O,), A, NetworkConfig(kind="mlp", latent=8, width=16, support_size=5))
+    for flags, expected in (({"avx512_bf16"}, True), ({"avx2"}, False)):
+        monkeypatch.setattr(networks, "cpu_flags", lambda flags=flags: flags)
+        assert Learner(TrainConfig(bf16="auto"), conv, 5, cpu).bf16 is expected
+        assert Learner(TrainConfig(bf16="auto"), mlp, 5, cpu).bf16 is False      # small layers: never auto
+        net = mlp
+        assert Learner(TrainConfig(bf16=True), net, 5, cpu).bf16 is True
+        assert Learner(TrainConfig(bf16=False), net, 5, cpu).bf16 is False

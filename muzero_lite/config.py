@@ -93,6 +93,9 @@ class EnvConfig:
     # Mario only: a game ends after this many moves in a row without a new maximum of x (Mario stuck,
     # e.g. before a pipe); it ends as terminated, with no reward after it and no death term (0: never)
     stall_moves: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
+    # Gymnasium vector observations only: each dimension whose observation-space bounds are finite is
+    # mapped from [low, high] to [-1, 1] (MountainCar's velocity spans only ±0.07); others stay as they are
+    scale_observations: bool = False
     # the first n moves of a game are random, n drawn from [0, initial_random_moves]
     initial_random_moves: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
     # rewards are multiplied by this before they are stored and learned (Mario's returns of ~100
@@ -399,6 +402,8 @@ def _validate_env(env: EnvConfig, src: str) -> EnvConfig:
     if env.frame_skip % env.frames_per_move:
         raise ConfigError(f"{src}: env.frames_per_move = {env.frames_per_move!r}: must divide env.frame_skip ({env.frame_skip})")
     if env.is_mario:
+        if env.scale_observations:
+            raise ConfigError(f"{src}: env.scale_observations = True: Gymnasium vector observations only, not {MARIO_ID}")
         if not env.levels:
             raise ConfigError(f"{src}: env.levels = []: must name at least one level, e.g. [\"1-1\"]")
         for level in env.levels:

@@ -62,6 +62,18 @@ def spec_of_spaces(cfg: EnvConfig, action_space: Any, observation_space: Any) ->
     return GameSpec((size,), np.dtype(np.float32), int(action_space.n))
 
 
+def _bounds_scaling(space: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(offset, scale) [O] for env.scale_observations: x * scale + offset maps [low, high] to [-1, 1]
+    on each dimension whose Box bounds are finite; the others keep scale 1 and offset 0."""
+    low = np.asarray(space.low, dtype=np.float64).reshape(-1)
+    high = np.asarray(space.high, dtype=np.float64).reshape(-1)
+    finite = np.isfinite(low) & np.isfinite(high) & (high > low) & (high - low < 1e30)
+    width = np.where(finite, high - low, 1.0)
+    scale = np.where(finite, 2.0 / width, 1.0)
+    offset = np.where(finite, -2.0 * low / width - 1.0, 0.0)
+    return offset.astype(np.float32), scale.astype(np.float32)
+
+
 def gym_spec(cfg: EnvConfig) -> GameSpec:
     """The GameSpec of a Gymnasium id, read from its spaces: the env is made and closed, never reset or stepped."""
     import gymnasium
@@ -89,6 +101,8 @@ class GymEnv(Env):
         self._kind = _observation_kind(cfg.id, self._env.observation_space)
         if self._kind == "image":
             self._framer = ImageFramer(cfg, channels_in=_channels(self._env.observation_space))
+        self._offset, self._scale = (_bounds_scaling(self._env.observation_space)
+                                     if cfg.scale_observations and self._kind == "vector" else (None, None))
         self._moves = 0
         self._done = True
         self._can_render = self._env.render_mode == "rgb_array"
@@ -102,7 +116,8 @@ class GymEnv(Env):
             vec = np.zeros(self.frame_shape, dtype=np.float32)
             vec[int(obs) - int(self._env.observation_space.start)] = 1.0
             return vec
-        return np.asarray(obs, dtype=np.float32).reshape(-1)
+        vec = np.asarray(obs, dtype=np.float32).reshape(-1)
+        return vec if self._scale is None else vec * self._scale + self._offset
 
     def reset(self, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
         # every game is seeded from rng: a game's start depends on its generator alone, not on the

@@ -204,3 +204,25 @@ def test_game_spec_from_the_config_matches_the_running_env(env):
     cfg = config_from_dict({"env": env, "network": {"kind": "mlp" if env["id"] == "CartPole-v1" else "conv"}}).env
     with make_env(cfg, seed=0) as live:
         assert game_spec(cfg) == live.spec == (live.frame_shape, live.frame_dtype, live.num_actions)
+
+
+def test_scale_observations_maps_finite_bounds_to_plus_minus_one():
+    """env.scale_observations: MountainCar's position [-1.2, 0.6] and velocity [-0.07, 0.07] become
+    [-1, 1] (checked against the env's own state, by hand); CartPole's unbounded velocities stay raw."""
+    rng = np.random.default_rng(3)
+    env = gym_env("MountainCar-v0", scale_observations=True)
+    frames, _ = env.reset(rng)
+    for _ in range(30):
+        frames, reward, done, _ = env.step(2)                   # push right: the velocity grows
+        pos, vel = env._env.unwrapped.state
+        assert np.allclose(frames, [2 * (pos + 1.2) / 1.8 - 1, vel / 0.07], atol=1e-6) and reward == -1.0
+    assert abs(frames[1]) > 0.05 and np.all(np.abs(frames) <= 1)
+    env.close()
+    plain, scaled = gym_env("CartPole-v1"), gym_env("CartPole-v1", scale_observations=True)
+    a, _ = plain.reset(np.random.default_rng(5))
+    b, _ = scaled.reset(np.random.default_rng(5))
+    high = plain._env.observation_space.high                  # x ±4.8, angle ±0.418...; velocities ±inf
+    assert np.allclose(b[[0, 2]], a[[0, 2]] / high[[0, 2]], atol=1e-6) and np.array_equal(b[[1, 3]], a[[1, 3]])
+    plain.close(), scaled.close()
+    with pytest.raises(ValueError, match="env.scale_observations"):
+        config_from_dict({"env": {"scale_observations": True}}, "mario.yaml")

@@ -21,6 +21,7 @@ both medians and the Ray/local ratio.
 With --moves N (and --every M): learning curves by env moves instead, as learn_mario.py makes them
 (`curves`): the seeds run at the same time with the replay ratio pinned, each curve checkpoint gets
 20 greedy episodes, and each point its median and worst over the seeds, beside a random agent.
+This mode takes any Gymnasium config, e.g. `--config configs/mountaincar.yaml --moves 100000`.
 """
 from __future__ import annotations
 
@@ -201,8 +202,9 @@ def main() -> None:
         if args.moves < 0 or args.every <= 0 or args.moves % args.every:
             ap.error(f"--moves must be a multiple of --every (both > 0); got {args.moves} and {args.every}")
         root = args.root or Path(tempfile.mkdtemp(prefix="learn_cartpole_moves_"))
+        env_id = load_config(args.config).env.id       # any Gymnasium config: e.g. configs/mountaincar.yaml
         learn_curves(args.config, args.seeds, args.moves, args.every, root, "mean_return", args.out,
-                     f"CartPole-v1, {args.config.name}: eval mean return by env moves", args.workers,
+                     f"{env_id}, {args.config.name}: eval mean return by env moves", args.workers,
                      args.eval_only, None)
         return
     configure_torch(threads=1)

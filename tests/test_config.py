@@ -85,7 +85,7 @@ def test_exit_code_2_from_a_real_process(tmp_path):
 
 
 def test_shipped_configs_load():
-    for name in ("mario", "cartpole", "orig"):
+    for name in ("mario", "cartpole", "mountaincar", "orig"):
         cfg = load_config(ROOT / "configs" / f"{name}.yaml")
         assert cfg.env.discount > 0
 

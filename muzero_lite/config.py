@@ -403,7 +403,7 @@ def _validate_env(env: EnvConfig, src: str) -> EnvConfig:
         raise ConfigError(f"{src}: env.frames_per_move = {env.frames_per_move!r}: must divide env.frame_skip ({env.frame_skip})")
     if env.is_mario:
         if env.scale_observations:
-            raise ConfigError(f"{src}: env.scale_observations = True: Gymnasium vector observations only, not {MARIO_ID}")
+            raise ConfigError(f"{src}: env.scale_observations = true: Gymnasium vector observations only, not {MARIO_ID}")
         if not env.levels:
             raise ConfigError(f"{src}: env.levels = []: must name at least one level, e.g. [\"1-1\"]")
         for level in env.levels:

@@ -69,7 +69,7 @@ def use_bf16(setting: bool | str, device: torch.device, kind: str) -> bool:
     """train.bf16 resolved for the trainer: true / false as given; "auto" -> on for conv networks on a
     device with native bfloat16 (Mario: 1.55x the steps/s here), off for mlp ones (CartPole's small
     layers: 0.88x, the casts cost more than the matmuls save)."""
-    return kind == "conv" and native_bf16(device) if setting == "auto" else bool(setting)
+    return (kind == "conv" and native_bf16(device)) if setting == "auto" else bool(setting)
 
 
 def scale_hidden(x: torch.Tensor) -> torch.Tensor:

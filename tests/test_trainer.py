@@ -38,3 +38,16 @@ def test_status_line_loss_is_the_sum_of_its_printed_parts(tmp_path):
         assert float(value) + float(reward) + float(policy) - weight * float(explore) == pytest.approx(
             float(loss), abs=0.0005 * (4 + weight))
         assert float(weighted) > 0
+
+
+@pytest.mark.parametrize("name,flags,line", [
+    ("mario", {"avx512_bf16"}, "bfloat16 forward passes on (auto: native on this device)"),
+    ("mario", {"avx2"}, "bfloat16 forward passes off (auto: not native on this device)"),
+    ("cartpole", {"avx512_bf16"}, "bfloat16 forward passes off (auto: float32 for mlp networks)"),
+])
+def test_the_trainer_says_whether_bfloat16_is_on_and_why(tmp_path, monkeypatch, name, flags, line):
+    from muzero_lite import networks
+    monkeypatch.setattr(networks, "cpu_flags", lambda: flags)
+    out = io.StringIO()
+    assert run_trainer(load_config(ROOT / "configs" / f"{name}.yaml"), tmp_path, steps=0, out=out) == 0
+    assert f"[train] device cpu, {line}" in out.getvalue()

@@ -68,7 +68,7 @@ class Learner:
         self.optimizer = torch.optim.Adam(self.main_params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         self.exploration_optimizer = torch.optim.Adam(self.explore_params, lr=cfg.lr * cfg.exploration_lr_ratio,
                                                       foreach=True)
-        self.bf16 = use_bf16(cfg.bf16, device, networks.kind)
+        self.bf16, self.bf16_why = use_bf16(cfg.bf16, device, networks.kind)   # why: for the trainer's first line
         self.step = 0
         # eval's weights: every float tensor of the state dict, averaged with decay 0.5 ** (1 / half-life)
         self.ema = ema_init(networks.state_dict()) if cfg.eval_ema_half_life else None

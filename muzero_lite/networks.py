@@ -65,11 +65,16 @@ def native_bf16(device: torch.device, flags: set[str] | None = None) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & (cpu_flags() if flags is None else flags))
 
 
-def use_bf16(setting: bool | str, device: torch.device, kind: str) -> bool:
-    """train.bf16 resolved for the trainer: true / false as given; "auto" -> on for conv networks on a
-    device with native bfloat16 (Mario: 1.55x the steps/s here), off for mlp ones (CartPole's small
-    layers: 0.88x, the casts cost more than the matmuls save)."""
-    return (kind == "conv" and native_bf16(device)) if setting == "auto" else bool(setting)
+def use_bf16(setting: bool | str, device: torch.device, kind: str) -> tuple[bool, str]:
+    """train.bf16 resolved for the trainer -> (on, why, for its first line): true / false as given;
+    "auto" -> on for conv networks on a device with native bfloat16 (Mario: 1.55x the steps/s here),
+    off for mlp ones (CartPole's small layers: 0.88x, the casts cost more than the matmuls save)."""
+    if setting != "auto":
+        return bool(setting), ""
+    if kind != "conv":
+        return False, "auto: float32 for mlp networks"
+    native = native_bf16(device)
+    return native, "auto: native on this device" if native else "auto: not native on this device"
 
 
 def scale_hidden(x: torch.Tensor) -> torch.Tensor:

@@ -86,8 +86,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
     device = pick_device(t.device)
     torch.manual_seed(cfg.seed)
     learner = Learner(t, build_networks(cfg, spec).to(device), cfg.network.support_size, device)
-    why = ("" if t.bf16 != "auto" else " (auto: native on this device)" if learner.bf16
-           else " (auto: float32 for mlp networks)" if learner.net.kind != "conv" else " (auto: not native on this device)")
+    why = f" ({learner.bf16_why})" if learner.bf16_why else ""
     print(f"[train] device {device}, bfloat16 forward passes {'on' if learner.bf16 else 'off'}{why}", file=out, flush=True)
     found = newest_checkpoint(paths.checkpoints, cfg)   # refuses another config's checkpoint ...
     save_resolved_config(cfg, paths.checkpoints)        # ... before this overwrites its config.yaml

@@ -50,7 +50,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 def is_temp(path: str | os.PathLike) -> bool:
     """True for the temp files atomic_write makes (left behind only by a killed writer)."""
-    name = Path(path).name
+    name = os.path.basename(os.fspath(path))      # no Path object: called for every entry of every poll
     return name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX)
 
 

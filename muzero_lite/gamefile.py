@@ -138,18 +138,23 @@ def _new_game_path(folder: Path, worker: str) -> Path:
 
 # ---------------------------------------------------------------- listing
 
-def list_game_files(folder: str | os.PathLike) -> list[Path]:
-    """Complete game files in folder (no temp files, no symlinks, nothing else), oldest first."""
+def game_file_names(folder: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """(complete game files, entries named like game files that are not regular files), names only, each
+    sorted oldest first, from one directory scan (the trainer polls large folders every second)."""
     try:
         entries = list(os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):
-        return []
-    names = []
+        return [], []
+    regular, irregular = [], []
     for e in entries:
-        if (e.name.startswith(GAME_PREFIX) and e.name.endswith(GAME_SUFFIX) and not is_temp(e.name)
-                and e.is_file(follow_symlinks=False)):
-            names.append(e.name)
-    return [Path(folder) / n for n in sorted(names)]
+        if e.name.startswith(GAME_PREFIX) and e.name.endswith(GAME_SUFFIX) and not is_temp(e.name):
+            (regular if e.is_file(follow_symlinks=False) else irregular).append(e.name)
+    return sorted(regular), sorted(irregular)
+
+
+def list_game_files(folder: str | os.PathLike) -> list[Path]:
+    """Complete game files in folder (no temp files, no symlinks, nothing else), oldest first."""
+    return [Path(folder) / n for n in game_file_names(folder)[0]]
 
 
 # ---------------------------------------------------------------- reading

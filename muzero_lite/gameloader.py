@@ -15,8 +15,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .atomic import is_temp
-from .gamefile import DEFAULT_MAX_BYTES, GAME_PREFIX, GAME_SUFFIX, GameFileError, list_game_files, read_game
+from .gamefile import DEFAULT_MAX_BYTES, GameFileError, game_file_names, read_game
 from .replay import ReplayBuffer
 
 REJECTED = "rejected"
@@ -30,17 +29,6 @@ def max_game_bytes(max_moves: int, frame_shape: tuple, frame_dtype: np.dtype, nu
     """
     per_move = math.prod(frame_shape) * np.dtype(frame_dtype).itemsize + 8 + 4 + 4 + 4 * num_actions
     return 4 * max_moves * per_move + (16 << 20)
-
-
-def _irregular_game_entries(folder: Path) -> list[Path]:
-    """Entries named like game files that list_game_files skips because they are not regular files
-    (symlinks, folders, FIFOs): the loader rejects them so they are seen, and never follows them."""
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(Path(e.path) for e in entries if e.name.startswith(GAME_PREFIX) and e.name.endswith(GAME_SUFFIX)
-                  and not is_temp(e.name) and not e.is_file(follow_symlinks=False))
 
 
 # called once per game added to the buffer, oldest first: (file name, meta as read, number of moves)
@@ -95,15 +83,16 @@ class GameLoader:
 
     def poll(self) -> int:
         """Load every new complete game file (newest first until the window is full); returns moves added."""
-        listed = list_game_files(self.folder)
-        irregular = _irregular_game_entries(self.folder)
+        # irregular: named like game files but not regular files (symlinks, folders, FIFOs): rejected so that
+        # they are seen, never followed
+        listed, irregular = game_file_names(self.folder)
         # names leave `seen` once their files are gone (names are never reused), so it stays small
-        self.seen.intersection_update(p.name for p in listed + irregular)
-        for path in irregular:
-            if path.name not in self.seen:
-                self.seen.add(path.name)
-                self._read(path)             # always rejected, with read_game's reason
-        new = [p for p in listed if p.name not in self.seen]
+        self.seen.intersection_update(listed + irregular)
+        for name in irregular:
+            if name not in self.seen:
+                self.seen.add(name)
+                self._read(self.folder / name)    # always rejected, with read_game's reason
+        new = [self.folder / n for n in listed if n not in self.seen]
         records, moves = [], 0
         for path in reversed(new):          # newest first: older files beyond the window are never read
             self.seen.add(path.name)

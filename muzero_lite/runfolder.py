@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 from .atomic import is_temp, remove_stale_temps
 from .config import Config
-from .gamefile import GAME_PREFIX, list_game_files
+from .gamefile import GAME_PREFIX, game_file_names
 
 
 @dataclass
@@ -56,10 +56,13 @@ def prune_games(folder: Path, keep: int, loaded: Optional[set] = None, max_gb: f
     """
     if keep <= 0 and max_gb <= 0:
         return 0
-    files = list_game_files(folder)
+    names = game_file_names(folder)[0]              # oldest first
+    if max_gb <= 0 and len(names) <= keep:
+        return 0                                     # the usual answer, without a Path per file
+    files = [Path(folder) / n for n in names]
     sizes = [_size(p) for p in files] if max_gb > 0 else [0] * len(files)
     total, deleted = sum(sizes), 0
-    for i, p in enumerate(files):                    # oldest first
+    for i, p in enumerate(files):
         over_count = keep > 0 and len(files) - i > keep
         over_size = max_gb > 0 and total > max_gb * 1e9
         if not (over_count or over_size):

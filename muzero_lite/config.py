@@ -232,6 +232,10 @@ class TrainConfig:
     exploration_lr_ratio: float = field(default=0.25, metadata=_check(_positive, "must be > 0"))
     # the main loss subtracts this times the exploration cross-entropy
     exploration_weight: float = field(default=0.0004, metadata=_check(_non_negative, "must be >= 0"))
+    # weight of the self-supervised consistency loss (EfficientZero): the negative cosine similarity of the
+    # dynamics' k-th hidden state and the representation of the real observation k moves later (no gradient
+    # into that target), k = 1..K, each scaled by 1/K; 0: off (orig: no such loss; EfficientZero: 2)
+    consistency_weight: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
     # replay window: the most recent moves kept; oldest games leave whole (~8 KB a Mario move)
     window_size: int = field(default=50000, metadata=_check(_positive, "must be > 0"))
     # games cut short by a time limit (max_moves, the env's own) bootstrap from their last root value

@@ -15,7 +15,7 @@ import torch
 
 from .checkpoints import eval_weights
 from .config import TrainConfig
-from .losses import Predictions, Targets, exploration_loss, muzero_loss, scale_gradient
+from .losses import Predictions, Targets, consistency_loss, exploration_loss, muzero_loss, scale_gradient
 from .networks import MuZeroNetworks, use_bf16
 from .support import logits_to_scalar
 from .types import Batch
@@ -25,9 +25,11 @@ class StepMetrics(NamedTuple):
     """The losses of one step, for status lines, CSV and TensorBoard.
 
     value, reward, policy, exploration: batch means of each term (`losses.LossParts`: no importance
-    weights, no mask). unweighted: their total as the main loss combines them, value + reward +
-    policy - exploration_weight * exploration. total: the main loss that is optimised, importance-
-    weighted and masked, so it differs from `unweighted` (it is smaller when weights are below 1).
+    weights, no mask). consistency: the consistency term's batch mean (`losses.consistency_loss`; 0
+    when train.consistency_weight is 0). unweighted: their total as the main loss combines them, value
+    + reward + policy - exploration_weight * exploration + consistency_weight * consistency. total: the
+    loss that is optimised, importance-weighted and masked, so it differs from `unweighted` (it is
+    smaller when weights are below 1).
     """
     value: float
     reward: float
@@ -35,6 +37,7 @@ class StepMetrics(NamedTuple):
     exploration: float
     total: float
     unweighted: float
+    consistency: float = 0.0
 
 
 def ema_decay(half_life: float) -> float:
@@ -113,8 +116,19 @@ class Learner:
             reward_logits=torch.stack(reward_logits).float() if k_steps else value_logits.new_zeros(0, b, bins),
             policy_logits=policy_logits.view(steps, b, -1),
             exploration_logits=exploration_logits.float().view(steps, b, -1))
-        loss, parts = muzero_loss(predictions, targets, self._tensor(batch.weights),
+        weights = self._tensor(batch.weights)                                  # [B]
+        loss, parts = muzero_loss(predictions, targets, weights,
                                   support_size=self.support_size, exploration_weight=cfg.exploration_weight)
+        consistency = torch.zeros((), device=self.device)
+        if cfg.consistency_weight and k_steps:
+            if batch.next_observations is None:
+                raise ValueError("train.consistency_weight > 0 needs batches sampled with next_observations")
+            real = self._tensor(batch.next_observations).transpose(0, 1).flatten(0, 1)   # [K*B, *input] step-major
+            with torch.no_grad(), self._autocast():
+                real = net.represent(real)                                     # [K*B, ...]
+            term, consistency = consistency_loss(hidden[b:].view(k_steps, b, -1), real.view(k_steps, b, -1),
+                                                 self._tensor(batch.next_mask).T, weights)
+            loss = loss + cfg.consistency_weight * term
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.main_params, cfg.grad_clip)
@@ -135,8 +149,9 @@ class Learner:
         with torch.no_grad():
             predicted = logits_to_scalar(value_logits).view(steps, b)          # [K+1, B]
             priorities = ((predicted - z).abs() + cfg.priority_epsilon).T.cpu().numpy()   # [B, K+1]
-            unweighted = parts.value + parts.reward + parts.policy - cfg.exploration_weight * parts.exploration
-            metrics = StepMetrics(*torch.stack([*parts, loss, unweighted]).tolist())
+            unweighted = (parts.value + parts.reward + parts.policy - cfg.exploration_weight * parts.exploration
+                          + cfg.consistency_weight * consistency)
+            metrics = StepMetrics(*torch.stack([*parts, loss, unweighted, consistency]).tolist())
         return metrics, priorities
 
     def state(self) -> dict:

@@ -37,7 +37,7 @@ EVAL_RUN = "eval"
 TRAIN_FIELDS = ["time", "env_moves", "train/step", "train/loss", "train/weighted_loss", "train/value_loss",
                 "train/reward_loss", "train/policy_loss", "train/exploration_loss", "train/lr",
                 "train/replay_ratio", "train/samples_per_s", "selfplay/buffer_games", "selfplay/buffer_moves",
-                "selfplay/rejected_files"]
+                "selfplay/rejected_files", "train/consistency_loss"]
 # game: the game file's name, so that a restarted trainer neither logs nor counts a game twice
 SELFPLAY_FIELDS = ["time", "env_moves", "moves", "return", "max_x", "flag", "stalled", "policy_entropy",
                    "search_changed", "moves_per_s", "checkpoint_step", "worker", "level", "game"]
@@ -243,9 +243,10 @@ class RunLog:
         figures = {"train/loss": metrics.unweighted, "train/weighted_loss": metrics.total,
                    "train/value_loss": metrics.value, "train/reward_loss": metrics.reward,
                    "train/policy_loss": metrics.policy, "train/exploration_loss": metrics.exploration,
-                   "train/lr": lr, "train/replay_ratio": ratio, "train/samples_per_s": rate}
+                   "train/lr": lr, "train/replay_ratio": ratio, "train/samples_per_s": rate,
+                   "train/consistency_loss": metrics.consistency}
         self.train_csv.write([[f"{now:.1f}", self.env_moves, step, *(repr(float(figures[k])) for k in TRAIN_FIELDS[3:12]),
-                               games, moves, rejected]])
+                               games, moves, rejected, repr(float(metrics.consistency))]])
         for tag, value in figures.items():
             self.tb.add_scalar(tag, value, self.env_moves, walltime=now)
         self.tb.add_scalar("train/step", step, self.env_moves, walltime=now)
@@ -318,15 +319,16 @@ def log_eval(run_dir: str | os.PathLike, training_step: int, rows: list[dict], c
 # ---------------------------------------------------------------- the status line
 
 def status_line(step: int, metrics, exploration_weight: float, games: int, moves: int, rejected: int, pruned: int,
-                rate: float, ratio: float) -> str:
+                rate: float, ratio: float, consistency_weight: float = 0.0) -> str:
     """The trainer's periodic line: losses, what is loaded, speed and replay ratio.
 
-    `loss` is the sum of the printed parts (value + reward + policy - exploration_weight * explore,
-    each a plain batch mean); `weighted` is the loss that is optimised: importance-weighted and
-    masked past the end of games cut short, so it differs from `loss`.
+    `loss` is the sum of the printed parts (value + reward + policy - exploration_weight * explore
+    [+ consistency_weight * consistency, when on], each a plain batch mean); `weighted` is the loss that is
+    optimised: importance-weighted and masked past the end of games cut short, so it differs from `loss`.
     """
     m = metrics
+    consistency = f" + {consistency_weight:g} x consistency {m.consistency:.3f}" if consistency_weight else ""
     return (f"[train] step {step} | loss {m.unweighted:.3f} = value {m.value:.3f} + reward {m.reward:.3f} "
-            f"+ policy {m.policy:.3f} - {exploration_weight:g} x explore {m.exploration:.3f} | "
+            f"+ policy {m.policy:.3f} - {exploration_weight:g} x explore {m.exploration:.3f}{consistency} | "
             f"weighted {m.total:.3f} | games {games} moves {moves} rejected {rejected} pruned {pruned} | "
             f"samples/s {rate:.0f} | replay ratio {ratio:.2f}")

@@ -123,15 +123,20 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------ sampling
 
-    def sample(self, batch_size: int, num_unroll_steps: int) -> Batch:
+    def sample(self, batch_size: int, num_unroll_steps: int, next_observations: bool = False) -> Batch:
         """B samples drawn by position priority (= game by game priority, then position), with their
-        network inputs, targets and importance weights; see the module doc."""
+        network inputs, targets and importance weights; see the module doc. next_observations: also the
+        inputs at the K positions after each sample's (the consistency loss', `Batch.next_observations`)."""
         if not self.ring.num_games:
             raise ValueError("cannot sample from an empty replay buffer")
         if batch_size < 1 or num_unroll_steps < 0:
             raise ValueError(f"batch_size = {batch_size}, num_unroll_steps = {num_unroll_steps}: need >= 1 and >= 0")
         slots, weights = self._draw(batch_size)
-        return self._assemble(slots, weights, num_unroll_steps)
+        batch = self._assemble(slots, weights, num_unroll_steps)
+        if next_observations:
+            batch = batch._replace(**dict(zip(("next_observations", "next_mask"),
+                                              self._next_observations(slots, num_unroll_steps))))
+        return batch
 
     def _draw(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Ring slots [B] drawn with P = priority / total priority, and their importance weights [B]."""
@@ -141,6 +146,19 @@ class ReplayBuffer:
         raw = 1.0 / p[slots]                                                        # [B]
         weights = (raw / raw.max()) ** self.cfg.priority_beta                       # [B] in (0, 1]
         return slots, weights
+
+    def _next_observations(self, slots: np.ndarray, num_unroll_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """([B, K, *input_shape] network inputs at positions t+1..t+K of the drawn slots' games, [B, K] mask):
+        past a game's end the mask is 0 and the input is the one at t (a stand-in, never trained on)."""
+        ring, b, k = self.ring, len(slots), num_unroll_steps
+        t = ring.move_number[slots]                                                 # [B]
+        ahead = np.arange(1, k + 1)[None, :]                                        # [1, K]
+        inside = ahead < ring.remaining[slots][:, None]                             # [B, K] t+k < T
+        at = np.where(inside, slots[:, None] + ahead, slots[:, None]) % ring.capacity   # [B, K] ring slots
+        moves = np.where(inside, t[:, None] + ahead, t[:, None])                    # [B, K] move numbers
+        x = stack_observations(ring.frames, ring.actions, at.reshape(-1), self.stack_moves, self.num_actions,
+                               game_positions=moves.reshape(-1))                    # [B*K, *input_shape]
+        return x.reshape((b, k) + x.shape[1:]), inside.astype(np.float32)
 
     def _assemble(self, slots: np.ndarray, weights: np.ndarray, num_unroll_steps: int) -> Batch:
         """The Batch of drawn ring slots [B]: stacked network inputs and the targets of K unroll steps."""

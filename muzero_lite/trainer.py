@@ -153,7 +153,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 time.sleep(0.05)      # self-play is behind: wait for new games instead of overfitting
                 continue
             last_step_at = now
-            batch = buffer.sample(t.batch_size, t.num_unroll_steps)
+            batch = buffer.sample(t.batch_size, t.num_unroll_steps, next_observations=t.consistency_weight > 0)
             metrics, priorities = learner.train_step(batch)
             buffer.update_priorities(batch.game_ids, batch.positions, priorities)
             rate_samples += t.batch_size
@@ -164,7 +164,8 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 rate_t0, rate_samples, last_status = time.time(), 0, now
                 counts = (loader.loaded, buffer.num_moves, loader.rejected)
                 ratio = learner.step * t.batch_size / max(log.env_moves, 1)
-                print(status_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio),
+                print(status_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio,
+                                  t.consistency_weight),
                       file=out, flush=True)
                 log.train(learner.step, metrics, learner.optimizer.param_groups[0]["lr"], buffer.num_games,
                           buffer.num_moves, loader.rejected, rate, ratio)

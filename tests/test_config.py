@@ -39,6 +39,7 @@ BAD = [
     ("search: {temperature: [{until: 5, early: 1, late: 1}]}\n", ["search.temperature", "until is null"]),
     ("train: {bf16: yes please}\n", ["train.bf16", "'yes please'", "true, false or auto"]),
     ("train: {bf16: 1}\n", ["train.bf16", "1", "true, false or auto"]),
+    ("train: {consistency_weight: -1}\n", ["train.consistency_weight", "-1", "must be >= 0"]),
     ("env: {frame_size: [64]}\n", ["env.frame_size", "[64]"]),
     ("grayscale: true\n", ["grayscale", "unknown key"]),
     ("env: [1, 2]\n", ["env", "mapping"]),

@@ -203,3 +203,24 @@ def test_bf16_auto_follows_the_cpu_flags(tmp_path, monkeypatch):
         net = mlp
         assert Learner(TrainConfig(bf16=True), net, 5, cpu).bf16 is True
         assert Learner(TrainConfig(bf16=False), net, 5, cpu).bf16 is False
+
+
+def test_consistency_loss_trains_the_dynamics_towards_the_real_next_states():
+    """With train.consistency_weight, the dynamics' states turn towards the representation of the real next
+    inputs (the reported term, -mean cos, falls on a fixed batch); without next inputs the step refuses."""
+    torch.manual_seed(0)
+    net = MuZeroNetworks((O,), A, NetworkConfig(kind="mlp", latent=8, width=16, support_size=5))
+    l = Learner(TrainConfig(consistency_weight=2.0, lr=0.01, num_unroll_steps=K), net, 5, torch.device("cpu"))
+    rng = np.random.default_rng(1)
+    b = batch(3)._replace(next_observations=rng.random((B, K, O)).astype(np.float32),
+                          next_mask=np.ones((B, K), np.float32))
+    first = l.train_step(b)[0]
+    assert -1.0 <= first.consistency < 0.0
+    assert first.unweighted == pytest.approx(first.value + first.reward + first.policy
+                                             - 0.0004 * first.exploration + 2.0 * first.consistency, rel=1e-5)
+    for _ in range(60):
+        m = l.train_step(b)[0]
+    assert m.consistency < first.consistency - 0.01
+    with pytest.raises(ValueError, match="consistency_weight > 0 needs batches sampled with next_observations"):
+        l.train_step(batch(3))
+    assert learner(0.0004).train_step(b)[0].consistency == 0.0          # off by default: not computed

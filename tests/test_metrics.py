@@ -24,7 +24,8 @@ from conftest import ROOT, TINY_CARTPOLE, write_config
 from hostile import make_record
 
 TRAIN_TAGS = {"train/loss", "train/weighted_loss", "train/value_loss", "train/reward_loss", "train/policy_loss",
-              "train/exploration_loss", "train/lr", "train/replay_ratio", "train/samples_per_s", "train/step"}
+              "train/exploration_loss", "train/lr", "train/replay_ratio", "train/samples_per_s", "train/step",
+              "train/consistency_loss"}
 SELFPLAY_TAGS = {"selfplay/return", "selfplay/max_x", "selfplay/flag", "selfplay/moves", "selfplay/moves_per_s",
                  "selfplay/policy_entropy", "selfplay/search_changed", "selfplay/buffer_games",
                  "selfplay/buffer_moves"}

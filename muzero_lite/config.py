@@ -232,6 +232,9 @@ class TrainConfig:
     exploration_lr_ratio: float = field(default=0.25, metadata=_check(_positive, "must be > 0"))
     # the main loss subtracts this times the exploration cross-entropy
     exploration_weight: float = field(default=0.0004, metadata=_check(_non_negative, "must be >= 0"))
+    # DrQ random shift of image inputs in training: pad by this many pixels (edge pixels repeated) and crop
+    # back at a random offset per sample; 0: off (orig: none; DrQ: 4 on 84x84 frames)
+    augment_shift: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
     # weight of the self-supervised consistency loss (EfficientZero): the negative cosine similarity of the
     # dynamics' k-th hidden state and the representation of the real observation k moves later (no gradient
     # into that target), k = 1..K, each scaled by 1/K; 0: off (orig: no such loss; EfficientZero: 2)
@@ -452,6 +455,9 @@ def _validate(cfg: Config, src: str) -> Config:
         side = min(env.frame_size) // net.patch_size
         raise ConfigError(f"{src}: network.patch_size = {net.patch_size}: cuts env.frame_size {list(env.frame_size)} "
                           f"into {side} patches a side, fewer than network.hidden_hw {net.hidden_hw}")
+    if cfg.train.augment_shift and net.kind != "conv":
+        raise ConfigError(f"{src}: train.augment_shift = {cfg.train.augment_shift}: shifts images, "
+                          f"network.kind {net.kind!r} takes vectors (use conv, or 0)")
     if env.is_mario and cfg.network.kind != "conv":
         raise ConfigError(f"{src}: network.kind = {cfg.network.kind!r}: Mario observations are images, use conv")
     return dataclasses.replace(cfg, env=env, search=search)

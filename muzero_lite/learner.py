@@ -3,8 +3,10 @@
 The learner unrolls the networks K steps from each sample (gradients into each hidden state are
 halved) and hands their outputs to muzero_lite.losses: `muzero_loss` is optimised over every
 network except the exploration network, which has its own optimiser and learns `exploration_loss`
-on detached hidden states. It also keeps the eval weights' moving average, makes the new replay
-priorities and saves / loads its state. No files or envs.
+on detached hidden states. Options: image inputs shifted at random (train.augment_shift, `augment`),
+EfficientZero's consistency term (train.consistency_weight, `losses.consistency_loss`). It also keeps
+the eval weights' moving average, makes the new replay priorities and saves / loads its state. No
+files or envs.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import torch
 
+from .augment import random_shift
 from .checkpoints import eval_weights
 from .config import TrainConfig
 from .losses import Predictions, Targets, consistency_loss, exploration_loss, muzero_loss, scale_gradient
@@ -87,7 +90,7 @@ class Learner:
         """One update of both optimisers; returns metrics and new priorities [B, K+1] (|v - z| + eps)."""
         net, cfg = self.net, self.cfg
         net.train()
-        obs = self._tensor(batch.observations)
+        obs = random_shift(self._tensor(batch.observations), cfg.augment_shift)   # [B, *input_shape]
         actions = self._tensor(batch.actions, torch.long)                      # [B, K]
         b, k_steps = actions.shape
         steps = k_steps + 1
@@ -124,6 +127,7 @@ class Learner:
             if batch.next_observations is None:
                 raise ValueError("train.consistency_weight > 0 needs batches sampled with next_observations")
             real = self._tensor(batch.next_observations).transpose(0, 1).flatten(0, 1)   # [K*B, *input] step-major
+            real = random_shift(real, cfg.augment_shift)
             with torch.no_grad(), self._autocast():
                 real = net.represent(real)                                     # [K*B, ...]
             term, consistency = consistency_loss(hidden[b:].view(k_steps, b, -1), real.view(k_steps, b, -1),

@@ -224,3 +224,26 @@ def test_consistency_loss_trains_the_dynamics_towards_the_real_next_states():
     with pytest.raises(ValueError, match="consistency_weight > 0 needs batches sampled with next_observations"):
         l.train_step(batch(3))
     assert learner(0.0004).train_step(b)[0].consistency == 0.0          # off by default: not computed
+
+
+def test_augment_shift_trains_on_shifted_images():
+    """train.augment_shift: the steps see each image shifted (the loss differs from the unshifted steps' from the
+    same weights), and with every offset drawn at (pad, pad) they are the unshifted steps exactly."""
+    cfg = config_from_dict({"env": {"frame_size": [16, 16], "stack_moves": 1},
+                            "network": {"kind": "conv", "channels": 4, "hidden_hw": 4, "support_size": 5}})
+    torch.manual_seed(0)
+    net = MuZeroNetworks((2, 16, 16), A, cfg.network)
+    rng = np.random.default_rng(0)
+    b = batch(0)._replace(observations=rng.random((B, 2, 16, 16)).astype(np.float32))
+
+    def third_loss(shift: int):       # the third step's loss (the zero-initialised heads ignore the first's input)
+        l = Learner(TrainConfig(augment_shift=shift, lr=0.01, num_unroll_steps=K, bf16=False), copy.deepcopy(net),
+                    5, torch.device("cpu"))
+        return [l.train_step(b)[0].total for _ in range(3)][-1]
+
+    plain = third_loss(0)
+    torch.manual_seed(1)
+    assert third_loss(2) != pytest.approx(plain, rel=1e-6)
+    with pytest.MonkeyPatch.context() as mp:                 # every offset (pad, pad): no shift at all
+        mp.setattr(torch, "randint", lambda low, high, size, generator=None: torch.full(size, (high - 1) // 2))
+        assert third_loss(2) == pytest.approx(plain, rel=1e-6)

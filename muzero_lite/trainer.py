@@ -30,8 +30,9 @@ from .envs import game_spec
 from .gameloader import GameLoader, max_game_bytes
 from .learner import Learner
 from .metrics import RunLog, status_line
-from .networks import build_networks, configure_torch, pick_device
+from .networks import acting_model, build_networks, configure_torch, pick_device
 from .pace import PaceWriter, trainer_ahead
+from .reanalyse import reanalysed
 from .replay import ReplayBuffer, ReplaySettings
 from .runfolder import RunPaths, prune_games, sigterm_as_interrupt, sweep_stale_temps
 
@@ -86,6 +87,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
     device = pick_device(t.device)
     torch.manual_seed(cfg.seed)
     learner = Learner(t, build_networks(cfg, spec).to(device), cfg.network.support_size, device)
+    searcher = acting_model(learner.net, device)         # reanalysis' search runs the learner's own weights
     why = f" ({learner.bf16_why})" if learner.bf16_why else ""
     print(f"[train] device {device}, bfloat16 forward passes {'on' if learner.bf16 else 'off'}{why}", file=out, flush=True)
     found = newest_checkpoint(paths.checkpoints, cfg)   # refuses another config's checkpoint ...
@@ -153,7 +155,10 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 time.sleep(0.05)      # self-play is behind: wait for new games instead of overfitting
                 continue
             last_step_at = now
-            batch = buffer.sample(t.batch_size, t.num_unroll_steps, next_observations=t.consistency_weight > 0)
+            batch = buffer.sample(t.batch_size, t.num_unroll_steps,
+                                  next_observations=t.consistency_weight > 0 or t.reanalyze > 0)
+            if t.reanalyze:
+                batch = reanalysed(batch, searcher, cfg, t.reanalyze)
             metrics, priorities = learner.train_step(batch)
             buffer.update_priorities(batch.game_ids, batch.positions, priorities)
             rate_samples += t.batch_size

@@ -92,7 +92,7 @@ def load_weights_bytes(data: bytes, cfg: Config) -> dict:
 
 
 class PushedSource:
-    """An actor's ModelSource: the newest weights the supervisor pushed, applied at the worker's next refresh;
+    """An actor's ModelSource: the newest weights the supervisor pushed, applied before the next game;
     device: where its networks run, as the supervisor decided (`actor_gpus`)."""
 
     def __init__(self, cfg: Config, spec, device: str = "cpu"):
@@ -109,13 +109,17 @@ class PushedSource:
             self.pending = data
 
     def refresh(self) -> None:
-        """Load the pushed weights, if any came since the last refresh."""
+        """Load the pushed weights, if any came since the last game."""
         with self.lock:
             data, self.pending = self.pending, None
         if data is not None:
             payload = load_weights_bytes(data, self.cfg)
             self.networks.load_state_dict(payload["networks"])
             self.step = int(payload["step"])
+
+    def model(self, use_uniform: bool):
+        """The networks to act with: the uniform model before any weights came, or when asked for."""
+        return self.uniform if use_uniform or self.step is None else self.acting
 
 
 class QueueOutput:
@@ -411,3 +415,4 @@ class RaySelfplay:
             pass
         for a in self.actors:
             ray.kill(a)
+

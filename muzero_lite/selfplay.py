@@ -4,17 +4,15 @@ A worker keeps selfplay.envs games in flight, one per env, and moves them togeth
 one batched network call for all of them (`acting.play_games`), so the network's per-call cost is
 shared. Each game that ends is written atomically to games/ with its gif (keeping the newest
 paths.keep_gifs), a line is printed (every game with --verbose, else every LINE_EVERY-th), and a
-new game starts on its env. The worker (re)loads the newest checkpoint before each new game and at
-least every REFRESH_S seconds, and every game in flight that is not one of the run's random games
-goes on with the new weights at once, a game begun before any checkpoint existed included (with 16
-games in flight, most of a run's first 20k moves were otherwise played by the uniform model). Before
-each move the worker waits while the trainer asks it to (checkpoints/pace.json: the trainer is
-behind the pinned replay ratio, `pace`). Before any checkpoint exists, and for the first
-`random_games` games of the run folder, a uniform network plays (docs/algorithm.md §1).
+new game starts on its env, after (re)loading the newest checkpoint if it changed; games in flight
+then go on with the new weights. Before each move the worker waits while the trainer asks it to
+(checkpoints/pace.json: the trainer is behind the pinned replay ratio, `pace`). Before any
+checkpoint exists, and for the first `random_games` games of the run folder, a uniform network plays
+(docs/algorithm.md §1); a game begun uniform stays uniform to its end (switching such games to the
+first checkpoint's weights left a Mario seed standing at the start for 60k moves, docs/experiments.md).
 
 Game n of a worker with seed s draws everything from np.random.default_rng([s, n]), so it is the
-same game whichever env it ran on and however many ran beside it, given the same weights (up to
-batched float rounding).
+same game whichever env it ran on and however many ran beside it (up to batched float rounding).
 Ctrl-C, SIGTERM or SIGKILL loses only the games in flight: files appear whole or not at all.
 """
 from __future__ import annotations
@@ -44,8 +42,6 @@ from .types import GameRecord, GameSpec
 
 # without verbose, a worker prints the line of its games 1, 1 + LINE_EVERY, 1 + 2 * LINE_EVERY, ...
 LINE_EVERY = 20
-# seconds between a worker's looks for a newer checkpoint while no game ends (it also looks at each new game)
-REFRESH_S = 1.0
 
 
 def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_mario: bool) -> str:
@@ -118,16 +114,13 @@ def play_worker(cfg: Config, envs: list[Env], source, output, worker: str, seed:
     output.game(record, gif, worker), print its line; returns how many were handed over.
 
     source: the weights to play (`ModelSource`, or a cluster actor's pushed weights), refreshed before
-    each new game and every REFRESH_S seconds; the games in flight that are not random games play the
-    newest weights (`follow_newest`). wait: called before each move (the pinned replay ratio). played_before: games
+    each new game. wait: called before each move (the pinned replay ratio). played_before: games
     already in the run, counted toward selfplay.random_games. first_game: the number of this worker's
     first game (its generator is game_rng(seed, number)). Ctrl-C or SIGTERM ends it; the games in
     flight are dropped.
     """
     started, written, moves, t0 = first_game, 0, 0, time.time()
-    playing: dict[int, int] = {}             # id of a game in flight -> its number
-    following: dict[int, Game] = {}          # the games in flight that play the newest weights (not random games)
-    refreshed = time.monotonic()
+    playing: dict[int, tuple[int, Optional[int]]] = {}      # id of a game in flight -> (its number, checkpoint step)
 
     def new_game(env: Env) -> Optional[Game]:
         """The next game of this worker on env (the newest weights, its own generator), or None when done."""
@@ -135,35 +128,20 @@ def play_worker(cfg: Config, envs: list[Env], source, output, worker: str, seed:
         if games is not None and started - first_game >= games:
             return None
         source.refresh()
-        random_game = played_before + started - first_game < cfg.selfplay.random_games
+        model = source.model(played_before + started - first_game < cfg.selfplay.random_games)
+        step = None if model is source.uniform else source.step
         render = cfg.selfplay.gif_every > 0 and started % cfg.selfplay.gif_every == 0
-        game = Game(env, source.uniform, cfg, game_rng(seed, started), render=render)
-        playing[id(game)] = started
-        if not random_game:
-            following[id(game)] = game
-            follow_newest(game, source)
+        game = Game(env, model, cfg, game_rng(seed, started), training_step=step or 0, render=render)
+        playing[id(game)] = (started, step)
         started += 1
         return game
-
-    def before_move() -> None:
-        """Wait while the trainer asks; look for newer weights every REFRESH_S; the following games take them."""
-        nonlocal refreshed
-        if wait is not None:
-            wait()
-        if time.monotonic() - refreshed >= REFRESH_S:
-            refreshed = time.monotonic()
-            source.refresh()
-            for game in following.values():
-                follow_newest(game, source)
 
     main = threading.current_thread() is threading.main_thread()     # a cluster actor runs it in a thread
     previous = sigterm_as_interrupt() if main else None
     try:
-        for game in play_games(envs, new_game, before_move):
+        for game in play_games(envs, new_game, wait):
             record, gif = game.finish()
-            number = playing.pop(id(game))
-            following.pop(id(game), None)
-            step = None if game.model is source.uniform else game.training_step    # the weights of its last move
+            number, step = playing.pop(id(game))
             moves += record.length
             rate = moves / max(time.time() - t0, 1e-9)     # the worker's, all its games in flight together
             record.meta.update({"worker": worker, "checkpoint_step": step, "seed": seed,
@@ -184,15 +162,8 @@ def play_worker(cfg: Config, envs: list[Env], source, output, worker: str, seed:
     return written
 
 
-def follow_newest(game: Game, source) -> None:
-    """Let a game in flight play the source's newest weights (and their step's temperature) from its next move;
-    it stays uniform while the source has none. The networks are loaded in place, so one call suffices per load."""
-    if source.step is not None:
-        game.model, game.training_step = source.acting, source.step
-
-
 class ModelSource:
-    """Keeps the newest checkpoint's weights loaded; re-checks the folder at each refresh (the worker's)."""
+    """Keeps the newest checkpoint's weights loaded; re-checks the folder before each game."""
 
     def __init__(self, cfg: Config, spec: GameSpec, folder: Path):
         self.cfg, self.folder = cfg, folder
@@ -209,3 +180,7 @@ class ModelSource:
         if found is not None and found[1]["step"] != self.step:
             self.networks.load_state_dict(found[1]["networks"])
             self.step = int(found[1]["step"])
+
+    def model(self, use_uniform: bool):
+        """The networks to act with: the uniform model before any checkpoint, or when asked for."""
+        return self.uniform if use_uniform or self.step is None else self.acting

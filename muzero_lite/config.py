@@ -235,6 +235,8 @@ class TrainConfig:
     # MuZero Reanalyze, policy targets only: this share of each batch's samples gets fresh target policies
     # at its unroll steps from the truncated search with the trainer's current weights; 0: off (orig: none)
     reanalyze: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "must be between 0 and 1"))
+    # with reanalyze: those samples' value targets also bootstrap from a fresh search's root value at t+k+n
+    reanalyze_values: bool = False
     # DrQ random shift of image inputs in training: pad by this many pixels (edge pixels repeated) and crop
     # back at a random offset per sample; 0: off (orig: none; DrQ: 4 on 84x84 frames)
     augment_shift: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))

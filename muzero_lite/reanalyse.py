@@ -1,11 +1,12 @@
-"""Reanalysis (MuZero Reanalyze, policy targets only): fresh search targets for replayed positions.
+"""Reanalysis (MuZero Reanalyze): fresh search targets for replayed positions.
 
-A game's stored policy targets are what the search said with the weights of the day it was played.
-With train.reanalyze = f, the first ceil(f * B) samples of each batch (the batch is drawn by
-priority, so these are a random share) get new target policies at every unroll step inside their
-game: the truncated search of self-play (docs/algorithm.md §3; root actions the policy's top ones,
-no sampling) run with the trainer's current weights on the stored observations. Value targets are
-left as stored. No files or envs.
+A game's stored targets are what the search said with the weights of the day it was played. With
+train.reanalyze = f, the first ceil(f * B) samples of each batch (the batch is drawn by priority, so
+these are a random share) get new target policies at every unroll step inside their game: the
+truncated search of self-play (docs/algorithm.md §3; root actions the policy's top ones, no
+sampling) run with the trainer's current weights on the stored observations. With
+train.reanalyze_values, their value targets also bootstrap from a fresh search's root value at
+t+k+n instead of the stored one. No files or envs.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from .types import Batch
 def reanalysed(batch: Batch, model, cfg: Config, fraction: float) -> Batch:
     """The batch with fresh target policies [B, K+1, A] for its first ceil(fraction * B) samples, at the steps
     inside their games (step 0, and step k where next_mask[:, k-1] is 1); the other entries as they were.
+    When the batch holds bootstrap_observations, those samples' value targets [B, K+1] also change where
+    t+k+n < T: z + γ^n (fresh root value at t+k+n - stored root value there) (docs/algorithm.md §4).
 
     model: anything with initial_inference / recurrent_inference taking CPU tensors (`networks.acting_model`).
     The batch must hold next_observations (`ReplayBuffer.sample(..., next_observations=True)`).
@@ -41,4 +44,15 @@ def reanalysed(batch: Batch, model, cfg: Config, fraction: float) -> Batch:
     _, result = search(model, torch.from_numpy(np.ascontiguousarray(positions)), cfg, None)
     policies = batch.target_policies.copy()
     policies[:m][inside] = result.policy                                                # [n, A] into the inside steps
-    return batch._replace(target_policies=policies)
+    batch = batch._replace(target_policies=policies)
+    if batch.bootstrap_observations is None:
+        return batch
+    ahead = batch.bootstrap_mask[:m] > 0                                                # [m, K+1] t+k+n < T
+    if not ahead.any():
+        return batch
+    where = batch.bootstrap_observations[:m][ahead]                                     # [n', *input_shape]
+    _, fresh = search(model, torch.from_numpy(np.ascontiguousarray(where)), cfg, None)
+    values = batch.target_values.copy()
+    values[:m][ahead] += (cfg.env.discount ** cfg.train.td_steps
+                          * (fresh.root_value - batch.bootstrap_stored[:m][ahead])).astype(values.dtype)
+    return batch._replace(target_values=values)

@@ -123,10 +123,13 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------ sampling
 
-    def sample(self, batch_size: int, num_unroll_steps: int, next_observations: bool = False) -> Batch:
+    def sample(self, batch_size: int, num_unroll_steps: int, next_observations: bool = False,
+               bootstrap_observations: bool = False) -> Batch:
         """B samples drawn by position priority (= game by game priority, then position), with their
         network inputs, targets and importance weights; see the module doc. next_observations: also the
-        inputs at the K positions after each sample's (the consistency loss', `Batch.next_observations`)."""
+        inputs at the K positions after each sample's (the consistency loss' and reanalysis',
+        `Batch.next_observations`); bootstrap_observations: also the inputs and stored root values at
+        t+k+n, k = 0..K, where the value targets bootstrap (value reanalysis)."""
         if not self.ring.num_games:
             raise ValueError("cannot sample from an empty replay buffer")
         if batch_size < 1 or num_unroll_steps < 0:
@@ -134,9 +137,28 @@ class ReplayBuffer:
         slots, weights = self._draw(batch_size)
         batch = self._assemble(slots, weights, num_unroll_steps)
         if next_observations:
-            batch = batch._replace(**dict(zip(("next_observations", "next_mask"),
-                                              self._next_observations(slots, num_unroll_steps))))
+            x, inside, _ = self._inputs_ahead(slots, np.arange(1, num_unroll_steps + 1))
+            batch = batch._replace(next_observations=x, next_mask=inside)
+        if bootstrap_observations:
+            n = self.cfg.td_steps
+            x, inside, stored = self._inputs_ahead(slots, np.arange(n, n + num_unroll_steps + 1))
+            batch = batch._replace(bootstrap_observations=x, bootstrap_mask=inside, bootstrap_stored=stored)
         return batch
+
+    def _inputs_ahead(self, slots: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """At positions t+o of the drawn slots' games, o in offsets [M] (>= 1): the network inputs
+        [B, M, *input_shape], a [B, M] mask (1 where t+o < T) and the stored root values [B, M]. Past a
+        game's end the mask and root value are 0 and the input is the one at t (a stand-in, never used)."""
+        ring, b, m = self.ring, len(slots), len(offsets)
+        t = ring.move_number[slots]                                                 # [B]
+        ahead = np.asarray(offsets, dtype=np.int64)[None, :]                        # [1, M]
+        inside = ahead < ring.remaining[slots][:, None]                             # [B, M] t+o < T
+        at = np.where(inside, slots[:, None] + ahead, slots[:, None]) % ring.capacity   # [B, M] ring slots
+        moves = np.where(inside, t[:, None] + ahead, t[:, None])                    # [B, M] move numbers
+        x = stack_observations(ring.frames, ring.actions, at.reshape(-1), self.stack_moves, self.num_actions,
+                               game_positions=moves.reshape(-1))                    # [B*M, *input_shape]
+        stored = np.where(inside, ring.root_values[at], 0.0).astype(np.float32)    # [B, M]
+        return x.reshape((b, m) + x.shape[1:]), inside.astype(np.float32), stored
 
     def _draw(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Ring slots [B] drawn with P = priority / total priority, and their importance weights [B]."""
@@ -146,19 +168,6 @@ class ReplayBuffer:
         raw = 1.0 / p[slots]                                                        # [B]
         weights = (raw / raw.max()) ** self.cfg.priority_beta                       # [B] in (0, 1]
         return slots, weights
-
-    def _next_observations(self, slots: np.ndarray, num_unroll_steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """([B, K, *input_shape] network inputs at positions t+1..t+K of the drawn slots' games, [B, K] mask):
-        past a game's end the mask is 0 and the input is the one at t (a stand-in, never trained on)."""
-        ring, b, k = self.ring, len(slots), num_unroll_steps
-        t = ring.move_number[slots]                                                 # [B]
-        ahead = np.arange(1, k + 1)[None, :]                                        # [1, K]
-        inside = ahead < ring.remaining[slots][:, None]                             # [B, K] t+k < T
-        at = np.where(inside, slots[:, None] + ahead, slots[:, None]) % ring.capacity   # [B, K] ring slots
-        moves = np.where(inside, t[:, None] + ahead, t[:, None])                    # [B, K] move numbers
-        x = stack_observations(ring.frames, ring.actions, at.reshape(-1), self.stack_moves, self.num_actions,
-                               game_positions=moves.reshape(-1))                    # [B*K, *input_shape]
-        return x.reshape((b, k) + x.shape[1:]), inside.astype(np.float32)
 
     def _assemble(self, slots: np.ndarray, weights: np.ndarray, num_unroll_steps: int) -> Batch:
         """The Batch of drawn ring slots [B]: stacked network inputs and the targets of K unroll steps."""

@@ -156,7 +156,8 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 continue
             last_step_at = now
             batch = buffer.sample(t.batch_size, t.num_unroll_steps,
-                                  next_observations=t.consistency_weight > 0 or t.reanalyze > 0)
+                                  next_observations=t.consistency_weight > 0 or t.reanalyze > 0,
+                                  bootstrap_observations=t.reanalyze > 0 and t.reanalyze_values)
             if t.reanalyze:
                 batch = reanalysed(batch, searcher, cfg, t.reanalyze)
             metrics, priorities = learner.train_step(batch)

@@ -107,3 +107,9 @@ class Batch(NamedTuple):
     # None unless asked for
     next_observations: Optional[np.ndarray] = None
     next_mask: Optional[np.ndarray] = None
+    # [B, K+1, *input_shape] network inputs at t+k+n (n = td_steps), where step k's value target bootstraps,
+    # [B, K+1] 1 where t+k+n < T, and [B, K+1] the root values stored there (0 past the end); None unless
+    # asked for (value reanalysis)
+    bootstrap_observations: Optional[np.ndarray] = None
+    bootstrap_mask: Optional[np.ndarray] = None
+    bootstrap_stored: Optional[np.ndarray] = None

@@ -41,6 +41,7 @@ BAD = [
     ("train: {bf16: 1}\n", ["train.bf16", "1", "true, false or auto"]),
     ("train: {consistency_weight: -1}\n", ["train.consistency_weight", "-1", "must be >= 0"]),
     ("train: {reanalyze: 1.5}\n", ["train.reanalyze", "1.5", "must be between 0 and 1"]),
+    ("train: {reanalyze_values: maybe}\n", ["train.reanalyze_values", "'maybe'", "true or false"]),
     ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\ntrain: {augment_shift: 4}\n", ["train.augment_shift = 4", "network.kind 'mlp' takes vectors"]),
     ("env: {frame_size: [64]}\n", ["env.frame_size", "[64]"]),
     ("grayscale: true\n", ["grayscale", "unknown key"]),

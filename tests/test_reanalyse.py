@@ -25,15 +25,18 @@ def _buffer_and_net():
             p.add_(0.3 * torch.randn_like(p))
     buf = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, 2, np.random.default_rng(0))
     rng = np.random.default_rng(1)
-    for length in (4, 9, 2, 6):
-        buf.add(GameRecord(frames=rng.normal(size=(length, 4)).astype(np.float32), actions=rng.integers(0, 2, length),
-                           rewards=np.ones(length, np.float32), root_values=np.zeros(length, np.float32),
-                           policies=np.full((length, 2), 0.5, np.float32), meta={"terminated": True}))
-    return cfg, net, buf
+    games = []
+    for length in (4, 9, 2, 6, 40, 45):                  # two games longer than td_steps (30) + K
+        games.append(GameRecord(frames=rng.normal(size=(length, 4)).astype(np.float32),
+                                actions=rng.integers(0, 2, length), rewards=np.ones(length, np.float32),
+                                root_values=rng.normal(size=length).astype(np.float32),
+                                policies=np.full((length, 2), 0.5, np.float32), meta={"terminated": True}))
+        buf.add(games[-1])
+    return cfg, net, buf, games
 
 
 def test_fresh_policies_at_the_steps_inside_the_game_of_the_first_share_of_samples():
-    cfg, net, buf = _buffer_and_net()
+    cfg, net, buf, _ = _buffer_and_net()
     batch = buf.sample(16, K, next_observations=True)
     out = reanalysed(batch, net, cfg, 0.5)                     # the first 8 samples
     obs = np.concatenate([batch.observations[:, None], batch.next_observations], axis=1)   # [B, K+1, 6]
@@ -51,8 +54,33 @@ def test_fresh_policies_at_the_steps_inside_the_game_of_the_first_share_of_sampl
 
 
 def test_share_zero_leaves_the_batch_and_missing_next_inputs_are_refused():
-    cfg, net, buf = _buffer_and_net()
+    cfg, net, buf, _ = _buffer_and_net()
     batch = buf.sample(8, K)
     assert reanalysed(batch, net, cfg, 0.0) is batch
     with pytest.raises(ValueError, match="reanalysis needs batches sampled with next_observations"):
         reanalysed(batch, net, cfg, 0.25)
+
+
+def test_value_targets_bootstrap_from_a_fresh_root_value_where_t_plus_k_plus_n_is_inside_the_game():
+    """z' = z + γ^n (fresh root value at t+k+n - the stored one), for the first share of samples, where
+    t+k+n < T; elsewhere z as stored."""
+    cfg, net, buf, games = _buffer_and_net()
+    n, gamma = cfg.train.td_steps, cfg.env.discount
+    batch = buf.sample(64, K, next_observations=True, bootstrap_observations=True)
+    out = reanalysed(batch, net, cfg, 0.5)                     # the first 32 samples
+    ahead = batch.bootstrap_mask > 0
+    flat = batch.bootstrap_observations.reshape(64 * (K + 1), -1)
+    fresh = search(net, torch.from_numpy(flat), cfg, None)[1].root_value.reshape(64, K + 1)
+    moved = 0
+    for b in range(64):
+        game, t = games[int(batch.game_ids[b])], int(batch.positions[b])
+        for k in range(K + 1):
+            assert ahead[b, k] == (t + k + n < game.length)
+            if ahead[b, k]:
+                assert batch.bootstrap_stored[b, k] == game.root_values[t + k + n]
+            want = batch.target_values[b, k]
+            if b < 32 and ahead[b, k]:
+                want = want + gamma ** n * (fresh[b, k] - game.root_values[t + k + n])
+                moved += 1
+            assert out.target_values[b, k] == pytest.approx(want, rel=1e-5, abs=1e-6)
+    assert moved >= 10 and ahead[32:].any()               # later samples had bootstrap positions too: kept

@@ -35,6 +35,7 @@ from .pace import PaceWriter, trainer_ahead
 from .reanalyse import reanalysed
 from .replay import ReplayBuffer, ReplaySettings
 from .runfolder import RunPaths, prune_games, sigterm_as_interrupt, sweep_stale_temps
+from .types import Batch
 
 # a temp file this old was left by a killed writer (a live one renames its temp within seconds)
 STALE_TEMP_S = 600.0
@@ -71,6 +72,17 @@ def _folder_stamp(folder) -> Optional[int]:
         return os.stat(folder).st_mtime_ns
     except OSError:
         return None
+
+
+def training_batch(buffer: ReplayBuffer, cfg: Config, searcher) -> Batch:
+    """One training step's batch: drawn with what the config's options need (the next inputs for the consistency
+    term and reanalysis, the bootstrap inputs for value reanalysis), then reanalysed with searcher (the learner's
+    networks as an acting model) when train.reanalyze > 0."""
+    t = cfg.train
+    batch = buffer.sample(t.batch_size, t.num_unroll_steps,
+                          next_observations=t.consistency_weight > 0 or t.reanalyze > 0,
+                          bootstrap_observations=t.reanalyze > 0 and t.reanalyze_values)
+    return reanalysed(batch, searcher, cfg, t.reanalyze) if t.reanalyze else batch
 
 
 def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[int] = None,
@@ -155,11 +167,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 time.sleep(0.05)      # self-play is behind: wait for new games instead of overfitting
                 continue
             last_step_at = now
-            batch = buffer.sample(t.batch_size, t.num_unroll_steps,
-                                  next_observations=t.consistency_weight > 0 or t.reanalyze > 0,
-                                  bootstrap_observations=t.reanalyze > 0 and t.reanalyze_values)
-            if t.reanalyze:
-                batch = reanalysed(batch, searcher, cfg, t.reanalyze)
+            batch = training_batch(buffer, cfg, searcher)
             metrics, priorities = learner.train_step(batch)
             buffer.update_priorities(batch.game_ids, batch.positions, priorities)
             rate_samples += t.batch_size

@@ -6,7 +6,7 @@ The trainer is the one writer of a run's training and self-play figures (`RunLog
   checkpoints/selfplay_metrics.csv  one row per game the trainer loads (SELFPLAY_FIELDS), from the
                                     meta of its game file
   runs/trainer/                     TensorBoard event files: the same figures as scalars named
-                                    train/... and selfplay/...
+                                    train/... and selfplay/..., and train/consistency_loss
 
 Eval rows come from whoever evaluates (`log_eval`): checkpoints/eval_metrics.csv and runs/eval/
 (scalars eval/<level>/<figure>). Every x axis (TensorBoard's global_step, the CSVs' env_moves) is
@@ -37,7 +37,7 @@ EVAL_RUN = "eval"
 TRAIN_FIELDS = ["time", "env_moves", "train/step", "train/loss", "train/weighted_loss", "train/value_loss",
                 "train/reward_loss", "train/policy_loss", "train/exploration_loss", "train/lr",
                 "train/replay_ratio", "train/samples_per_s", "selfplay/buffer_games", "selfplay/buffer_moves",
-                "selfplay/rejected_files", "train/consistency_loss"]
+                "selfplay/rejected_files"]
 # game: the game file's name, so that a restarted trainer neither logs nor counts a game twice
 SELFPLAY_FIELDS = ["time", "env_moves", "moves", "return", "max_x", "flag", "stalled", "policy_entropy",
                    "search_changed", "moves_per_s", "checkpoint_step", "worker", "level", "game"]
@@ -243,10 +243,11 @@ class RunLog:
         figures = {"train/loss": metrics.unweighted, "train/weighted_loss": metrics.total,
                    "train/value_loss": metrics.value, "train/reward_loss": metrics.reward,
                    "train/policy_loss": metrics.policy, "train/exploration_loss": metrics.exploration,
-                   "train/lr": lr, "train/replay_ratio": ratio, "train/samples_per_s": rate,
-                   "train/consistency_loss": metrics.consistency}
+                   "train/lr": lr, "train/replay_ratio": ratio, "train/samples_per_s": rate}
         self.train_csv.write([[f"{now:.1f}", self.env_moves, step, *(repr(float(figures[k])) for k in TRAIN_FIELDS[3:12]),
-                               games, moves, rejected, repr(float(metrics.consistency))]])
+                               games, moves, rejected]])
+        # TensorBoard only: a CSV column would start a new train_metrics.csv in every existing run folder
+        figures["train/consistency_loss"] = metrics.consistency
         for tag, value in figures.items():
             self.tb.add_scalar(tag, value, self.env_moves, walltime=now)
         self.tb.add_scalar("train/step", step, self.env_moves, walltime=now)

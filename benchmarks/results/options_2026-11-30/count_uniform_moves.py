@@ -1,0 +1,18 @@
+import sys, glob, json, numpy as np, os
+sys.path.insert(0, '/work/main')
+from muzero_lite.gamefile import list_game_files, read_game
+for d in sys.argv[1:]:
+    files = list_game_files(d)
+    rows = []
+    for f in files:
+        r = read_game(f)
+        m = r.meta
+        rows.append((os.path.getmtime(f), m['moves'], m.get('checkpoint_step'), m.get('max_x')))
+    rows.sort()
+    cum = 0; uni = 0; out = []
+    for mt, mv, st, x in rows:
+        cum += mv
+        if st is None: uni += mv
+        for mark in (5000, 10000, 20000, 30000):
+            if cum - mv < mark <= cum: out.append(f"{mark}: uniform {uni} ")
+    print(d, len(rows), " ".join(out))

@@ -1,5 +1,10 @@
-import sys, glob, json, numpy as np, os
-sys.path.insert(0, '/work/main')
+"""Uniform-model moves among a run's first 5k/10k/20k/30k moves (game files by time, checkpoint_step None).
+
+    .venv/bin/python benchmarks/results/options_2026-11-30/count_uniform_moves.py RUN/games [RUN2/games ...]
+"""
+import os, sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from muzero_lite.gamefile import list_game_files, read_game
 for d in sys.argv[1:]:
     files = list_game_files(d)

@@ -41,18 +41,17 @@ def reanalysed(batch: Batch, model, cfg: Config, fraction: float) -> Batch:
         obs = np.concatenate([obs, batch.next_observations[:m]], axis=1)               # [m, K+1, *input_shape]
         inside = np.concatenate([inside, batch.next_mask[:m] > 0], axis=1)             # [m, K+1]
     positions = obs.reshape((m * steps,) + obs.shape[2:])[inside.reshape(-1)]          # [n, *input_shape]
-    _, result = search(model, torch.from_numpy(np.ascontiguousarray(positions)), cfg, None)
+    values_too = batch.bootstrap_observations is not None
+    ahead = batch.bootstrap_mask[:m] > 0 if values_too else None                       # [m, K+1] t+k+n < T
+    where = batch.bootstrap_observations[:m][ahead] if values_too else positions[:0]   # [n', *input_shape]
+    # one batched search for the policy positions and the bootstrap positions together
+    _, result = search(model, torch.from_numpy(np.concatenate([positions, where])), cfg, None)
+    n = len(positions)
     policies = batch.target_policies.copy()
-    policies[:m][inside] = result.policy                                                # [n, A] into the inside steps
-    batch = batch._replace(target_policies=policies)
-    if batch.bootstrap_observations is None:
-        return batch
-    ahead = batch.bootstrap_mask[:m] > 0                                                # [m, K+1] t+k+n < T
-    if not ahead.any():
-        return batch
-    where = batch.bootstrap_observations[:m][ahead]                                     # [n', *input_shape]
-    _, fresh = search(model, torch.from_numpy(np.ascontiguousarray(where)), cfg, None)
+    policies[:m][inside] = result.policy[:n]                                            # [n, A] into the inside steps
+    if not values_too:
+        return batch._replace(target_policies=policies)
     values = batch.target_values.copy()
     values[:m][ahead] += (cfg.env.discount ** cfg.train.td_steps
-                          * (fresh.root_value - batch.bootstrap_stored[:m][ahead])).astype(values.dtype)
-    return batch._replace(target_values=values)
+                          * (result.root_value[n:] - batch.bootstrap_stored[:m][ahead])).astype(values.dtype)
+    return batch._replace(target_policies=policies, target_values=values)

@@ -151,10 +151,10 @@ class ReplayBuffer:
         game's end the mask and root value are 0 and the input is the one at t (a stand-in, never used)."""
         ring, b, m = self.ring, len(slots), len(offsets)
         t = ring.move_number[slots]                                                 # [B]
-        ahead = np.asarray(offsets, dtype=np.int64)[None, :]                        # [1, M]
-        inside = ahead < ring.remaining[slots][:, None]                             # [B, M] t+o < T
-        at = np.where(inside, slots[:, None] + ahead, slots[:, None]) % ring.capacity   # [B, M] ring slots
-        moves = np.where(inside, t[:, None] + ahead, t[:, None])                    # [B, M] move numbers
+        later = t[:, None] + np.asarray(offsets, dtype=np.int64)[None, :]           # [B, M] move numbers t+o
+        found, inside = ring.locate(ring.game_of[slots], later)                     # [B, M] slots, t+o < T
+        at = np.where(inside, found, slots[:, None])                                # [B, M] ring slots
+        moves = np.where(inside, later, t[:, None])                                 # [B, M]
         x = stack_observations(ring.frames, ring.actions, at.reshape(-1), self.stack_moves, self.num_actions,
                                game_positions=moves.reshape(-1))                    # [B*M, *input_shape]
         stored = np.where(inside, ring.root_values[at], 0.0).astype(np.float32)    # [B, M]

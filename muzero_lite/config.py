@@ -76,6 +76,9 @@ class EnvConfig:
     id: str = MARIO_ID
     # Mario only: a random level per game from this list, "world-stage"
     levels: list = field(default_factory=lambda: ["1-1"])
+    # Mario only: levels never played in self-play; `muzero-lite eval` adds a row for each, named
+    # "<level> (held out)", to show what the agent carries to a level it has not seen
+    held_out_levels: list = field(default_factory=list)
     # Mario only: complex (12 moves), simple (7) or right_only (5)
     action_set: str = field(default="complex", metadata=_one_of(*ACTION_SETS))
     # emulator frames per move; the action is repeated for each
@@ -418,10 +421,18 @@ def _validate_env(env: EnvConfig, src: str) -> EnvConfig:
             raise ConfigError(f"{src}: env.scale_observations = true: Gymnasium vector observations only, not {MARIO_ID}")
         if not env.levels:
             raise ConfigError(f"{src}: env.levels = []: must name at least one level, e.g. [\"1-1\"]")
-        for level in env.levels:
-            if not isinstance(level, str) or not LEVEL_RE.match(level):
-                raise ConfigError(f"{src}: env.levels = {level!r}: unknown Mario level (world 1-8, stage 1-4, e.g. \"1-1\")")
+        for key in ("levels", "held_out_levels"):
+            for level in getattr(env, key):
+                if not isinstance(level, str) or not LEVEL_RE.match(level):
+                    raise ConfigError(f"{src}: env.{key} = {level!r}: unknown Mario level (world 1-8, stage 1-4, e.g. \"1-1\")")
+        both = sorted(set(env.levels) & set(env.held_out_levels))
+        if both:
+            raise ConfigError(f"{src}: env.held_out_levels = {env.held_out_levels!r}: {', '.join(both)} also in env.levels "
+                              f"(a held-out level is never played in self-play)")
     else:
+        if env.held_out_levels:
+            raise ConfigError(f"{src}: env.held_out_levels = {env.held_out_levels!r}: Mario only (Gymnasium envs have "
+                              f"no levels), use [] for {env.id!r}")
         if env.stall_moves:
             raise ConfigError(f"{src}: env.stall_moves = {env.stall_moves!r}: Mario only (it watches Mario's x), "
                               f"use 0 for {env.id!r}")

@@ -3,6 +3,7 @@
 The NES emulator is deterministic, so each game starts with a seeded random number
 (0..eval_noop_max) of no-op moves, as Atari evaluations do, and then each move repeats the previous
 one with probability eval_sticky (sticky actions): the 20 games are 20 samples, not replays of a few.
+Mario's table has a row per level of env.levels, then one per env.held_out_levels ("1-2 (held out)").
 The table says how many distinct trajectories (action sequences) it saw. Games run selfplay.envs at
 a time, batched like self-play's. Eval games are never written to games/.
 """
@@ -26,14 +27,23 @@ from .networks import acting_networks, configure_torch, pick_device
 from .runfolder import RunPaths
 
 
+HELD_OUT = " (held out)"   # suffix of a held-out level's row name: "1-2 (held out)"
+
+
+def row_name(cfg: Config, level: Optional[str]) -> Optional[str]:
+    """The table's name of a level's row: the level, marked when it is one of env.held_out_levels."""
+    return f"{level}{HELD_OUT}" if level in cfg.env.held_out_levels else level
+
+
 def _levels(cfg: Config, levels: Optional[str]) -> list[Optional[str]]:
-    """The levels of --levels (the config's by default); [None] for a Gymnasium env."""
+    """The levels of --levels (by default the config's levels, then its held-out levels); [None] for a
+    Gymnasium env."""
     if not cfg.env.is_mario:
         if levels:
             raise ConfigError(f"--levels = {levels!r}: only Mario has levels (env.id is {cfg.env.id!r})")
         return [None]
     if not levels:
-        return list(cfg.env.levels)
+        return list(cfg.env.levels) + list(cfg.env.held_out_levels)
     out = [s.strip() for s in levels.split(",") if s.strip()]
     for level in out:
         if not LEVEL_RE.match(level):
@@ -108,7 +118,7 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
     # the figures in game-number order, whatever order the games ended in
     returns, max_xs, flag_list, moves, actions = zip(*(results[n] for n in sorted(results)))
     flags, trajectories = sum(flag_list), set(actions)
-    name = "random" if random_agent else level or e.id
+    name = "random" if random_agent else row_name(cfg, level) or e.id
     return {"level": name, "games": len(returns), "mean_return": float(np.mean(returns)),
             "min_return": float(np.min(returns)), "max_return": float(np.max(returns)),
             "mean_max_x": float(np.mean(max_xs)), "max_max_x": int(np.max(max_xs)), "flags": flags,

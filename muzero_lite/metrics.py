@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import os
 import sys
 import time
@@ -284,6 +285,11 @@ def env_moves_at(checkpoints: Path, training_step: int) -> int:
     return best
 
 
+def tb_name(level: str) -> str:
+    """A row's level as one part of a TensorBoard tag ("1-2 (held out)" -> "1-2_held_out"; "" -> "env")."""
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", level).strip("_") or "env"
+
+
 def log_eval(run_dir: str | os.PathLike, training_step: int, rows: list[dict], checkpoints: Optional[Path] = None,
              env_moves: Optional[int] = None, out=sys.stdout) -> int:
     """Record eval results: rows (evaluate.evaluate's, one per level) into checkpoints/eval_metrics.csv
@@ -306,7 +312,7 @@ def log_eval(run_dir: str | os.PathLike, training_step: int, rows: list[dict], c
     tb = SummaryWriter(str(Path(run_dir) / RUNS / EVAL_RUN))
     try:
         for r in rows:
-            level = _text(r.get("level")).replace("/", "_") or "env"
+            level = tb_name(_text(r.get("level")))
             for key in EVAL_SCALARS:
                 value = as_number(r.get(key))
                 if value is not None:

@@ -142,3 +142,28 @@ def test_cartpole_eval_stops_once_the_target_is_out_of_reach(monkeypatch):
     cfg = load_config(ROOT / "configs" / "cartpole.yaml")
     mean = learn_cartpole.eval_mean(cfg, UniformModel(2), 0, 0)
     assert rows[0]["games"] == 2 and mean == rows[0]["mean_return"] < learn_cartpole.TARGET
+
+
+def test_overworld_benchmark_plays_every_level_and_marks_the_held_out_ones(tmp_path):
+    from learn_overworld import evaluate_levels, level_table
+    from muzero_lite.checkpoints import curve_checkpoint_path, save_checkpoint
+    from muzero_lite.config import config_from_dict
+    from muzero_lite.envs import game_spec
+    from muzero_lite.networks import build_networks
+    run = tmp_path / "seed0"
+    run.mkdir()
+    data = {"env": {"levels": ["1-1"], "held_out_levels": ["1-2"], "max_moves": 5}, "selfplay": {"envs": 1}}
+    (run / "config.yaml").write_text(yaml.safe_dump(data))
+    cfg = config_from_dict(data)
+    path = save_checkpoint(run / "checkpoints", cfg, 3, build_networks(cfg, game_spec(cfg.env)).state_dict(),
+                           env_moves=1000, also_as=curve_checkpoint_path(run / "checkpoints", 1000))
+    assert path.exists()
+    rows = evaluate_levels([0], [run], games=2, procs=1)
+    assert [(r["seed"], r["mark"], r["level"], r["held_out"], r["games"]) for r in rows] == [
+        ("random", 0, "1-1", False, 2), ("random", 0, "1-2", True, 2), (0, 1000, "1-1", False, 2), (0, 1000, "1-2", True, 2)]
+    assert rows[2]["step"] == 3 and rows[2]["env_moves"] == 1000
+    table = level_table(rows).splitlines()
+    assert table[0].split() == ["level", "random", "seed", "0", "@", "1,000"]
+    assert table[1].split()[0] == "1-1" and table[2].split()[:3] == ["1-2", "(held", "out)"]
+    r = rows[3]
+    assert table[2].endswith(f"{r['mean_max_x']:.0f} ({r['flags']})")

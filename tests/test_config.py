@@ -25,6 +25,9 @@ BAD = [
     ("env: {id: NoSuchGame-v9}\n", ["env.id", "NoSuchGame-v9", "unknown env id"]),
     ("env: {levels: [\"9-1\"]}\n", ["env.levels", "9-1", "unknown Mario level"]),
     ("env: {levels: []}\n", ["env.levels", "[]"]),
+    ("env: {held_out_levels: [\"1-5\"]}\n", ["env.held_out_levels", "1-5", "unknown Mario level"]),
+    ("env: {levels: [\"1-1\", \"1-2\"], held_out_levels: [\"1-2\"]}\n", ["env.held_out_levels", "1-2 also in env.levels"]),
+    ("env: {id: CartPole-v1, held_out_levels: [\"1-2\"]}\n", ["env.held_out_levels", "Mario only", "'CartPole-v1'"]),
     ("env: {stall_moves: -5}\n", ["env.stall_moves", "-5", ">= 0"]),
     ("env: {id: CartPole-v1, stall_moves: 100}\n", ["env.stall_moves", "100", "Mario only", "'CartPole-v1'"]),
     ("env: {action_set: turbo}\n", ["env.action_set", "turbo", "complex"]),
@@ -96,6 +99,14 @@ def test_shipped_configs_load():
 
 def test_the_defaults_are_the_shipped_mario_config():
     assert load_config(ROOT / "configs" / "mario.yaml") == config_from_dict({})
+
+
+def test_overworld_config_is_the_shipped_mario_config_on_the_originals_levels():
+    ow = load_config(ROOT / "configs" / "mario_overworld.yaml")
+    assert ow.env.levels == load_config(ROOT / "configs" / "orig.yaml").env.levels
+    assert ow.env.held_out_levels == ["1-2", "2-2"]
+    same_levels = dataclasses.replace(ow, env=dataclasses.replace(ow.env, levels=["1-1"], held_out_levels=[]))
+    assert same_levels == load_config(ROOT / "configs" / "mario.yaml")
 
 
 def test_orig_preset_holds_the_original_values():

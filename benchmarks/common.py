@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -87,6 +88,31 @@ def stop_on_signals() -> None:
     `cmd &` starts it with SIGINT ignored)."""
     sigterm_as_interrupt()
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _worker_signals() -> None:
+    """A pool worker dies on SIGINT and SIGTERM (default actions): the script that owns it stops it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def process_pool(procs: int) -> Iterator[ProcessPoolExecutor]:
+    """A ProcessPoolExecutor of `procs` workers that a stopped script does not wait for: when the block
+    ends with an exception (Ctrl-C, SIGTERM under `stop_on_signals`), the tasks not started are cancelled
+    and the workers are terminated, instead of the pool playing every queued eval before it exits."""
+    pool = ProcessPoolExecutor(max_workers=procs, initializer=_worker_signals)
+    try:
+        yield pool
+    except BaseException:
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers:
+            proc.terminate()
+        for proc in workers:
+            proc.join(5)
+        raise
+    pool.shutdown()
 
 
 def write_run_config(config: Path, run_dir: Path, changes: dict) -> Path:

@@ -16,14 +16,13 @@ import csv
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
-from common import (EVAL_GAMES, EVAL_LEVEL, EVAL_SEED, eval_checkpoint, muzero_run, run_networks,
+from common import (EVAL_GAMES, EVAL_LEVEL, EVAL_SEED, eval_checkpoint, muzero_run, process_pool, run_networks,
                     write_run_config)
 from muzero_lite.checkpoints import eval_weights, list_curve_checkpoints, load_checkpoint
 from muzero_lite.evaluate import evaluate
@@ -149,7 +148,7 @@ def evaluate_runs(seeds: list[int], dirs: list[Path], procs: int) -> tuple[list[
     """Every curve checkpoint of every run, `procs` evals at a time; (rows sorted by seed and mark, random row)."""
     tasks = [(s, str(d), mark, str(p)) for s, d in zip(seeds, dirs) for mark, p in list_curve_checkpoints(d / "checkpoints")]
     print(f"evaluating {len(tasks)} curve checkpoints and the random agent, {procs} at a time", flush=True)
-    with ProcessPoolExecutor(max_workers=procs) as pool:
+    with process_pool(procs) as pool:
         rand = pool.submit(_eval_random, str(dirs[0]))
         rows = []
         for row in pool.map(_eval_point, tasks):

@@ -17,13 +17,12 @@ import csv
 import os
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from common import EVAL_SEED, ROOT, run_networks, stop_on_signals
+from common import EVAL_SEED, ROOT, process_pool, run_networks, stop_on_signals
 from curves import ratio_report, run_dir_of, run_seeds
 from muzero_lite.checkpoints import eval_weights, list_curve_checkpoints, load_checkpoint
 from muzero_lite.evaluate import evaluate
@@ -63,7 +62,7 @@ def evaluate_levels(seeds: list[int], dirs: list[Path], games: int, procs: int) 
               for mark, p in list_curve_checkpoints(d / "checkpoints") for level in levels]
     print(f"evaluating {len(tasks)} (checkpoint, level) pairs, {games} games each, {procs} at a time", flush=True)
     rows = []
-    with ProcessPoolExecutor(max_workers=procs) as pool:
+    with process_pool(procs) as pool:
         for row in pool.map(play_level, tasks):
             rows.append(row)
             print(f"  seed {row['seed']} at {row['mark']:,} moves, {row['level']}: mean max-x "

@@ -167,3 +167,21 @@ def test_overworld_benchmark_plays_every_level_and_marks_the_held_out_ones(tmp_p
     assert table[1].split()[0] == "1-1" and table[2].split()[:3] == ["1-2", "(held", "out)"]
     r = rows[3]
     assert table[2].endswith(f"{r['mean_max_x']:.0f} ({r['flags']})")
+
+
+def test_a_stopped_eval_pool_does_not_play_its_queue():
+    import time
+    from common import process_pool
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        with process_pool(2) as pool:
+            futures = [pool.submit(time.sleep, 30) for _ in range(6)]     # 90 s of queued "evals"
+            time.sleep(0.5)
+            workers = list(pool._processes.values())
+            raise KeyboardInterrupt                                        # Ctrl-C in the owning script
+    assert time.monotonic() - start < 10
+    assert len(workers) == 2 and not any(p.is_alive() for p in workers)
+    assert any(f.cancelled() for f in futures)     # those not yet handed to a worker
+    # without an exception the pool plays everything and waits for it
+    with process_pool(2) as pool:
+        assert list(pool.map(abs, [-1, -2, 3])) == [1, 2, 3]

@@ -45,12 +45,17 @@ def stack_observations(frames: np.ndarray, actions: np.ndarray, positions: np.nd
     prev_action = np.where(has_prev, np.asarray(actions, dtype=np.int64)[(safe - 1) % n], 0)
     if frames.ndim == 5:
         _, f, h, w, c = frames.shape
-        x = frames[safe]                                                           # [B, stack, F, H, W, C]
-        x = x.transpose(0, 1, 2, 5, 3, 4).reshape(b, stack_moves, f * c, h, w).astype(np.float32)
-        x *= valid[:, :, None, None, None] * np.float32(1 / 255)
+        # one output array, filled in place: the frames converted as they are copied in (one pass), the
+        # entries before a game's start zeroed, the action planes broadcast (a copy, a scaling and a
+        # concatenation of the whole batch each cost as much again)
+        out = np.empty((b, stack_moves, f * c + 1, h, w), dtype=np.float32)
+        x = frames[safe]                                                           # [B, stack, F, H, W, C] uint8
+        np.multiply(x.transpose(0, 1, 2, 5, 3, 4).reshape(b, stack_moves, f * c, h, w), np.float32(1 / 255),
+                    out=out[:, :, :f * c], dtype=np.float32)
+        out[:, :, :f * c][~valid] = 0.0
         plane = np.where(has_prev, (prev_action + 1) / num_actions, 0.0).astype(np.float32)  # [B, stack]
-        planes = np.broadcast_to(plane[:, :, None, None, None], (b, stack_moves, 1, h, w))
-        return np.concatenate([x, planes], axis=2).reshape(b, stack_moves * (f * c + 1), h, w)
+        out[:, :, f * c] = plane[:, :, None, None]
+        return out.reshape(b, stack_moves * (f * c + 1), h, w)
     x = frames[safe].astype(np.float32) * valid[:, :, None]                       # [B, stack, O]
     onehot = np.zeros((b, stack_moves, num_actions), dtype=np.float32)
     np.put_along_axis(onehot, prev_action[:, :, None], 1.0, axis=2)

@@ -12,13 +12,14 @@ point) and <prefix>.png (env moves on the x axis).
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -34,6 +35,29 @@ from muzero_lite.pace import read_pace
 PROTOCOL = {"games": EVAL_GAMES, "seed": EVAL_SEED, "level": EVAL_LEVEL, "version": 1}
 # the figures kept of an eval row
 FIGURES = ["mean_return", "min_return", "mean_max_x", "max_max_x", "flags", "mean_moves", "distinct"]
+
+
+def add_curve_arguments(ap: argparse.ArgumentParser, config: Path, moves: int, every: int, seeds: list[int],
+                        out: Path) -> None:
+    """The options every learning-curve script shares: --config --moves --every --seeds --workers --root
+    --eval-only --eval-procs --out, with this script's defaults."""
+    ap.add_argument("--config", type=Path, default=config)
+    ap.add_argument("--moves", type=int, default=moves, help="env moves per seed")
+    ap.add_argument("--every", type=int, default=every, help="env moves between curve points")
+    ap.add_argument("--seeds", type=int, nargs="+", default=seeds)
+    ap.add_argument("--workers", type=int, default=None, help="self-play workers per run (default: the run's)")
+    ap.add_argument("--root", type=Path, default=None, help="folder of the runs (default: a new temporary one)")
+    ap.add_argument("--eval-only", action="store_true", help="skip the runs; evaluate --root's curve checkpoints")
+    ap.add_argument("--eval-procs", type=int, default=None, help="evals at once (default: one per core)")
+    ap.add_argument("--out", type=Path, default=out, help="prefix of the output files")
+
+
+def check_curve_arguments(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with argparse's one-line error when --moves, --every or --eval-only cannot work."""
+    if args.moves <= 0 or args.every <= 0 or args.moves % args.every:
+        ap.error(f"--moves and --every must be > 0, --moves a multiple of --every; got {args.moves} and {args.every}")
+    if args.eval_only and args.root is None:
+        ap.error("--eval-only needs --root")
 
 
 def run_dir_of(root: Path, seed: int) -> Path:

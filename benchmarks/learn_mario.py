@@ -20,26 +20,15 @@ import tempfile
 from pathlib import Path
 
 from common import ROOT, stop_on_signals
-from curves import learn_curves
+from curves import add_curve_arguments, check_curve_arguments, learn_curves
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "mario.yaml")
-    ap.add_argument("--moves", type=int, default=100_000, help="env moves per seed")
-    ap.add_argument("--every", type=int, default=20_000, help="env moves between curve points")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--workers", type=int, default=None, help="self-play workers per run (default: the run's)")
-    ap.add_argument("--root", type=Path, default=None, help="folder of the runs (default: a new temporary one)")
-    ap.add_argument("--eval-only", action="store_true", help="skip the runs; evaluate --root's curve checkpoints")
-    ap.add_argument("--eval-procs", type=int, default=None, help="evals at once (default: one per core)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "learn_mario",
-                    help="prefix of the CSV and PNG files")
+    add_curve_arguments(ap, ROOT / "configs" / "mario.yaml", 100_000, 20_000, [0, 1, 2],
+                        ROOT / "benchmarks" / "out" / "learn_mario")
     args = ap.parse_args()
-    if args.moves <= 0 or args.every <= 0 or args.moves % args.every:
-        ap.error(f"--moves and --every must be > 0, --moves a multiple of --every; got {args.moves} and {args.every}")
-    if args.eval_only and args.root is None:
-        ap.error("--eval-only needs --root")
+    check_curve_arguments(ap, args)
     stop_on_signals()
     root = args.root or Path(tempfile.mkdtemp(prefix="learn_mario_"))
     learn_curves(args.config, args.seeds, args.moves, args.every, root, "mean_max_x", args.out,

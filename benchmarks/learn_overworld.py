@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from common import EVAL_SEED, ROOT, process_pool, run_networks, stop_on_signals
-from curves import ratio_report, run_dir_of, run_seeds
+from curves import add_curve_arguments, check_curve_arguments, ratio_report, run_dir_of, run_seeds
 from muzero_lite.checkpoints import eval_weights, list_curve_checkpoints, load_checkpoint
 from muzero_lite.evaluate import evaluate
 from muzero_lite.networks import configure_torch
@@ -98,24 +98,13 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 def main(argv: Optional[list[str]] = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "mario_overworld.yaml")
-    ap.add_argument("--moves", type=int, default=300_000, help="env moves per seed")
-    ap.add_argument("--every", type=int, default=100_000, help="env moves between curve points")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    add_curve_arguments(ap, ROOT / "configs" / "mario_overworld.yaml", 300_000, 100_000, [0],
+                        ROOT / "benchmarks" / "out" / "learn_overworld")
     ap.add_argument("--games", type=int, default=20, help="eval games per level and point")
-    ap.add_argument("--workers", type=int, default=None, help="self-play workers per run (default: the run's)")
-    ap.add_argument("--root", type=Path, default=None, help="folder of the runs (default: a new temporary one)")
-    ap.add_argument("--eval-only", action="store_true", help="skip the runs; evaluate --root's curve checkpoints")
-    ap.add_argument("--eval-procs", type=int, default=None, help="evals at once (default: one per core)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "learn_overworld",
-                    help="prefix of the CSV file")
     args = ap.parse_args(argv)
-    if args.moves <= 0 or args.every <= 0 or args.moves % args.every:
-        ap.error(f"--moves and --every must be > 0, --moves a multiple of --every; got {args.moves} and {args.every}")
+    check_curve_arguments(ap, args)
     if args.games < 1:
         ap.error(f"--games must be >= 1; got {args.games}")
-    if args.eval_only and args.root is None:
-        ap.error("--eval-only needs --root")
     stop_on_signals()
     root = args.root or Path(tempfile.mkdtemp(prefix="learn_overworld_"))
     if args.eval_only:

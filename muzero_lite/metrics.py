@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 import os
+import re
 import sys
 import time
 from pathlib import Path

@@ -25,7 +25,8 @@ import numpy as np
 from common import EVAL_SEED, ROOT, process_pool, run_networks, stop_on_signals
 from curves import add_curve_arguments, check_curve_arguments, ratio_report, run_dir_of, run_seeds
 from muzero_lite.checkpoints import eval_weights, list_curve_checkpoints, load_checkpoint
-from muzero_lite.evaluate import evaluate
+from muzero_lite.config import load_config
+from muzero_lite.evaluate import HELD_OUT, evaluate
 from muzero_lite.networks import configure_torch
 
 FIELDS = ["seed", "mark", "env_moves", "step", "level", "held_out", "games", "mean_max_x", "max_max_x", "flags",
@@ -34,7 +35,7 @@ FIELDS = ["seed", "mark", "env_moves", "step", "level", "held_out", "games", "me
 
 def levels_of(run_dir: Path) -> list[str]:
     """The levels a run is evaluated on: its env.levels, then its env.held_out_levels."""
-    cfg, _ = run_networks(run_dir)
+    cfg = load_config(Path(run_dir) / "config.yaml")
     return list(cfg.env.levels) + list(cfg.env.held_out_levels)
 
 
@@ -80,7 +81,7 @@ def level_table(rows: list[dict]) -> str:
     head = ["level"] + ["random" if s == "random" else f"seed {s} @ {m:,}" for s, m in columns]
     lines = [head]
     for level in levels:
-        name = f"{level} (held out)" if level in held else level
+        name = f"{level}{HELD_OUT}" if level in held else level
         lines.append([name] + [(f"{c['mean_max_x']:.0f} ({c['flags']})" if (c := cells.get((s, m, level))) else "-")
                                for s, m in columns])
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]

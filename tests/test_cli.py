@@ -13,7 +13,7 @@ from muzero_lite.gamefile import list_game_files, read_game
 from muzero_lite.gifs import gif_path_for
 from muzero_lite.selfplay import run_selfplay
 
-from conftest import cli, write_config, TINY_CARTPOLE
+from conftest import cli, write_config
 
 
 def test_cartpole_selfplay_train_selfplay(tmp_path, tiny_cartpole):

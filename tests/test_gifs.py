@@ -82,7 +82,7 @@ def test_palette_at_capture_writes_what_pillow_writes_from_colour_frames(tmp_pat
     from PIL import Image
     from muzero_lite.gifs import gif_frame
     frames = make_frames(4, 20, 30)
-    ours = write_gif(tmp_path / "a.gif", [gif_frame(f) for f in frames], fps=10).read_bytes()
+    write_gif(tmp_path / "a.gif", [gif_frame(f) for f in frames], fps=10)
     colour = [Image.fromarray(f) for f in frames]          # Pillow's writer picks the palette itself
     colour[0].save(tmp_path / "b.gif", save_all=True, append_images=colour[1:], duration=100, loop=0)
     # the same pictures, whichever palette each picked (frames of a few colours: both are exact)

@@ -156,7 +156,7 @@ def test_log_eval_rows_at_the_trainers_env_moves(tmp_path):
 
 
 def test_a_killed_trainer_leaves_readable_csvs_and_event_files(tmp_path):
-    cfg = tiny_config(tmp_path)
+    tiny_config(tmp_path)                   # writes cartpole-test.yaml, which the trainer below reads
     run = tmp_path / "run"
     lengths = [20, 35, 12]
     for i, n in enumerate(lengths):

@@ -25,6 +25,7 @@ import numpy as np
 
 from common import (EVAL_GAMES, EVAL_LEVEL, EVAL_SEED, eval_checkpoint, muzero_run, process_pool, run_networks,
                     write_run_config)
+from muzero_lite.atomic import atomic_write_bytes
 from muzero_lite.checkpoints import eval_weights, list_curve_checkpoints, load_checkpoint
 from muzero_lite.evaluate import evaluate
 from muzero_lite.metrics import TRAIN_CSV, column, read_rows
@@ -124,8 +125,8 @@ def _eval_point(task: tuple) -> dict:
     if kept is not None:
         return kept
     row = _play_point(task)
-    _cache_path(path).write_text(json.dumps({"checkpoint_mtime": os.stat(path).st_mtime, "protocol": PROTOCOL,
-                                             "row": row}))
+    atomic_write_bytes(_cache_path(path), json.dumps({"checkpoint_mtime": os.stat(path).st_mtime,
+                                                      "protocol": PROTOCOL, "row": row}).encode())
     return row
 
 
@@ -155,7 +156,7 @@ def _eval_random(run_dir: str) -> dict:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     row = _play_random(run_dir)
-    cache.write_text(json.dumps({"protocol": PROTOCOL, "row": row}))
+    atomic_write_bytes(cache, json.dumps({"protocol": PROTOCOL, "row": row}).encode())
     return row
 
 

@@ -200,3 +200,17 @@ def test_a_stopped_eval_pool_does_not_play_its_queue():
     # without an exception the pool plays everything and waits for it
     with process_pool(2) as pool:
         assert list(pool.map(abs, [-1, -2, 3])) == [1, 2, 3]
+
+
+def test_curve_point_eval_is_kept_beside_its_checkpoint_until_the_checkpoint_changes(tmp_path, monkeypatch):
+    import curves
+    played = []
+    monkeypatch.setattr(curves, "_play_point", lambda task: played.append(task) or {"mean": 100.0 + len(played)})
+    ckpt = tmp_path / "ckpt_000002000.pt"
+    ckpt.write_bytes(b"weights")
+    task = (0, str(tmp_path), 2000, str(ckpt))
+    assert curves._eval_point(task) == {"mean": 101.0}
+    assert curves._eval_point(task) == {"mean": 101.0} and len(played) == 1     # read back, not replayed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt_000002000.pt", "ckpt_000002000.pt.eval.json"]
+    os.utime(ckpt, (1.0, 1.0))                        # a new checkpoint in its place: played again
+    assert curves._eval_point(task) == {"mean": 102.0} and len(played) == 2

@@ -10,6 +10,7 @@ import yaml
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import curves  # noqa: E402
 import learn_cartpole  # noqa: E402
 from common import parent_pids, status_kb, stuck, write_run_config  # noqa: E402
 from eval_checkpoints import replay_average  # noqa: E402
@@ -203,7 +204,6 @@ def test_a_stopped_eval_pool_does_not_play_its_queue():
 
 
 def test_curve_point_eval_is_kept_beside_its_checkpoint_until_the_checkpoint_changes(tmp_path, monkeypatch):
-    import curves
     played = []
     monkeypatch.setattr(curves, "_play_point", lambda task: played.append(task) or {"mean": 100.0 + len(played)})
     ckpt = tmp_path / "ckpt_000002000.pt"

@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from muzero_lite.checkpoints import eval_weights, load_checkpoint  # noqa: E402
+from muzero_lite.algorithm.networks import MuZeroNetworks, build_networks  # noqa: E402
 from muzero_lite.config import Config, load_config  # noqa: E402
-from muzero_lite.envs import game_spec  # noqa: E402
-from muzero_lite.evaluate import evaluate  # noqa: E402
-from muzero_lite.networks import MuZeroNetworks, build_networks  # noqa: E402
-from muzero_lite.runfolder import sigterm_as_interrupt  # noqa: E402
+from muzero_lite.data.checkpoints import eval_weights, load_checkpoint  # noqa: E402
+from muzero_lite.data.runfolder import sigterm_as_interrupt  # noqa: E402
+from muzero_lite.envs.make import game_spec  # noqa: E402
+from muzero_lite.processes.evaluate import evaluate  # noqa: E402
 
 EVAL_LEVEL = "1-1"
 EVAL_GAMES = 20

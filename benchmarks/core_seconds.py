@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-
 from common import ROOT
+
 from muzero_lite.config import load_config
-from muzero_lite.gamefile import list_game_files, read_game
+from muzero_lite.data.gamefile import list_game_files, read_game
 
 
 def child_cpu(argv: list[str], cwd: Path) -> float:

@@ -22,15 +22,23 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from common import (
+    EVAL_GAMES,
+    EVAL_LEVEL,
+    EVAL_SEED,
+    eval_checkpoint,
+    muzero_run,
+    process_pool,
+    run_networks,
+    write_run_config,
+)
 
-from common import (EVAL_GAMES, EVAL_LEVEL, EVAL_SEED, eval_checkpoint, muzero_run, process_pool, run_networks,
-                    write_run_config)
-from muzero_lite.atomic import atomic_write_bytes
-from muzero_lite.checkpoints import eval_weights, list_curve_checkpoints, load_checkpoint
-from muzero_lite.evaluate import evaluate
-from muzero_lite.metrics import TRAIN_CSV, column, read_rows
-from muzero_lite.networks import configure_torch
-from muzero_lite.pace import read_pace
+from muzero_lite.algorithm.networks import configure_torch
+from muzero_lite.data.atomic import atomic_write_bytes
+from muzero_lite.data.checkpoints import eval_weights, list_curve_checkpoints, load_checkpoint
+from muzero_lite.data.pace import read_pace
+from muzero_lite.processes.evaluate import evaluate
+from muzero_lite.reporting.metrics import TRAIN_CSV, column, read_rows
 
 # what an eval row depends on besides the checkpoint: a kept row made under another protocol is played again
 PROTOCOL = {"games": EVAL_GAMES, "seed": EVAL_SEED, "level": EVAL_LEVEL, "version": 1}

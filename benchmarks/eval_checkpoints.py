@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from common import eval_checkpoint, eval_loaded, eval_summary, run_networks
-from muzero_lite.checkpoints import checkpoint_at, list_checkpoints, load_checkpoint
-from muzero_lite.learner import ema_decay, ema_init, ema_update
-from muzero_lite.networks import configure_torch
+
+from muzero_lite.algorithm.learner import ema_decay, ema_init, ema_update
+from muzero_lite.algorithm.networks import configure_torch
+from muzero_lite.data.checkpoints import checkpoint_at, list_checkpoints, load_checkpoint
 
 
 def replay_average(snapshots: Iterable[tuple[int, dict]], half_life: float, at: set[int]) -> Iterator[tuple[int, dict]]:

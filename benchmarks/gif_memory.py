@@ -22,16 +22,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import ROOT, status_kb
+
 from muzero_lite.config import load_config
-from muzero_lite.envs import make_env
-from muzero_lite.gifs import encode_gif, gif_frame, shrink_frame
+from muzero_lite.envs.make import make_env
+from muzero_lite.reporting.gifs import encode_gif, gif_frame, shrink_frame
 
 
 def one_game(config: str, moves: int, way: str) -> dict:
     """One way's game in this process: its peak RSS over the RSS before it, its time, and its gif's pixels."""
-    import imageio.v3 as iio                      # only the 'colour' way uses it; imported by both alike
+    import imageio.v3 as iio  # only the 'colour' way uses it; imported by both alike
     cfg = load_config(config)
     env = make_env(cfg.env, 0)
     rng = np.random.default_rng(0)

@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import eval_loaded, eval_summary, run_networks
-import muzero_lite.acting as acting
-from muzero_lite.checkpoints import checkpoint_at, eval_weights, load_checkpoint
-from muzero_lite.networks import configure_torch
-from muzero_lite.search import completed_q_policy, truncated_search
-from muzero_lite.types import SearchResult
+
+import muzero_lite.processes.acting as acting
+from muzero_lite.algorithm.networks import configure_torch
+from muzero_lite.algorithm.search import completed_q_policy, truncated_search
+from muzero_lite.algorithm.types import SearchResult
+from muzero_lite.data.checkpoints import checkpoint_at, eval_weights, load_checkpoint
 
 RULES = ("q", "policy", "mix")
 

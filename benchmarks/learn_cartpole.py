@@ -35,15 +35,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import KEEP_ALL_CHECKPOINTS, ROOT, muzero_run, parent_pids, stop_on_signals, write_run_config
 from curves import learn_curves
-from muzero_lite.checkpoints import eval_weights, list_checkpoints, load_checkpoint
+
+from muzero_lite.algorithm.networks import build_networks, configure_torch
 from muzero_lite.config import load_config
-from muzero_lite.envs import game_spec
-from muzero_lite.evaluate import evaluate
-from muzero_lite.gamefile import list_game_files, read_game
-from muzero_lite.networks import build_networks, configure_torch
+from muzero_lite.data.checkpoints import eval_weights, list_checkpoints, load_checkpoint
+from muzero_lite.data.gamefile import list_game_files, read_game
+from muzero_lite.envs.make import game_spec
+from muzero_lite.processes.evaluate import evaluate
 
 TARGET = 475.0
 EPISODES = 20

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-
 from common import EVAL_SEED, ROOT, process_pool, run_networks, stop_on_signals
 from curves import add_curve_arguments, check_curve_arguments, ratio_report, run_dir_of, run_seeds
-from muzero_lite.checkpoints import eval_weights, list_curve_checkpoints, load_checkpoint
+
+from muzero_lite.algorithm.networks import configure_torch
 from muzero_lite.config import load_config
-from muzero_lite.evaluate import HELD_OUT, evaluate
-from muzero_lite.networks import configure_torch
+from muzero_lite.data.checkpoints import eval_weights, list_curve_checkpoints, load_checkpoint
+from muzero_lite.processes.evaluate import HELD_OUT, evaluate
 
 FIELDS = ["seed", "mark", "env_moves", "step", "level", "held_out", "games", "mean_max_x", "max_max_x", "flags",
           "mean_return", "mean_moves"]

@@ -19,9 +19,9 @@ from pathlib import Path
 CHILD = r"""
 import sys, time
 from pathlib import Path
-import muzero_lite.gameloader as gl
-from muzero_lite.gamefile import list_game_files
-from muzero_lite.runfolder import prune_games
+import muzero_lite.data.gameloader as gl
+from muzero_lite.data.gamefile import list_game_files
+from muzero_lite.data.runfolder import prune_games
 folder, polls = Path(sys.argv[1]), int(sys.argv[2])
 names = {p.name for p in list_game_files(folder)}
 if hasattr(gl, "game_file_names"):                     # one scan of names (2026-11-30, late)

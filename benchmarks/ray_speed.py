@@ -29,11 +29,11 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"    # all of Ray on 127.0.0
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 import numpy as np  # noqa: E402
-
 from common import ROOT, print_columns, write_run_config  # noqa: E402
+
 from muzero_lite.config import load_config  # noqa: E402
-from muzero_lite.gamefile import list_game_files, read_game  # noqa: E402
-from muzero_lite.runfolder import RunPaths  # noqa: E402
+from muzero_lite.data.gamefile import list_game_files, read_game  # noqa: E402
+from muzero_lite.data.runfolder import RunPaths  # noqa: E402
 
 WARMUP_S = 20.0
 
@@ -73,7 +73,8 @@ def ray_rate(cfg_path: Path, n: int, seconds: float) -> float:
     """moves/s of n Ray actors on a 2-node cluster of this machine after the warm-up."""
     import ray
     from ray.cluster_utils import Cluster
-    from muzero_lite.cluster import RaySelfplay
+
+    from muzero_lite.processes.cluster import RaySelfplay
     cores = os.cpu_count() or 2
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": cores, "include_dashboard": False,
                                                              "resources": {"head": 100}})

@@ -21,16 +21,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import print_columns, run_networks, stall_start, stuck
-from muzero_lite.acting import search
-from muzero_lite.checkpoints import checkpoint_at, load_checkpoint
+
+from muzero_lite.algorithm.networks import configure_torch
+from muzero_lite.algorithm.observations import stack_observations
+from muzero_lite.algorithm.search import softmax
 from muzero_lite.config import Config, temperature_at
-from muzero_lite.gamefile import GameFileError, list_game_files, read_game
-from muzero_lite.mario_actions import action_sets
-from muzero_lite.networks import configure_torch
-from muzero_lite.observations import stack_observations
-from muzero_lite.search import softmax
+from muzero_lite.data.checkpoints import checkpoint_at, load_checkpoint
+from muzero_lite.data.gamefile import GameFileError, list_game_files, read_game
+from muzero_lite.envs.mario_actions import action_sets
+from muzero_lite.processes.acting import search
 
 
 def stall_positions(rewards: np.ndarray, count: int) -> np.ndarray:

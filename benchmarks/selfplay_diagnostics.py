@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import NamedTuple, Optional
 
 import numpy as np
-
 from common import print_columns, stall_start, stuck
+
+from muzero_lite.algorithm.targets import value_targets
 from muzero_lite.config import load_config
-from muzero_lite.gamefile import GameFileError, list_game_files, read_game
-from muzero_lite.mario_actions import action_sets
-from muzero_lite.targets import value_targets
+from muzero_lite.data.gamefile import GameFileError, list_game_files, read_game
+from muzero_lite.envs.mario_actions import action_sets
 
 
 def discounted_returns(rewards: np.ndarray, discount: float) -> np.ndarray:

@@ -19,15 +19,15 @@ import sys
 import time
 
 import numpy as np
-
 from common import ROOT, status_kb
-from muzero_lite import mario
-from muzero_lite.acting import Game, play_moves
+
+from muzero_lite.algorithm.networks import acting_networks, configure_torch, pick_device
 from muzero_lite.config import load_config
-from muzero_lite.envs import game_spec, make_env
-from muzero_lite.gifs import encode_gif
-from muzero_lite.mario_actions import action_bytes
-from muzero_lite.networks import acting_networks, configure_torch, pick_device
+from muzero_lite.envs import mario_emulator as mario
+from muzero_lite.envs.make import game_spec, make_env
+from muzero_lite.envs.mario_actions import action_bytes
+from muzero_lite.processes.acting import Game, play_moves
+from muzero_lite.reporting.gifs import encode_gif
 
 
 def random_agent(env, seconds: float, rng) -> float:

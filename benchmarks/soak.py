@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from common import ROOT, muzero_run, parent_pids, status_kb, stop_on_signals, write_run_config
+
 from muzero_lite.config import load_config
 
 # soak defaults: retention on, so that disk stays bounded

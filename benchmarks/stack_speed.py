@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import ROOT
-from muzero_lite import observations
+
+from muzero_lite.algorithm import observations
 
 
 def module_at(rev: str):

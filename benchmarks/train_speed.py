@@ -14,15 +14,15 @@ import time
 
 import numpy as np
 import torch
-
 from common import ROOT
+
+from muzero_lite.algorithm.learner import Learner
+from muzero_lite.algorithm.networks import acting_model, build_networks, configure_torch, pick_device
+from muzero_lite.algorithm.types import GameRecord, GameSpec
 from muzero_lite.config import load_config
-from muzero_lite.envs import game_spec
-from muzero_lite.learner import Learner
-from muzero_lite.networks import acting_model, build_networks, configure_torch, pick_device
-from muzero_lite.replay import ReplayBuffer, ReplaySettings
-from muzero_lite.trainer import training_batch
-from muzero_lite.types import GameRecord, GameSpec
+from muzero_lite.data.replay import ReplayBuffer, ReplaySettings
+from muzero_lite.envs.make import game_spec
+from muzero_lite.processes.trainer import training_batch
 
 
 def synthetic_game(spec: GameSpec, t: int, rng) -> GameRecord:

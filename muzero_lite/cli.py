@@ -11,8 +11,8 @@ import signal
 import sys
 from typing import Optional
 
-from .checkpoints import CheckpointError
 from .config import ConfigError, load_config
+from .data.checkpoints import CheckpointError
 
 DEFAULT_CONFIG = "configs/mario.yaml"
 # seconds between `run`'s combined status lines
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 def _plot(run_dir: str) -> int:
     """`muzero-lite plot`: the run's curves from its CSVs (`plot.run_plot`); every failure is one line, exit code 2."""
     try:
-        from .plot import run_plot
+        from .reporting.plot import run_plot
         run_plot(run_dir, sys.stdout)          # prints the path of the picture it wrote
     except ModuleNotFoundError as e:
         why = ("needs matplotlib (pip install 'muzero-lite[plot]')" if e.name == "matplotlib"
@@ -101,27 +101,27 @@ def main(argv: Optional[list[str]] = None) -> int:
         return _plot(args.run_dir)
     try:
         cfg = load_config(args.config)
-        from .preflight import check_runnable
+        from .processes.preflight import check_runnable
         # selfplay.device matters where self-play runs: not in a trainer, nor on the head of a Ray run
         here = args.command in ("selfplay", "eval") or (args.command == "run" and args.ray is None)
         check_runnable(cfg, args.config, selfplay_here=here)
         if args.command == "selfplay":
-            from .selfplay import run_selfplay
+            from .processes.selfplay import run_selfplay
             run_selfplay(cfg, args.run_dir, games=args.games, worker=args.worker, seed=args.seed,
                          verbose=args.verbose)
         elif args.command == "train":
-            from .trainer import run_trainer
+            from .processes.trainer import run_trainer
             run_trainer(cfg, args.run_dir, steps=args.steps)
         elif args.command == "run":
-            from .run import run_all
+            from .processes.run import run_all
             if args.ray is not None:
-                from .cluster import import_ray
+                from .processes.cluster import import_ray
                 import_ray()                   # RayMissing (one line) before anything starts
             return run_all(cfg, args.config, args.run_dir, workers=args.workers, seconds=args.seconds,
                            status_every=args.status_every, verbose=args.verbose, ray_address=args.ray,
                            ray_resource=args.ray_resource)
         elif args.command == "eval":
-            from .evaluate import run_eval
+            from .processes.evaluate import run_eval
             run_eval(cfg, args.run_dir, checkpoint=args.checkpoint, levels=args.levels, games=args.games, seed=args.seed)
     except ConfigError as e:
         print(f"muzero-lite: config error: {e}", file=sys.stderr)
@@ -130,7 +130,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"muzero-lite: checkpoint error: {e}", file=sys.stderr)
         return 2
     except RuntimeError as e:
-        from .cluster import RayMissing
+        from .processes.cluster import RayMissing
         if not isinstance(e, RayMissing):
             raise
         print(f"muzero-lite: {e}", file=sys.stderr)

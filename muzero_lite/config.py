@@ -462,7 +462,7 @@ def _validate(cfg: Config, src: str) -> Config:
         raise ConfigError(f"{src}: search.temperature = {cfg.search.temperature!r}: only the last row may have until null")
     search = dataclasses.replace(cfg.search, temperature=temps)
     if env.is_mario:
-        from .mario_actions import action_count
+        from .envs.mario_actions import action_count
         n = action_count(env.action_set)
         if cfg.search.root_actions > n:
             raise ConfigError(f"{src}: search.root_actions = {cfg.search.root_actions}: must be <= the {n} actions of action_set {env.action_set!r}")
@@ -543,7 +543,7 @@ def model_digest(cfg: Config) -> str:
 
 def save_resolved_config(cfg: Config, folder: str | os.PathLike) -> Path:
     """Write the resolved config as config.yaml in folder, atomically; returns the path."""
-    from .atomic import atomic_write_bytes
+    from .data.atomic import atomic_write_bytes
     path = Path(folder) / "config.yaml"
     atomic_write_bytes(path, config_to_yaml(cfg).encode())
     return path

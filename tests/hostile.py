@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from muzero_lite.types import GAME_FORMAT_VERSION, GameRecord
+from muzero_lite.algorithm.types import GAME_FORMAT_VERSION, GameRecord
 
 A = 4  # actions of the hand-made games (unless num_actions says otherwise)
 

@@ -3,16 +3,15 @@ not), and many games in flight at once (play_games) playing as each would alone.
 import numpy as np
 import pytest
 import torch
-
-from muzero_lite import acting
-from muzero_lite.acting import Game, play_game, play_games
-from muzero_lite.config import config_from_dict, load_config
-from muzero_lite.env_base import Env
-from muzero_lite.envs import game_spec, make_env
-from muzero_lite.networks import UniformModel, build_networks
-from muzero_lite.selfplay import _format_line
-
 from conftest import write_config
+
+from muzero_lite.algorithm.networks import UniformModel, build_networks
+from muzero_lite.config import config_from_dict, load_config
+from muzero_lite.envs.base import Env
+from muzero_lite.envs.make import game_spec, make_env
+from muzero_lite.processes import acting
+from muzero_lite.processes.acting import Game, play_game, play_games
+from muzero_lite.processes.selfplay import _format_line
 
 
 def _game(tmp_path, root_selection: str, greedy: bool, seed: int = 0, policy_target: str = "orig",
@@ -42,7 +41,7 @@ def test_greedy_play_searches_the_top_actions_whatever_root_selection_says(tmp_p
 
 
 def test_self_play_hands_its_rng_to_the_search_only_when_sampling(tmp_path, monkeypatch):
-    import muzero_lite.acting as acting
+    import muzero_lite.processes.acting as acting
     seen = []
     real = acting.truncated_search
 
@@ -98,7 +97,7 @@ def _played(tmp_path, base: str, annotate: bool, render: bool = True, noop_moves
 
 
 def test_annotated_gif_frames_carry_a_strip_and_bare_ones_do_not(tmp_path):
-    from muzero_lite.gifs import STRIP_BG, strip_height
+    from muzero_lite.reporting.gifs import STRIP_BG, strip_height
     for base, (h, w) in (("mario", (240, 256)), ("cartpole", (100, 150))):
         _, bare, _ = _played(tmp_path, base, annotate=False)
         _, marked, _ = _played(tmp_path, base, annotate=True)
@@ -120,8 +119,8 @@ def test_annotation_does_not_change_the_game(tmp_path):
 
 
 def test_the_strips_read_what_play_game_computed(tmp_path, monkeypatch):
-    import muzero_lite.acting as acting
-    from muzero_lite.networks import UniformModel
+    import muzero_lite.processes.acting as acting
+    from muzero_lite.algorithm.networks import UniformModel
     seen = []
     real = acting.annotate
     monkeypatch.setattr(acting, "annotate", lambda frame, ann: seen.append(ann) or real(frame, ann))

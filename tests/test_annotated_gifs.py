@@ -9,13 +9,13 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from muzero_lite.checkpoints import save_checkpoint
+from muzero_lite.algorithm.networks import build_networks
 from muzero_lite.config import config_from_dict
-from muzero_lite.envs import game_spec, make_env
-from muzero_lite.evaluate import run_eval
-from muzero_lite.mario_actions import action_names, action_sets
-from muzero_lite.networks import build_networks
-from muzero_lite.runfolder import prune_gifs
+from muzero_lite.data.checkpoints import save_checkpoint
+from muzero_lite.data.runfolder import prune_gifs
+from muzero_lite.envs.make import game_spec, make_env
+from muzero_lite.envs.mario_actions import action_names, action_sets
+from muzero_lite.processes.evaluate import run_eval
 
 
 @pytest.mark.parametrize("name", ["complex", "simple", "right_only"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from muzero_lite.atomic import atomic_write, atomic_write_bytes, is_temp
+from muzero_lite.data.atomic import atomic_write, atomic_write_bytes, is_temp
 
 
 def test_atomic_write_gives_the_mode_open_would(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from muzero_lite.augment import random_shift, shift
+from muzero_lite.algorithm.augment import random_shift, shift
 
 
 def test_shift_crops_the_edge_padded_image_at_the_offsets():

@@ -6,24 +6,24 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import curves  # noqa: E402
 import learn_cartpole  # noqa: E402
 from common import parent_pids, status_kb, stuck, write_run_config  # noqa: E402
+from curves import summarise  # noqa: E402
 from eval_checkpoints import replay_average  # noqa: E402
 from greedy_rules import greedy_scores  # noqa: E402
-from curves import summarise  # noqa: E402
-from muzero_lite.checkpoints import checkpoint_at  # noqa: E402
-from muzero_lite.config import load_config  # noqa: E402
-from muzero_lite.evaluate import evaluate  # noqa: E402
-from muzero_lite.networks import UniformModel  # noqa: E402
-from muzero_lite.search import normalise_q, softmax  # noqa: E402
-from muzero_lite.types import SearchResult  # noqa: E402
 from search_at_stalls import stall_positions  # noqa: E402
 from selfplay_diagnostics import Game, stall_actions, stop_bands, value_error  # noqa: E402
+
+from muzero_lite.algorithm.networks import UniformModel  # noqa: E402
+from muzero_lite.algorithm.search import normalise_q, softmax  # noqa: E402
+from muzero_lite.algorithm.types import SearchResult  # noqa: E402
+from muzero_lite.config import load_config  # noqa: E402
+from muzero_lite.data.checkpoints import checkpoint_at  # noqa: E402
+from muzero_lite.processes.evaluate import evaluate  # noqa: E402
 
 
 def test_value_error_of_an_ended_game():
@@ -147,10 +147,11 @@ def test_cartpole_eval_stops_once_the_target_is_out_of_reach(monkeypatch):
 
 def test_overworld_benchmark_plays_every_level_and_marks_the_held_out_ones(tmp_path):
     from learn_overworld import evaluate_levels, level_table
-    from muzero_lite.checkpoints import curve_checkpoint_path, save_checkpoint
+
+    from muzero_lite.algorithm.networks import build_networks
     from muzero_lite.config import config_from_dict
-    from muzero_lite.envs import game_spec
-    from muzero_lite.networks import build_networks
+    from muzero_lite.data.checkpoints import curve_checkpoint_path, save_checkpoint
+    from muzero_lite.envs.make import game_spec
     run = tmp_path / "seed0"
     run.mkdir()
     data = {"env": {"levels": ["1-1"], "held_out_levels": ["1-2"], "max_moves": 5}, "selfplay": {"envs": 1}}
@@ -183,6 +184,7 @@ def _ended(proc) -> bool:
 
 def test_a_stopped_eval_pool_does_not_play_its_queue():
     import time
+
     from common import process_pool
     start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):

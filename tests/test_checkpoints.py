@@ -1,10 +1,15 @@
+import pytest
 import torch
 
-from muzero_lite.checkpoints import (CheckpointError, checkpoint_name, list_checkpoints, load_checkpoint,
-                                     newest_checkpoint, save_checkpoint)
 from muzero_lite.config import config_from_dict
-
-import pytest
+from muzero_lite.data.checkpoints import (
+    CheckpointError,
+    checkpoint_name,
+    list_checkpoints,
+    load_checkpoint,
+    newest_checkpoint,
+    save_checkpoint,
+)
 
 CFG = config_from_dict({"env": {"id": "CartPole-v1"}, "network": {"kind": "mlp"}})
 

@@ -4,16 +4,15 @@ import io
 
 import numpy as np
 import pytest
+from conftest import cli, write_config
 
 from muzero_lite import __version__
-from muzero_lite.checkpoints import list_checkpoints
 from muzero_lite.cli import main
 from muzero_lite.config import load_config
-from muzero_lite.gamefile import list_game_files, read_game
-from muzero_lite.gifs import gif_path_for
-from muzero_lite.selfplay import run_selfplay
-
-from conftest import cli, write_config
+from muzero_lite.data.checkpoints import list_checkpoints
+from muzero_lite.data.gamefile import list_game_files, read_game
+from muzero_lite.processes.selfplay import run_selfplay
+from muzero_lite.reporting.gifs import gif_path_for
 
 
 def test_cartpole_selfplay_train_selfplay(tmp_path, tiny_cartpole):
@@ -75,7 +74,7 @@ def test_version(capsys):
 
 
 def test_plot_of_a_folder_without_csvs_is_one_line(tmp_path, capsys):
-    pytest.importorskip("muzero_lite.plot")
+    pytest.importorskip("muzero_lite.reporting.plot")
     assert main(["plot", "--run-dir", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("muzero-lite: plot") and len(err.splitlines()) == 1

@@ -8,16 +8,15 @@ import os
 import time
 
 import pytest
-
-from muzero_lite.atomic import is_temp
-from muzero_lite.checkpoints import list_checkpoints
-from muzero_lite.config import load_config
-from muzero_lite.gamefile import game_bytes, list_game_files, read_game
-from muzero_lite.gifs import gif_path_for
-from muzero_lite.runfolder import RunPaths
-
 from conftest import TINY_CARTPOLE, write_config
 from hostile import make_record, valid_members, write_pickled_member
+
+from muzero_lite.config import load_config
+from muzero_lite.data.atomic import is_temp
+from muzero_lite.data.checkpoints import list_checkpoints
+from muzero_lite.data.gamefile import game_bytes, list_game_files, read_game
+from muzero_lite.data.runfolder import RunPaths
+from muzero_lite.reporting.gifs import gif_path_for
 
 # before Ray starts: bind to 127.0.0.1 only (Ray 2.60 otherwise takes the machine's address), send nothing out
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
@@ -25,8 +24,8 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from muzero_lite.cluster import GameIntake, RaySelfplay  # noqa: E402
-from muzero_lite.run import run_all  # noqa: E402
+from muzero_lite.processes.cluster import GameIntake, RaySelfplay  # noqa: E402
+from muzero_lite.processes.run import run_all  # noqa: E402
 
 
 def _cfg(tmp_path, **train):
@@ -167,6 +166,7 @@ def test_run_with_ray_actors_trains_and_writes_the_same_run_folder(cluster, tmp_
 
 def test_run_ray_without_ray_installed_is_one_line(tmp_path, monkeypatch, capsys):
     import builtins
+
     from muzero_lite.cli import main
     real = builtins.__import__
 

@@ -3,12 +3,17 @@ import dataclasses
 
 import pytest
 import yaml
+from conftest import ROOT, cli
 
 from muzero_lite.cli import main
-from muzero_lite.config import (ConfigError, config_from_dict, load_config, model_digest, save_resolved_config,
-                                temperature_at)
-
-from conftest import ROOT, cli
+from muzero_lite.config import (
+    ConfigError,
+    config_from_dict,
+    load_config,
+    model_digest,
+    save_resolved_config,
+    temperature_at,
+)
 
 BAD = [
     # (yaml text, words the message must contain)

@@ -5,8 +5,8 @@ import io
 import pytest
 import torch
 
-from muzero_lite.checkpoints import list_checkpoints, load_checkpoint
-from muzero_lite.trainer import run_trainer
+from muzero_lite.data.checkpoints import list_checkpoints, load_checkpoint
+from muzero_lite.processes.trainer import run_trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -22,12 +22,12 @@ def test_cuda_trainer_steps_and_its_checkpoint_loads_on_cpu(tmp_path):
     payload = load_checkpoint(list_checkpoints(run / "checkpoints")[0][1])
     tensors = list(payload["networks"].values())
     assert all(t.device.type == "cpu" and torch.isfinite(t).all() for t in tensors if torch.is_tensor(t))
-    from muzero_lite.selfplay import run_selfplay
+    from muzero_lite.processes.selfplay import run_selfplay
     assert run_selfplay(cfg, run, games=1, out=io.StringIO()) == 1
 
 
 def _games(run) -> dict:
-    from muzero_lite.gamefile import list_game_files, read_game
+    from muzero_lite.data.gamefile import list_game_files, read_game
     return {r.meta["game_number"]: r for r in map(read_game, list_game_files(run / "games"))}
 
 
@@ -38,11 +38,12 @@ def test_selfplay_on_cuda_plays_the_games_the_cpu_plays(tmp_path, monkeypatch, e
     rounding flip a sampled move and the emulator then plays another game, the search at each of the
     CPU games' positions agrees (`_search_agrees`)."""
     from conftest import write_config
-    from muzero_lite.checkpoints import save_checkpoint
+
+    from muzero_lite.algorithm.networks import build_networks
     from muzero_lite.config import load_config
-    from muzero_lite.envs import game_spec
-    from muzero_lite.networks import build_networks
-    from muzero_lite.selfplay import run_selfplay
+    from muzero_lite.data.checkpoints import save_checkpoint
+    from muzero_lite.envs.make import game_spec
+    from muzero_lite.processes.selfplay import run_selfplay
     extra = {"network": {"channels": 8}} if env == "mario" else {}
     cfgs = {d: load_config(write_config(tmp_path, env, env={"max_moves": 60},
                                         selfplay={"random_games": 0, "envs": 3, "device": d, "gif_every": 0},
@@ -74,7 +75,7 @@ def test_selfplay_on_cuda_plays_the_games_the_cpu_plays(tmp_path, monkeypatch, e
 
 def _count_device_calls(monkeypatch) -> list:
     """Each batch size DeviceModel.initial_inference is called with, from now on."""
-    from muzero_lite.networks import DeviceModel
+    from muzero_lite.algorithm.networks import DeviceModel
     calls, original = [], DeviceModel.initial_inference
     monkeypatch.setattr(DeviceModel, "initial_inference", lambda self, obs: calls.append(obs.shape[0]) or original(self, obs))
     return calls
@@ -85,10 +86,12 @@ def _search_agrees(cfg, net, games) -> None:
     (within 1% of the row's largest |Q| + 1: cuDNN convolutions run in TF32 by default, 0.4% seen on
     an H200 with these perturbed weights) and, at >= 99% of positions without a near-tie, its best action."""
     import copy
+
     import numpy as np
-    from muzero_lite.networks import DeviceModel
-    from muzero_lite.observations import stack_observations
-    from muzero_lite.search import truncated_search
+
+    from muzero_lite.algorithm.networks import DeviceModel
+    from muzero_lite.algorithm.observations import stack_observations
+    from muzero_lite.algorithm.search import truncated_search
     s = cfg.search
     kw = dict(root_actions=s.root_actions, search_depth=s.search_depth, discount=cfg.env.discount, q_rule=s.q_rule)
     gpu = DeviceModel(copy.deepcopy(net).to("cuda"), torch.device("cuda"))
@@ -110,8 +113,10 @@ def _search_agrees(cfg, net, games) -> None:
 def test_eval_on_cuda(tmp_path, monkeypatch):
     """muzero-lite eval with selfplay.device cuda plays its greedy games on the GPU and writes its table."""
     import dataclasses
+
     from test_metrics import add_game, tiny_config
-    from muzero_lite.evaluate import run_eval
+
+    from muzero_lite.processes.evaluate import run_eval
     cfg = tiny_config(tmp_path)
     cfg = dataclasses.replace(cfg, selfplay=dataclasses.replace(cfg.selfplay, device="cuda"))
     run = tmp_path / "run"

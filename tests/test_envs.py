@@ -7,9 +7,9 @@ import pytest
 from gymnasium import spaces
 
 from muzero_lite.config import config_from_dict
-from muzero_lite.env_base import check_action
-from muzero_lite.envs import game_spec, make_env
-from muzero_lite.framing import ImageFramer, pool_frames, resize_frame
+from muzero_lite.envs.base import check_action
+from muzero_lite.envs.framing import ImageFramer, pool_frames, resize_frame
+from muzero_lite.envs.make import game_spec, make_env
 
 PIXELS_ID = "MuzeroLiteTest/Pixels-v0"
 

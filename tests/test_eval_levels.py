@@ -4,16 +4,15 @@ recorded in eval_metrics.csv and TensorBoard under a clean tag."""
 import io
 
 import pytest
-
-from muzero_lite import mario
-from muzero_lite.checkpoints import save_checkpoint
-from muzero_lite.config import ConfigError, config_from_dict
-from muzero_lite.envs import game_spec
-from muzero_lite.evaluate import _levels, row_name, run_eval
-from muzero_lite.metrics import read_rows, tb_name
-from muzero_lite.networks import build_networks
-
 from test_metrics import scalars
+
+from muzero_lite.algorithm.networks import build_networks
+from muzero_lite.config import ConfigError, config_from_dict
+from muzero_lite.data.checkpoints import save_checkpoint
+from muzero_lite.envs import mario_emulator as mario
+from muzero_lite.envs.make import game_spec
+from muzero_lite.processes.evaluate import _levels, row_name, run_eval
+from muzero_lite.reporting.metrics import read_rows, tb_name
 
 
 def _cfg(**env):

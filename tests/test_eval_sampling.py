@@ -4,12 +4,11 @@ import dataclasses
 
 import numpy as np
 import torch
-
-from muzero_lite.config import load_config
-from muzero_lite.evaluate import evaluate
-from muzero_lite.networks import UniformModel
-
 from conftest import ROOT
+
+from muzero_lite.algorithm.networks import UniformModel
+from muzero_lite.config import load_config
+from muzero_lite.processes.evaluate import evaluate
 
 
 class PreferModel(UniformModel):

@@ -11,13 +11,19 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from hostile import A, make_record, meta_array, save_members, valid_members, write_pickled_member, write_zero_frames_npz
 
-from muzero_lite.gamefile import (GameFileError, game_bytes, list_game_files, read_game, read_game_bytes, summarize,
-                                  write_game, write_game_bytes)
-from muzero_lite.types import GAME_FORMAT_VERSION
-
-from hostile import (A, make_record, meta_array, save_members, valid_members, write_pickled_member,
-                     write_zero_frames_npz)
+from muzero_lite.algorithm.types import GAME_FORMAT_VERSION
+from muzero_lite.data.gamefile import (
+    GameFileError,
+    game_bytes,
+    list_game_files,
+    read_game,
+    read_game_bytes,
+    summarize,
+    write_game,
+    write_game_bytes,
+)
 
 
 def expect_error(path: Path, word: str, **kw) -> GameFileError:

@@ -7,7 +7,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from muzero_lite.gifs import gif_path_for, write_gif
+from muzero_lite.reporting.gifs import gif_path_for, write_gif
 
 
 def make_frames(n: int, h: int, w: int) -> np.ndarray:
@@ -69,7 +69,7 @@ def test_gif_path_for() -> None:
 
 
 def test_gif_frame_shrinks_wide_captures_once_and_for_all():
-    from muzero_lite.gifs import gif_frame
+    from muzero_lite.reporting.gifs import gif_frame
     frame = np.zeros((400, 600, 3), np.uint8)          # a CartPole render
     frame[100:300, 200:400] = (200, 30, 40)
     small = gif_frame(frame)
@@ -80,7 +80,8 @@ def test_gif_frame_shrinks_wide_captures_once_and_for_all():
 
 def test_palette_at_capture_writes_what_pillow_writes_from_colour_frames(tmp_path: Path) -> None:
     from PIL import Image
-    from muzero_lite.gifs import gif_frame
+
+    from muzero_lite.reporting.gifs import gif_frame
     frames = make_frames(4, 20, 30)
     write_gif(tmp_path / "a.gif", [gif_frame(f) for f in frames], fps=10)
     colour = [Image.fromarray(f) for f in frames]          # Pillow's writer picks the palette itself
@@ -103,13 +104,13 @@ def test_frames_of_different_sizes_rejected(tmp_path: Path) -> None:
 
 
 def _hand_made():
-    from muzero_lite.gifs import Annotation
+    from muzero_lite.reporting.gifs import Annotation
     return Annotation(12, "right+A+B", searched=[("right", 1.1), ("right+A+B", 1.234), ("right+A", 0.98)],
                       chosen=1, value=0.75, reward=0.5, x=434, flag=False)
 
 
 def test_strip_text_names_the_action_and_marks_the_chosen_q() -> None:
-    from muzero_lite.gifs import strip_cols, strip_text
+    from muzero_lite.reporting.gifs import strip_cols, strip_text
     lines = strip_text(_hand_made(), strip_cols(256))
     text = "\n".join(lines)
     assert lines[0].startswith("move 12: right+A+B") and "x 434 flag no" in text
@@ -121,20 +122,28 @@ def test_strip_text_names_the_action_and_marks_the_chosen_q() -> None:
 
 
 def test_strip_text_without_a_search_shows_what_is_known() -> None:
-    from muzero_lite.gifs import Annotation, strip_text
+    from muzero_lite.reporting.gifs import Annotation, strip_text
     assert strip_text(Annotation(3, "NOOP", note="no-op start", reward=0.0, x=40, flag=False), 42) == [
         "move 3: NOOP  (no-op start)  x 40 flag no", "reward +0.00"]
     assert strip_text(Annotation(60, note="time limit", total=-5.2), 42) == ["end after 60 moves  (time limit)", "return -5.20"]
 
 
 def test_the_strip_font_is_legible_at_gif_size() -> None:
-    from muzero_lite.gifs import line_height, strip_cols
+    from muzero_lite.reporting.gifs import line_height, strip_cols
     assert line_height() >= 10                                   # the 6 x 11 px bitmap font, unscaled
     assert strip_cols(256) >= 40 and strip_cols(150) >= 23       # a Mario and a CartPole frame
 
 
 def test_annotate_puts_a_strip_of_text_under_the_frame() -> None:
-    from muzero_lite.gifs import STRIP_BG, STRIP_CHOSEN, annotate, gif_frame, strip_cols, strip_height, strip_rows
+    from muzero_lite.reporting.gifs import (
+        STRIP_BG,
+        STRIP_CHOSEN,
+        annotate,
+        gif_frame,
+        strip_cols,
+        strip_height,
+        strip_rows,
+    )
     frame = make_frames(1, 240, 256)[0]
     out = annotate(frame, _hand_made())
     rows = len(strip_rows(_hand_made(), strip_cols(256)))
@@ -147,7 +156,7 @@ def test_annotate_puts_a_strip_of_text_under_the_frame() -> None:
 
 
 def test_same_height_pads_shorter_strips_with_their_background() -> None:
-    from muzero_lite.gifs import Annotation, STRIP_BG, annotate, gif_frame, same_height
+    from muzero_lite.reporting.gifs import STRIP_BG, Annotation, annotate, gif_frame, same_height
     frames = same_height([gif_frame(annotate(make_frames(1, 40, 64)[0], a)) for a in (_hand_made(), Annotation(2, "A"))])
     assert frames[0].size == frames[1].size
     short = annotate(make_frames(1, 40, 64)[0], Annotation(2, "A"))

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from muzero_lite.checkpoints import eval_weights, newest_checkpoint, save_checkpoint
+from muzero_lite.algorithm.learner import Learner, ema_decay, ema_update
+from muzero_lite.algorithm.losses import scale_gradient, soft_ce
+from muzero_lite.algorithm.networks import MuZeroNetworks
+from muzero_lite.algorithm.types import Batch
 from muzero_lite.config import NetworkConfig, TrainConfig, config_from_dict
-from muzero_lite.learner import Learner, ema_decay, ema_update
-from muzero_lite.losses import scale_gradient, soft_ce
-from muzero_lite.networks import MuZeroNetworks
-from muzero_lite.types import Batch
+from muzero_lite.data.checkpoints import eval_weights, newest_checkpoint, save_checkpoint
 
 B, K, A, O = 16, 3, 4, 5
 
@@ -187,7 +187,7 @@ def priorities_close(a: np.ndarray, b: np.ndarray) -> bool:
 def test_bf16_auto_follows_the_cpu_flags(tmp_path, monkeypatch):
     """train.bf16 auto: on where the CPU has AVX-512 BF16 or AMX (flags read from /proc/cpuinfo's form),
     off elsewhere and for mlp networks; true and false are kept whatever the CPU."""
-    from muzero_lite import networks
+    from muzero_lite.algorithm import networks
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n\nprocessor\t: 1\n")
     assert "avx512_bf16" in networks.cpu_flags(str(info)) and "fpu" in networks.cpu_flags(str(info))

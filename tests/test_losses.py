@@ -1,4 +1,4 @@
-"""muzero_lite.losses against numbers worked out by hand.
+"""muzero_lite.algorithm.losses against numbers worked out by hand.
 
 Conventions of the arithmetic below: c_0 = 1 and c_k = 1/K for the recurrent steps; with support
 size 1 the bins are the integers -1, 0, 1 (S = 3) and a scalar target 0 is all on the middle bin,
@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from muzero_lite.losses import Predictions, Targets, consistency_loss, exploration_loss, muzero_loss
+from muzero_lite.algorithm.losses import Predictions, Targets, consistency_loss, exploration_loss, muzero_loss
 
 LN2, LN3 = math.log(2), math.log(3)
 

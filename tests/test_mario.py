@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from muzero_lite import mario
 from muzero_lite.config import RewardConfig, config_from_dict
-from muzero_lite.envs import make_env
+from muzero_lite.envs import mario_emulator as mario
+from muzero_lite.envs.make import make_env
 
 INFO_KEYS = {"moves", "terminated", "truncated", "x_pos", "flag", "level", "time", "coins", "life"}
 RIGHT = 1  # COMPLEX_MOVEMENT[1] == ["right"]

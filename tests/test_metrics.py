@@ -12,16 +12,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, TINY_CARTPOLE, write_config
+from hostile import make_record
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from muzero_lite.config import Config, load_config
-from muzero_lite.gamefile import write_game
-from muzero_lite.metrics import (EVAL_FIELDS, SELFPLAY_FIELDS, TRAIN_FIELDS, CsvLog, env_moves_at, game_figures,
-                                 log_eval, read_rows)
-from muzero_lite.trainer import run_trainer
-
-from conftest import ROOT, TINY_CARTPOLE, write_config
-from hostile import make_record
+from muzero_lite.data.gamefile import write_game
+from muzero_lite.processes.trainer import run_trainer
+from muzero_lite.reporting.metrics import (
+    EVAL_FIELDS,
+    SELFPLAY_FIELDS,
+    TRAIN_FIELDS,
+    CsvLog,
+    env_moves_at,
+    game_figures,
+    log_eval,
+    read_rows,
+)
 
 TRAIN_TAGS = {"train/loss", "train/weighted_loss", "train/value_loss", "train/reward_loss", "train/policy_loss",
               "train/exploration_loss", "train/lr", "train/replay_ratio", "train/samples_per_s", "train/step",

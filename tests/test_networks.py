@@ -3,9 +3,9 @@ import dataclasses
 import pytest
 import torch
 
+from muzero_lite.algorithm.networks import MuZeroNetworks, UniformModel, scale_hidden
+from muzero_lite.algorithm.search import truncated_search
 from muzero_lite.config import NetworkConfig
-from muzero_lite.networks import MuZeroNetworks, UniformModel, scale_hidden
-from muzero_lite.search import truncated_search
 
 
 def test_scale_hidden_per_sample():
@@ -56,7 +56,7 @@ def test_uniform_model_searches_to_uniform_policy():
 
 
 def test_configure_torch_flushes_denormals():
-    from muzero_lite.networks import configure_torch
+    from muzero_lite.algorithm.networks import configure_torch
     configure_torch()
     tiny = torch.tensor([1e-39], dtype=torch.float32)        # subnormal in float32
     assert (tiny * 1.0).item() == 0.0

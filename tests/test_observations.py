@@ -1,7 +1,7 @@
 """Network inputs stacked from stored frames and actions, against hand-written cases."""
 import numpy as np
 
-from muzero_lite.observations import stack_observations
+from muzero_lite.algorithm.observations import stack_observations
 
 
 def test_image_stack_by_hand():

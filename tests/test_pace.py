@@ -11,12 +11,11 @@ import threading
 import time
 
 import pytest
-
-from muzero_lite.checkpoints import list_checkpoints, list_curve_checkpoints, load_checkpoint
-from muzero_lite.trainer import run_trainer
-from muzero_lite.pace import PACE_FILE, STALE_S, PaceReader, PaceWriter, read_pace, selfplay_waits, trainer_ahead
-
 from conftest import ROOT, TINY_CARTPOLE, write_config
+
+from muzero_lite.data.checkpoints import list_checkpoints, list_curve_checkpoints, load_checkpoint
+from muzero_lite.data.pace import PACE_FILE, STALE_S, PaceReader, PaceWriter, read_pace, selfplay_waits, trainer_ahead
+from muzero_lite.processes.trainer import run_trainer
 
 
 def test_trainer_ahead_once_it_has_trained_its_share():

@@ -6,11 +6,10 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-
-from muzero_lite.metrics import log_eval
-from muzero_lite.plot import PlotError, moving_average, run_plot
-
 from test_metrics import recorded_run
+
+from muzero_lite.reporting.metrics import log_eval
+from muzero_lite.reporting.plot import PlotError, moving_average, run_plot
 
 
 def _png(path) -> Image.Image:

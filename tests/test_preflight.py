@@ -5,13 +5,12 @@ import gymnasium
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
-from muzero_lite import preflight
 from muzero_lite.cli import main
 from muzero_lite.config import ConfigError, config_from_dict, load_config
-from muzero_lite.preflight import check_runnable
-
-from conftest import ROOT
+from muzero_lite.processes import preflight
+from muzero_lite.processes.preflight import check_runnable
 
 IMAGE_ENV = "MuzeroLiteTestImage-v0"
 
@@ -154,7 +153,7 @@ def test_cuda_passes_where_torch_has_it(monkeypatch):
 def test_env_that_cannot_be_made_is_a_config_error(monkeypatch):
     def broken(cfg):
         raise RuntimeError("needs box2d\nsecond line")
-    monkeypatch.setattr("muzero_lite.envs.game_spec", broken)
+    monkeypatch.setattr("muzero_lite.envs.make.game_spec", broken)
     with pytest.raises(ConfigError, match=r"^c.yaml: env.id = 'CartPole-v1': the env cannot be made "
                                           r"\(RuntimeError: needs box2d\)$"):
         check_runnable(config_from_dict({"env": {"id": "CartPole-v1"}, "network": {"kind": "mlp"}}), "c.yaml")

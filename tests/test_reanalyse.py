@@ -2,16 +2,15 @@
 import numpy as np
 import pytest
 import torch
-
-from muzero_lite.acting import search
-from muzero_lite.config import load_config
-from muzero_lite.envs import game_spec
-from muzero_lite.networks import build_networks
-from muzero_lite.reanalyse import reanalysed
-from muzero_lite.replay import ReplayBuffer, ReplaySettings
-from muzero_lite.types import GameRecord
-
 from conftest import ROOT
+
+from muzero_lite.algorithm.networks import build_networks
+from muzero_lite.algorithm.reanalyse import reanalysed
+from muzero_lite.algorithm.types import GameRecord
+from muzero_lite.config import load_config
+from muzero_lite.data.replay import ReplayBuffer, ReplaySettings
+from muzero_lite.envs.make import game_spec
+from muzero_lite.processes.acting import search
 
 K = 3
 

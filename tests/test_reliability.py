@@ -14,24 +14,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from muzero_lite import gameloader, trainer
-from muzero_lite.atomic import is_temp
-from muzero_lite.checkpoints import list_checkpoints, load_checkpoint, newest_checkpoint, save_checkpoint
-from muzero_lite.config import Config, ConfigError, config_from_dict, load_config, save_resolved_config
-from muzero_lite.envs import game_spec
-from muzero_lite.gamefile import list_game_files, read_game, write_game
-from muzero_lite.gifs import gif_path_for
-from muzero_lite.gameloader import GameLoader, max_game_bytes
-from muzero_lite.networks import build_networks
-from muzero_lite.replay import ReplayBuffer, ReplaySettings
-from muzero_lite.runfolder import RunPaths, prune_games, sweep_stale_temps
-from muzero_lite.selfplay import run_selfplay
-from muzero_lite.trainer import run_trainer
-from muzero_lite.types import GAME_FORMAT_VERSION
-
 from conftest import ROOT, TINY_CARTPOLE, cli, write_config
 from hostile import make_record, members_of, meta_array, save_members, write_pickled_member, write_zero_frames_npz
+
+from muzero_lite.algorithm.networks import build_networks
+from muzero_lite.algorithm.types import GAME_FORMAT_VERSION
+from muzero_lite.config import Config, ConfigError, config_from_dict, load_config, save_resolved_config
+from muzero_lite.data import gameloader
+from muzero_lite.data.atomic import is_temp
+from muzero_lite.data.checkpoints import list_checkpoints, load_checkpoint, newest_checkpoint, save_checkpoint
+from muzero_lite.data.gamefile import list_game_files, read_game, write_game
+from muzero_lite.data.gameloader import GameLoader, max_game_bytes
+from muzero_lite.data.replay import ReplayBuffer, ReplaySettings
+from muzero_lite.data.runfolder import RunPaths, prune_games, sweep_stale_temps
+from muzero_lite.envs.make import game_spec
+from muzero_lite.processes import trainer
+from muzero_lite.processes.selfplay import run_selfplay
+from muzero_lite.processes.trainer import run_trainer
+from muzero_lite.reporting.gifs import gif_path_for
 
 OBS, ACTIONS, MOVES = (4,), 2, 30       # CartPole: frames [T, 4] float32, 2 actions; synthetic games of 30 moves
 

@@ -3,11 +3,11 @@ game ring under it (storage, slots and eviction)."""
 import numpy as np
 import pytest
 
-from muzero_lite.game_ring import GameRing
-from muzero_lite.observations import stack_observations
-from muzero_lite.replay import ReplayBuffer, ReplaySettings
-from muzero_lite.targets import value_targets
-from muzero_lite.types import GameRecord
+from muzero_lite.algorithm.observations import stack_observations
+from muzero_lite.algorithm.targets import value_targets
+from muzero_lite.algorithm.types import GameRecord
+from muzero_lite.data.game_ring import GameRing
+from muzero_lite.data.replay import ReplayBuffer, ReplaySettings
 
 
 def make_game(t_len: int, num_actions: int = 3, image: bool = False, seed: int = 0) -> GameRecord:

@@ -7,19 +7,18 @@ import sys
 import time
 
 import pytest
-
-from muzero_lite import run as run_module
-from muzero_lite.atomic import is_temp
-from muzero_lite.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
-from muzero_lite.cli import main
-from muzero_lite.config import config_from_dict
-from muzero_lite.gamefile import list_game_files, write_game
-from muzero_lite.run import ChildLines, run_all
-from muzero_lite.run_status import CsvTail, RunStatus, StatusNumbers, format_status
-from muzero_lite.runfolder import RunPaths
-
 from conftest import ROOT, TINY_CARTPOLE, cli, write_config
 from hostile import make_record
+
+from muzero_lite.cli import main
+from muzero_lite.config import config_from_dict
+from muzero_lite.data.atomic import is_temp
+from muzero_lite.data.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
+from muzero_lite.data.gamefile import list_game_files, write_game
+from muzero_lite.data.runfolder import RunPaths
+from muzero_lite.processes import run as run_module
+from muzero_lite.processes.run import ChildLines, run_all
+from muzero_lite.reporting.run_status import CsvTail, RunStatus, StatusNumbers, format_status
 
 
 def _wait_for(pred, timeout):

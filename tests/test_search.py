@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from muzero_lite.search import completed_q_policy, normalise_q, sample_actions, select_actions, truncated_search
-from muzero_lite.types import InferenceOutput
+from muzero_lite.algorithm.search import (
+    completed_q_policy,
+    normalise_q,
+    sample_actions,
+    select_actions,
+    truncated_search,
+)
+from muzero_lite.algorithm.types import InferenceOutput
 
 REWARD = torch.tensor([1.0, 2.0, 3.0])      # reward of taking action a
 VALUE = torch.tensor([10.0, 20.0, 30.0])    # value of the state after taking action a

@@ -3,15 +3,14 @@ import io
 
 import numpy as np
 import torch
-
-from muzero_lite.checkpoints import save_checkpoint
-from muzero_lite.config import load_config
-from muzero_lite.envs import game_spec
-from muzero_lite.gamefile import list_game_files, read_game
-from muzero_lite.networks import build_networks
-from muzero_lite.selfplay import run_selfplay
-
 from conftest import write_config
+
+from muzero_lite.algorithm.networks import build_networks
+from muzero_lite.config import load_config
+from muzero_lite.data.checkpoints import save_checkpoint
+from muzero_lite.data.gamefile import list_game_files, read_game
+from muzero_lite.envs.make import game_spec
+from muzero_lite.processes.selfplay import run_selfplay
 
 
 def _games_by_number(run) -> dict:

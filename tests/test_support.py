@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from muzero_lite.support import h, h_inverse, logits_to_scalar, scalar_to_two_hot
+from muzero_lite.algorithm.support import h, h_inverse, logits_to_scalar, scalar_to_two_hot
 
 
 def test_h_by_hand():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from muzero_lite.targets import unroll_targets, value_targets
+from muzero_lite.algorithm.targets import unroll_targets, value_targets
 
 # A 4-move game: r_t rewards of moves 0..3, v_t root values, pi_t policies over A = 3 actions.
 R = np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32)

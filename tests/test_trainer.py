@@ -3,12 +3,11 @@ import io
 import re
 
 import pytest
-
-from muzero_lite import gym_env, mario_env
-from muzero_lite.config import load_config
-from muzero_lite.trainer import run_trainer
-
 from conftest import ROOT
+
+from muzero_lite.config import load_config
+from muzero_lite.envs import gym_env, mario_env
+from muzero_lite.processes.trainer import run_trainer
 
 
 @pytest.mark.parametrize("name", ["mario", "cartpole"])
@@ -46,7 +45,7 @@ def test_status_line_loss_is_the_sum_of_its_printed_parts(tmp_path):
     ("cartpole", {"avx512_bf16"}, "bfloat16 forward passes off (auto: float32 for mlp networks)"),
 ])
 def test_the_trainer_says_whether_bfloat16_is_on_and_why(tmp_path, monkeypatch, name, flags, line):
-    from muzero_lite import networks
+    from muzero_lite.algorithm import networks
     monkeypatch.setattr(networks, "cpu_flags", lambda: flags)
     out = io.StringIO()
     assert run_trainer(load_config(ROOT / "configs" / f"{name}.yaml"), tmp_path, steps=0, out=out) == 0

@@ -2,10 +2,13 @@
 
     .venv/bin/python benchmarks/results/options_2026-11-30/count_uniform_moves.py RUN/games [RUN2/games ...]
 """
-import os, sys
+import os
+import sys
 from pathlib import Path
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from muzero_lite.gamefile import list_game_files, read_game
+from muzero_lite.data.gamefile import list_game_files, read_game
+
 for d in sys.argv[1:]:
     files = list_game_files(d)
     rows = []

@@ -1,0 +1,176 @@
+"""One training step of docs/algorithm.md §4: the networks' two optimisers, the unroll, the update.
+
+The learner unrolls the networks K steps from each sample (gradients into each hidden state are
+halved) and hands their outputs to muzero_lite.algorithm.losses: `muzero_loss` is optimised over every
+network except the exploration network, which has its own optimiser and learns `exploration_loss`
+on detached hidden states. Options: image inputs shifted at random (train.augment_shift, `augment`),
+EfficientZero's consistency term (train.consistency_weight, `losses.consistency_loss`). It also keeps
+the eval weights' moving average, makes the new replay priorities and saves / loads its state. No
+files or envs.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+import torch
+
+from ..config import TrainConfig
+from ..data.checkpoints import eval_weights
+from .augment import random_shift
+from .losses import Predictions, Targets, consistency_loss, exploration_loss, muzero_loss, scale_gradient
+from .networks import MuZeroNetworks, use_bf16
+from .support import logits_to_scalar
+from .types import Batch
+
+
+class StepMetrics(NamedTuple):
+    """The losses of one step, for status lines, CSV and TensorBoard.
+
+    value, reward, policy, exploration: batch means of each term (`losses.LossParts`: no importance
+    weights, no mask). consistency: the consistency term's batch mean (`losses.consistency_loss`; 0
+    when train.consistency_weight is 0). unweighted: their total as the main loss combines them, value
+    + reward + policy - exploration_weight * exploration + consistency_weight * consistency. total: the
+    loss that is optimised, importance-weighted and masked, so it differs from `unweighted` (it is
+    smaller when weights are below 1).
+    """
+    value: float
+    reward: float
+    policy: float
+    exploration: float
+    total: float
+    unweighted: float
+    consistency: float = 0.0
+
+
+def ema_decay(half_life: float) -> float:
+    """Per-step decay of an exponential moving average whose weights halve every `half_life` steps."""
+    return 0.5 ** (1.0 / half_life)
+
+
+def ema_init(state: dict, device: Optional[torch.device] = None) -> dict:
+    """A detached copy of a state dict (on `device`, else where it is) to average into."""
+    return {k: v.detach().to(device=device, copy=True) for k, v in state.items()}
+
+
+@torch.no_grad()
+def ema_update(ema: dict, state: dict, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * state for float tensors; other tensors are copied."""
+    for k, v in ema.items():
+        if v.is_floating_point():
+            v.lerp_(state[k], 1.0 - decay)
+        else:
+            v.copy_(state[k])
+
+
+class Learner:
+    """The networks' two optimisers and the training step."""
+
+    def __init__(self, cfg: TrainConfig, networks: MuZeroNetworks, support_size: int, device: torch.device):
+        self.cfg, self.net, self.support_size, self.device = cfg, networks, support_size, device
+        self.main_params = networks.main_parameters()
+        self.explore_params = list(networks.exploration.parameters())
+        # foreach: one fused update over all tensors (torch picks the per-tensor loop on CPU otherwise)
+        self.optimizer = torch.optim.Adam(self.main_params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        self.exploration_optimizer = torch.optim.Adam(self.explore_params, lr=cfg.lr * cfg.exploration_lr_ratio,
+                                                      foreach=True)
+        self.bf16, self.bf16_why = use_bf16(cfg.bf16, device, networks.kind)   # why: for the trainer's first line
+        self.step = 0
+        # eval's weights: every float tensor of the state dict, averaged with decay 0.5 ** (1 / half-life)
+        self.ema = ema_init(networks.state_dict()) if cfg.eval_ema_half_life else None
+
+    def _autocast(self):
+        """The forward passes' context: bfloat16 autocast on this device when train.bf16 resolves to on."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def _tensor(self, x: np.ndarray, dtype=torch.float32) -> torch.Tensor:
+        return torch.as_tensor(x, dtype=dtype, device=self.device)
+
+    def train_step(self, batch: Batch) -> tuple[StepMetrics, np.ndarray]:
+        """One update of both optimisers; returns metrics and new priorities [B, K+1] (|v - z| + eps)."""
+        net, cfg = self.net, self.cfg
+        net.train()
+        obs = random_shift(self._tensor(batch.observations), cfg.augment_shift)   # [B, *input_shape]
+        actions = self._tensor(batch.actions, torch.long)                      # [B, K]
+        b, k_steps = actions.shape
+        steps = k_steps + 1
+        # targets step-major like the unroll below, contiguous like the logits they meet
+        z = self._tensor(batch.target_values).T.contiguous()                   # [K+1, B]
+        mask = torch.ones_like(z) if batch.mask is None else self._tensor(batch.mask).T.contiguous()
+        targets = Targets(values=z,
+                          rewards=self._tensor(batch.target_rewards).T[1:].contiguous(),   # [K, B] (column 0 unused)
+                          policies=self._tensor(batch.target_policies).transpose(0, 1).contiguous(),   # [K+1, B, A]
+                          mask=mask)                                           # [K+1, B]
+
+        # the dynamics are sequential; every head then runs once on all K+1 hidden states
+        with self._autocast():
+            hiddens, reward_logits = [net.represent(obs)], []
+            for k in range(k_steps):
+                h, r = net.dynamics_step(scale_gradient(hiddens[-1], 0.5), actions[:, k])
+                hiddens.append(h)
+                reward_logits.append(r)
+            hidden = torch.cat(hiddens)                                        # [(K+1)B, ...]
+            value_logits, policy_logits = net.predict(hidden)                  # [(K+1)B, S], [(K+1)B, A]
+            exploration_logits = net.exploration(hidden)                       # gradient into policy and hidden
+        value_logits, policy_logits = value_logits.float(), policy_logits.float()   # the losses in float32
+        bins = value_logits.shape[-1]
+        predictions = Predictions(
+            value_logits=value_logits.view(steps, b, bins),
+            reward_logits=torch.stack(reward_logits).float() if k_steps else value_logits.new_zeros(0, b, bins),
+            policy_logits=policy_logits.view(steps, b, -1),
+            exploration_logits=exploration_logits.float().view(steps, b, -1))
+        weights = self._tensor(batch.weights)                                  # [B]
+        loss, parts = muzero_loss(predictions, targets, weights,
+                                  support_size=self.support_size, exploration_weight=cfg.exploration_weight)
+        consistency = torch.zeros((), device=self.device)
+        if cfg.consistency_weight and k_steps:
+            if batch.next_observations is None:
+                raise ValueError("train.consistency_weight > 0 needs batches sampled with next_observations")
+            real = self._tensor(batch.next_observations).transpose(0, 1).flatten(0, 1)   # [K*B, *input] step-major
+            real = random_shift(real, cfg.augment_shift)
+            with torch.no_grad(), self._autocast():
+                real = net.represent(real)                                     # [K*B, ...]
+            term, consistency = consistency_loss(hidden[b:].view(k_steps, b, -1), real.view(k_steps, b, -1),
+                                                 self._tensor(batch.next_mask).T, weights)
+            loss = loss + cfg.consistency_weight * term
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.main_params, cfg.grad_clip)
+        self.optimizer.step()
+
+        # the exploration network learns to predict the policy (both detached: only it moves)
+        with self._autocast():
+            explored = net.exploration(hidden.detach())
+        explore_loss = exploration_loss(predictions.policy_logits, explored.float().view(steps, b, -1))
+        self.exploration_optimizer.zero_grad(set_to_none=True)
+        explore_loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.explore_params, cfg.grad_clip)
+        self.exploration_optimizer.step()
+        self.step += 1
+        if self.ema is not None:
+            ema_update(self.ema, net.state_dict(), ema_decay(cfg.eval_ema_half_life))
+
+        with torch.no_grad():
+            predicted = logits_to_scalar(value_logits).view(steps, b)          # [K+1, B]
+            priorities = ((predicted - z).abs() + cfg.priority_epsilon).T.cpu().numpy()   # [B, K+1]
+            unweighted = (parts.value + parts.reward + parts.policy - cfg.exploration_weight * parts.exploration
+                          + cfg.consistency_weight * consistency)
+            metrics = StepMetrics(*torch.stack([*parts, loss, unweighted, consistency]).tolist())
+        return metrics, priorities
+
+    def state(self) -> dict:
+        """What a checkpoint holds of the learner."""
+        return {"networks": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "exploration_optimizer": self.exploration_optimizer.state_dict(), "step": self.step,
+                "eval_networks": self.ema}
+
+    def load(self, payload: dict) -> None:
+        """Resume from a checkpoint payload: weights, both optimiser states, the step."""
+        self.net.load_state_dict(payload["networks"])
+        if payload.get("optimizer"):
+            self.optimizer.load_state_dict(payload["optimizer"])
+        if payload.get("exploration_optimizer"):
+            self.exploration_optimizer.load_state_dict(payload["exploration_optimizer"])
+        self.step = int(payload["step"])
+        if self.ema is not None:     # a checkpoint made without an average starts one from its weights
+            self.ema = ema_init(eval_weights(payload), self.device)   # loaded on the CPU

@@ -1,0 +1,195 @@
+"""The trainer process: load new game files into replay, train, write checkpoints, report.
+
+It never talks to self-play: games arrive as files in games/, weights leave as checkpoints
+(docs/algorithm.md §1). Its loop is the paper's train_network: wait for enough moves, then sample a
+batch, take one training step, update the sampled positions' priorities, and write a checkpoint
+every checkpoint_interval steps. It trains train.replay_ratio samples per env move loaded, no more,
+and tells self-play through checkpoints/pace.json when it has fallen behind (`pace`); with
+train.curve_every_moves it keeps a checkpoint at every multiple of that many env moves in
+checkpoints/curve/, taken once it has trained the mark's share (ratio x mark samples). It starts no env: the shapes
+come from the config (`envs.game_spec`).
+Beside training it keeps the run's disk in bounds (`runfolder.prune_games`, `sweep_stale_temps`),
+and it is the one writer of the run's figures (`metrics.RunLog`): checkpoints/train_metrics.csv and
+selfplay_metrics.csv (one row per game loaded, from its file's meta) and TensorBoard scalars in
+runs/trainer/, train/ rows at the status interval only so that a step costs no more.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..algorithm.learner import Learner
+from ..algorithm.networks import acting_model, build_networks, configure_torch, pick_device
+from ..algorithm.reanalyse import reanalysed
+from ..algorithm.types import Batch
+from ..config import Config, save_resolved_config
+from ..data.checkpoints import curve_checkpoint_path, list_curve_checkpoints, newest_checkpoint, save_checkpoint
+from ..data.gameloader import GameLoader, max_game_bytes
+from ..data.pace import PaceWriter, trainer_ahead
+from ..data.replay import ReplayBuffer, ReplaySettings
+from ..data.runfolder import RunPaths, prune_games, sigterm_as_interrupt, sweep_stale_temps
+from ..envs.make import game_spec
+from ..reporting.metrics import RunLog, status_line
+
+# a temp file this old was left by a killed writer (a live one renames its temp within seconds)
+STALE_TEMP_S = 600.0
+# seconds between sweeps for stale temp files
+TEMP_SWEEP_INTERVAL_S = 60.0
+
+
+class Intake:
+    """New game files into the buffer, and the upkeep of games/ that goes with each look at it."""
+
+    def __init__(self, cfg: Config, paths: RunPaths, loader: GameLoader, stale_temp_s: float, out):
+        self.cfg, self.paths, self.loader, self.stale_temp_s, self.out = cfg, paths, loader, stale_temp_s, out
+        self.pruned = 0
+        self.last_sweep = 0.0
+
+    def poll(self, now: float) -> None:
+        """Load what is new, delete read game files beyond the retention limits, sweep stale temps."""
+        p = self.cfg.paths
+        self.loader.poll()
+        deleted = prune_games(self.paths.games, p.keep_games, self.loader.seen, p.keep_games_gb)
+        if deleted and not self.pruned:
+            print(f"[train] games/ is over its retention limit (paths.keep_games {p.keep_games}, keep_games_gb "
+                  f"{p.keep_games_gb}): deleting the oldest game files already read or older than the replay "
+                  f"window (0 keeps all)", file=self.out, flush=True)
+        self.pruned += deleted
+        if now - self.last_sweep >= TEMP_SWEEP_INTERVAL_S:
+            sweep_stale_temps(self.paths, self.stale_temp_s, self.out)
+            self.last_sweep = now
+
+
+def _folder_stamp(folder) -> Optional[int]:
+    """The folder's mtime in ns (None if it cannot be read): a cheap look for new files between full polls."""
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
+
+
+def training_batch(buffer: ReplayBuffer, cfg: Config, searcher) -> Batch:
+    """One training step's batch: drawn with what the config's options need (the next inputs for the consistency
+    term and reanalysis, the bootstrap inputs for value reanalysis), then reanalysed with searcher (the learner's
+    networks as an acting model) when train.reanalyze > 0."""
+    t = cfg.train
+    batch = buffer.sample(t.batch_size, t.num_unroll_steps,
+                          next_observations=t.consistency_weight > 0 or t.reanalyze > 0,
+                          bootstrap_observations=t.reanalyze > 0 and t.reanalyze_values)
+    return reanalysed(batch, searcher, cfg, t.reanalyze) if t.reanalyze else batch
+
+
+def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[int] = None,
+                out=sys.stdout, poll_interval: float = 1.0, stale_temp_s: float = STALE_TEMP_S) -> int:
+    """Train until `steps` more steps are done (or forever); returns the final training step.
+
+    stale_temp_s: temp files older than this are deleted from the run's folders (tests pass 0).
+    """
+    t = cfg.train
+    configure_torch(t.threads)
+    paths = RunPaths.of(cfg, run_dir)
+    paths.make()
+    spec = game_spec(cfg.env)
+    device = pick_device(t.device)
+    torch.manual_seed(cfg.seed)
+    learner = Learner(t, build_networks(cfg, spec).to(device), cfg.network.support_size, device)
+    searcher = acting_model(learner.net, device)         # reanalysis' search runs the learner's own weights
+    why = f" ({learner.bf16_why})" if learner.bf16_why else ""
+    print(f"[train] device {device}, bfloat16 forward passes {'on' if learner.bf16 else 'off'}{why}", file=out, flush=True)
+    found = newest_checkpoint(paths.checkpoints, cfg)   # refuses another config's checkpoint ...
+    save_resolved_config(cfg, paths.checkpoints)        # ... before this overwrites its config.yaml
+    if found:
+        learner.load(found[1])
+        print(f"[train] resumed from {found[0].name} at step {learner.step}", file=out, flush=True)
+    buffer = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions,
+                          np.random.default_rng(cfg.seed + learner.step))
+    game_bytes = max_game_bytes(cfg.env.max_moves, spec.frame_shape, spec.frame_dtype, spec.num_actions)
+    log = RunLog(run_dir, paths.checkpoints, paths.games, out)
+    loader = GameLoader(paths.games, buffer, spec.frame_shape, spec.num_actions, out, max_bytes=game_bytes,
+                        on_load=log.game)
+    intake = Intake(cfg, paths, loader, stale_temp_s, out)
+    target = None if steps is None else learner.step + steps
+    saved_step, last_status, last_poll, last_stamp, last_step_at = learner.step, 0.0, 0.0, None, time.time()
+    rate_t0, rate_samples = time.time(), 0
+    pace = PaceWriter(paths.checkpoints, t.replay_ratio, t.pin_replay_ratio)
+    every = t.curve_every_moves
+    if every:              # the next curve point, in env moves: after the newest one kept (a restart fills gaps)
+        kept = list_curve_checkpoints(paths.checkpoints)
+        next_mark: Optional[int] = kept[-1][0] + every if kept else every
+    else:
+        next_mark = None
+    pinned = t.pin_replay_ratio and t.replay_ratio > 0
+    previous = sigterm_as_interrupt()
+
+    def checkpoint(mark: Optional[int] = None) -> None:
+        """Save the learner's state as the checkpoint of its step (and as the curve point `mark`)."""
+        nonlocal saved_step
+        s = learner.state()
+        also = curve_checkpoint_path(paths.checkpoints, mark) if mark is not None else None
+        save_checkpoint(paths.checkpoints, cfg, learner.step, s["networks"], s["optimizer"],
+                        s["exploration_optimizer"], keep=t.keep_checkpoints, eval_networks=s["eval_networks"],
+                        env_moves=log.env_moves, also_as=also)
+        saved_step = learner.step
+
+    try:
+        while target is None or learner.step < target:
+            now = time.time()
+            stamp = _folder_stamp(paths.games)     # a file renamed into games/ changes it: load it at once
+            if now - last_poll >= poll_interval or stamp != last_stamp or buffer.num_moves < t.min_buffer_moves:
+                intake.poll(now)
+                log.polled(buffer.num_games, buffer.num_moves)
+                last_poll, last_stamp = now, stamp
+            samples, moves = learner.step * t.batch_size, log.env_moves      # the run's, across restarts
+            training = buffer.num_moves >= t.min_buffer_moves
+            pace.update(samples, moves, learner.step, training, now)
+            if not training:
+                if now - last_status >= t.status_interval:
+                    print(f"[train] waiting for games: {buffer.num_moves}/{t.min_buffer_moves} moves loaded "
+                          f"({loader.loaded} games, {loader.rejected} rejected)", file=out, flush=True)
+                    last_status = now
+                time.sleep(poll_interval)
+                continue
+            ahead = trainer_ahead(samples, moves, t.replay_ratio)
+            if next_mark is not None and moves >= next_mark and (not pinned or samples >= t.replay_ratio * next_mark):
+                checkpoint(next_mark)           # a curve point: pinned, the trainer has trained the mark's share
+                next_mark = next_mark + every if pinned else (moves // every + 1) * every
+            if ahead:
+                if now - max(last_status, last_step_at) >= t.status_interval:     # no step for that long
+                    print(f"[train] waiting for games: step {learner.step} has trained train.replay_ratio "
+                          f"{t.replay_ratio:g} samples per env move of the {moves} loaded", file=out, flush=True)
+                    last_status = now
+                time.sleep(0.05)      # self-play is behind: wait for new games instead of overfitting
+                continue
+            last_step_at = now
+            batch = training_batch(buffer, cfg, searcher)
+            metrics, priorities = learner.train_step(batch)
+            buffer.update_priorities(batch.game_ids, batch.positions, priorities)
+            rate_samples += t.batch_size
+            if learner.step % t.checkpoint_interval == 0:
+                checkpoint()
+            if now - last_status >= t.status_interval:
+                rate = rate_samples / max(time.time() - rate_t0, 1e-9)
+                rate_t0, rate_samples, last_status = time.time(), 0, now
+                counts = (loader.loaded, buffer.num_moves, loader.rejected)
+                ratio = learner.step * t.batch_size / max(log.env_moves, 1)
+                print(status_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio,
+                                  t.consistency_weight),
+                      file=out, flush=True)
+                log.train(learner.step, metrics, learner.optimizer.param_groups[0]["lr"], buffer.num_games,
+                          buffer.num_moves, loader.rejected, rate, ratio)
+    except KeyboardInterrupt:
+        print(f"[train] interrupted at step {learner.step}", file=out, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        pace.release(time.time())                # self-play need not wait for a trainer that has stopped
+        if learner.step != saved_step:
+            checkpoint()
+        log.close()
+    print(f"[train] stopped at step {learner.step} (checkpoint saved)", file=out, flush=True)
+    return learner.step

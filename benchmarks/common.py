@@ -1,5 +1,5 @@
 """What several benchmark scripts share: the import path, a run folder's networks, the benchmark eval
-protocol, stalled games, column printing, launching and stopping `muzero-lite run`, and reading
+protocol, column printing, launching and stopping `muzero-lite run`, and reading
 processes from /proc.
 
 The eval protocol (`eval_checkpoint`, `eval_loaded`, `eval_random`): EVAL_GAMES greedy games on
@@ -62,17 +62,6 @@ def eval_random(cfg: Config, net: MuZeroNetworks, games: int = EVAL_GAMES) -> di
 def eval_summary(row: dict) -> str:
     """An eval row's Mario figures on one line: mean and max of max-x, and flags."""
     return f"eval mean max-x {row['mean_max_x']:.1f} max {row['max_max_x']} flags {row['flags']}"
-
-
-def stuck(meta: dict) -> bool:
-    """The game was cut by a time limit (not terminated) or ended by env.stall_moves: Mario stood still."""
-    return not meta.get("terminated", True) or bool(meta.get("stalled"))
-
-
-def stall_start(rewards: np.ndarray) -> int:
-    """The first move after the last move with a positive reward (0 if none had one)."""
-    forward = np.nonzero(rewards > 0)[0]
-    return int(forward[-1]) + 1 if len(forward) else 0
 
 
 def print_columns(header: list, rows: list[list]) -> None:

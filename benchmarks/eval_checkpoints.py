@@ -8,7 +8,7 @@ same figures. One line per checkpoint. --newest plays the checkpoint's newest we
 
 --average H replays the run's checkpoints, oldest first from the first one, through an exponential
 moving average with a half-life of H training steps and evaluates the average at each STEP: what
-train.eval_ema_half_life H would have played, for runs made without it (averaged over checkpoints,
+eval.ema_half_life H would have played, for runs made without it (averaged over checkpoints,
 every checkpoint_interval steps, where the trainer averages every step).
 """
 import argparse

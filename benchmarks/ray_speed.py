@@ -106,13 +106,15 @@ def main() -> None:
     ap.add_argument("--actors", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--seconds", type=float, default=300.0)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--envs", type=int, default=None, help="selfplay.envs of every process (default: the config's)")
+    ap.add_argument("--games-in-flight", type=int, default=None,
+                    help="selfplay.games_in_flight of every process (default: the config's)")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ray_speed_cfg_"))
     # uniform networks throughout (no trainer), gifs as the config says
-    envs = {"envs": args.envs} if args.envs else {}
-    cfg_path = write_run_config(args.config, folder, {"selfplay": {"random_games": 10**9, **envs}})
-    print(f"{args.config.name}, selfplay.envs {load_config(cfg_path).selfplay.envs}, windows of {args.seconds:g} s "
+    flight = {"games_in_flight": args.games_in_flight} if args.games_in_flight else {}
+    cfg_path = write_run_config(args.config, folder, {"selfplay": {"random_games": 10**9, **flight}})
+    print(f"{args.config.name}, selfplay.games_in_flight {load_config(cfg_path).selfplay.games_in_flight}, "
+          f"windows of {args.seconds:g} s "
           f"after {WARMUP_S:g} s of warm-up, {args.rounds} round(s)", flush=True)
     rows = []
     for n in args.actors:

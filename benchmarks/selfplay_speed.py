@@ -1,4 +1,4 @@
-"""Self-play moves/s with 1, 2, 4, 8, 16 envs a worker, beside a random agent and the raw emulator.
+"""Self-play moves/s with 1, 2, 4, 8, 16 games in flight a worker, beside a random agent and the raw emulator.
 
 Each round, one after the other on one core: (a) the raw emulator (Mario: nes-py stepped frame_skip
 frames a move with random buttons, no framing), (b) a random agent through the env adapter, and
@@ -7,7 +7,7 @@ weights: the speed does not depend on them; on selfplay.device), the truncated s
 (`acting.play_moves`: one batched search a move). Prints the medians over rounds, the ratio of
 each to the random agent, and each worker's peak memory (VmHWM).
 
-    .venv/bin/python benchmarks/selfplay_speed.py [--config configs/mario.yaml] [--envs 1 2 4 8 16]
+    .venv/bin/python benchmarks/selfplay_speed.py [--config configs/mario.yaml] [--games-in-flight 1 2 4 8 16]
         [--seconds 10] [--rounds 3]
 """
 from __future__ import annotations
@@ -92,7 +92,7 @@ def worker(config: str, n: int, seconds: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(ROOT / "configs" / "mario.yaml"))
-    ap.add_argument("--envs", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    ap.add_argument("--games-in-flight", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)   # run as one worker of N envs
@@ -104,18 +104,18 @@ def main() -> None:
     cfg = load_config(args.config)
     env = make_env(cfg.env, 0)
     rng = np.random.default_rng(0)
-    rand, raw, play, peak = [], [], {n: [] for n in args.envs}, {n: 0.0 for n in args.envs}
+    rand, raw, play, peak = [], [], {n: [] for n in args.games_in_flight}, {n: 0.0 for n in args.games_in_flight}
     for r in range(args.rounds):
         if cfg.env.is_mario:
             raw.append(raw_emulator(cfg, args.seconds, rng))
         rand.append(random_agent(env, args.seconds, rng))
-        for n in args.envs:
+        for n in args.games_in_flight:
             out = subprocess.run([sys.executable, __file__, "--config", args.config, "--worker", str(n),
                                   "--seconds", str(args.seconds)], capture_output=True, text=True, check=True)
             got = json.loads(out.stdout.strip().splitlines()[-1])
             play[n].append(got["moves_per_s"])
             peak[n] = max(peak[n], got["peak_mb"])
-        line = "  ".join(f"{n} envs {play[n][-1]:.1f}" for n in args.envs)
+        line = "  ".join(f"{n} in flight {play[n][-1]:.1f}" for n in args.games_in_flight)
         print(f"round {r}: " + (f"raw emulator {raw[-1]:.1f}  " if raw else "") + f"random {rand[-1]:.1f}  {line} moves/s",
               flush=True)
     env.close()
@@ -127,10 +127,10 @@ def main() -> None:
         print(f"raw emulator ({cfg.env.frame_skip} frames a move, no framing): {np.median(raw):.1f} moves/s; "
               f"the adapter's random agent is {m_rand / np.median(raw):.2f}x of it")
     print(f"random agent through the adapter: {m_rand:.1f} moves/s")
-    print(f"{'envs':>5} {'moves/s':>8} {'x random':>9} {'peak RSS MB':>12}")
-    for n in args.envs:
+    print(f"{'games in flight':>15} {'moves/s':>8} {'x random':>9} {'peak RSS MB':>12}")
+    for n in args.games_in_flight:
         m = float(np.median(play[n]))
-        print(f"{n:5d} {m:8.1f} {m / m_rand:9.2f} {peak[n]:12.0f}")
+        print(f"{n:15d} {m:8.1f} {m / m_rand:9.2f} {peak[n]:12.0f}")
 
 
 if __name__ == "__main__":

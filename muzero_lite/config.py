@@ -125,10 +125,6 @@ class NetworkConfig:
     blocks: int = field(default=1, metadata=_check(_non_negative, "must be >= 0"))
     # conv: side of the square hidden state
     hidden_hw: int = field(default=6, metadata=_check(_positive, "must be > 0"))
-    # conv: 0 = the stem is stride-2 3x3 convs only; p > 0 = its first conv cuts the input into
-    # non-overlapping p x p patches (kernel p, stride p; floor(H/p) x floor(W/p) of them, edge pixels
-    # beyond whole patches unused), then stride-2 3x3 convs as usual
-    patch_size: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
     # mlp: size of the hidden state vector
     latent: int = field(default=64, metadata=_check(_positive, "must be > 0"))
     # width of the fully connected layers of every head (and of the mlp bodies)
@@ -161,16 +157,16 @@ class SearchConfig:
     root_actions: int = field(default=3, metadata=_check(_positive, "must be > 0"))
     # model steps per look-ahead
     search_depth: int = field(default=3, metadata=_check(_positive, "must be > 0"))
-    # "orig": mean(v0, v1, γv2, ...) + Σγ^i r (the original's, as written); "nstep": Σγ^i r + γ^d v_d
-    q_rule: str = field(default="orig", metadata=_one_of("orig", "nstep"))
+    # "mean": mean(v0, v1, γv2, ...) + Σγ^i r (the original's, as written); "nstep": Σγ^i r + γ^d v_d
+    q_rule: str = field(default="mean", metadata=_one_of("mean", "nstep"))
     # which root actions self-play searches: "top" the policy's best root_actions; "sample" its best
     # action plus root_actions-1 drawn from the policy without replacement (evaluation always uses top)
     root_selection: str = field(default="top", metadata=_one_of("top", "sample"))
-    # the policy target stored for training: "orig" min-max normalised Q divided by its sum (actions
+    # the policy target stored for training: "normalised_q" min-max normalised Q divided by its sum (actions
     # not searched get almost nothing); "completed_q" softmax(logits + sigma(completed Q)) as in Gumbel
     # MuZero: the prior's logits raised by each action's rescaled Q, unsearched actions at the
     # prior-weighted mean Q of the searched ones (`search.completed_q_policy`)
-    policy_target: str = field(default="orig", metadata=_one_of("orig", "completed_q"))
+    policy_target: str = field(default="normalised_q", metadata=_one_of("normalised_q", "completed_q"))
     # moves of a game from which the schedule's `late` inverse temperature applies
     late_move: int = field(default=225, metadata=_check(_non_negative, "must be >= 0"))
     # inverse temperature of action sampling by training step
@@ -182,7 +178,7 @@ class SelfplayConfig:
     """Self-play workers."""
     # games a worker plays at once, one per env, moved together with one batched network call a move
     # (Mario: 16 run self-play at ~0.85x a random agent's moves/s, 1 at ~0.56x; benchmarks/selfplay_speed.py)
-    envs: int = field(default=16, metadata=_check(_positive, "must be > 0"))
+    games_in_flight: int = field(default=16, metadata=_check(_positive, "must be > 0"))
     # games played with a uniform network before checkpoints are used
     random_games: int = field(default=20, metadata=_check(_non_negative, "must be >= 0"))
     # write a gif for every k-th game of a worker (1: every game; 0: none); see paths.keep_gifs
@@ -192,16 +188,9 @@ class SelfplayConfig:
     # a strip under each gif frame: move, action, searched actions with their Q, predicted value and
     # reward, Mario's x and the flag (false: the bare screen)
     annotate_gifs: bool = True
-    # eval: up to this many no-op moves (drawn per game) before greedy play starts
-    eval_noop_max: int = field(default=30, metadata=_check(_non_negative, "must be >= 0"))
-    # eval: after the no-op start, each move repeats the previous one with this probability (sticky
-    # actions, Machado et al. 2018, here per move rather than per frame), so that greedy games on a
-    # deterministic emulator are samples, not replays (0: off; Gymnasium envs get distinct starts
-    # from their seeded resets anyway)
-    eval_sticky: float = field(default=0.25, metadata=_check(lambda v: 0 <= v < 1, "must be in [0, 1)"))
     # where self-play and eval run the networks: "cpu", "cuda" or "auto" (cuda when torch sees one).
     # The search and the envs stay on the CPU; on cuda each move's batched network calls (one for
-    # the selfplay.envs games together, then one per search step) run on the GPU
+    # the selfplay.games_in_flight games together, then one per search step) run on the GPU
     device: str = field(default="cpu", metadata=_one_of("cpu", "cuda", "auto"))
 
 
@@ -218,10 +207,6 @@ class TrainConfig:
     lr: float = field(default=1e-3, metadata=_check(_positive, "must be > 0"))
     # Adam weight decay
     weight_decay: float = field(default=1e-4, metadata=_check(_non_negative, "must be >= 0"))
-    # eval plays an exponential moving average of the weights with this half-life in training steps,
-    # kept beside the newest weights in each checkpoint; self-play and training use the newest weights,
-    # whose greedy play swings widely between checkpoints (0: eval plays the newest)
-    eval_ema_half_life: float = field(default=700.0, metadata=_check(_non_negative, "must be >= 0"))
     # the training step's forward passes in bfloat16 (torch.autocast; losses, gradients and weights stay
     # float32): 1.6x the Mario steps/s on a Zen 4 core with AVX-512 BF16 (benchmarks/train_speed.py).
     # auto: on for conv networks where the trainer's device computes bfloat16 natively (a CPU with AVX-512
@@ -235,18 +220,6 @@ class TrainConfig:
     exploration_lr_ratio: float = field(default=0.25, metadata=_check(_positive, "must be > 0"))
     # the main loss subtracts this times the exploration cross-entropy
     exploration_weight: float = field(default=0.0004, metadata=_check(_non_negative, "must be >= 0"))
-    # MuZero Reanalyze, policy targets only: this share of each batch's samples gets fresh target policies
-    # at its unroll steps from the truncated search with the trainer's current weights; 0: off (orig: none)
-    reanalyze: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "must be between 0 and 1"))
-    # with reanalyze: those samples' value targets also bootstrap from a fresh search's root value at t+k+n
-    reanalyze_values: bool = False
-    # DrQ random shift of image inputs in training: pad by this many pixels (edge pixels repeated) and crop
-    # back at a random offset per sample; 0: off (orig: none; DrQ: 4 on 84x84 frames)
-    augment_shift: int = field(default=0, metadata=_check(_non_negative, "must be >= 0"))
-    # weight of the self-supervised consistency loss (EfficientZero): the negative cosine similarity of the
-    # dynamics' k-th hidden state and the representation of the real observation k moves later (no gradient
-    # into that target), k = 1..K, each scaled by 1/K; 0: off (orig: no such loss; EfficientZero: 2)
-    consistency_weight: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
     # replay window: the most recent moves kept; oldest games leave whole (~8 KB a Mario move)
     window_size: int = field(default=50000, metadata=_check(_positive, "must be > 0"))
     # games cut short by a time limit (max_moves, the env's own) bootstrap from their last root value
@@ -283,6 +256,22 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    """Greedy eval games (`muzero-lite eval`, the benchmarks' curves): their starts and the weights they play."""
+    # up to this many no-op moves (drawn per game) before greedy play starts
+    noop_max: int = field(default=30, metadata=_check(_non_negative, "must be >= 0"))
+    # after the no-op start, each move repeats the previous one with this probability (sticky
+    # actions, Machado et al. 2018, here per move rather than per frame), so that greedy games on a
+    # deterministic emulator are samples, not replays (0: off; Gymnasium envs get distinct starts
+    # from their seeded resets anyway)
+    sticky_actions: float = field(default=0.25, metadata=_check(lambda v: 0 <= v < 1, "must be in [0, 1)"))
+    # eval plays an exponential moving average of the weights with this half-life in training steps,
+    # kept beside the newest weights in each checkpoint; self-play and training use the newest weights,
+    # whose greedy play swings widely between checkpoints (0: eval plays the newest)
+    ema_half_life: float = field(default=700.0, metadata=_check(_non_negative, "must be >= 0"))
+
+
+@dataclass(frozen=True)
 class PathsConfig:
     """Folders of the loop, relative to the run directory (the current one unless --run-dir)."""
     games: str = "games"
@@ -308,6 +297,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     selfplay: SelfplayConfig = field(default_factory=SelfplayConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     # seed of every random generator of the run (workers add their index)
     seed: int = 0
@@ -319,11 +309,21 @@ RENAMED_KEYS = {
     "train.discount": "env.discount (a property of the game, used by search and targets)",
     "train.max_replay_ratio": "train.replay_ratio (samples trained per env move; train.pin_replay_ratio false "
                               "makes it a cap only, as max_replay_ratio was)",
+    "selfplay.envs": "selfplay.games_in_flight (games one worker plays at once)",
+    "selfplay.eval_noop_max": "eval.noop_max (the eval section holds the eval settings)",
+    "selfplay.eval_sticky": "eval.sticky_actions (the eval section holds the eval settings)",
+    "train.eval_ema_half_life": "eval.ema_half_life (the eval section holds the eval settings)",
 }
+# Options measured without a win and removed (docs/experiments.md has their tables; git tag
+# notebook-2026-12-05 is the last commit with them): a config that sets one gets a one-line error.
+REMOVED_KEYS = ("network.patch_size", "train.reanalyze", "train.reanalyze_values", "train.augment_shift",
+                "train.consistency_weight")
 # Values of earlier versions, by key: the same one-line error naming the new value.
 RENAMED_VALUES = {
-    ("search.q_rule", "seed"): "orig",
-    ("search.policy_target", "seed"): "orig",
+    ("search.q_rule", "seed"): "mean",
+    ("search.q_rule", "orig"): "mean",
+    ("search.policy_target", "seed"): "normalised_q",
+    ("search.policy_target", "orig"): "normalised_q",
     ("search.root_actions", "top"): "root_actions is now the number of root actions searched; "
                                     "put top in search.root_selection",
     ("search.root_actions", "sample"): "root_actions is now the number of root actions searched; "
@@ -387,6 +387,9 @@ def _build(cls: type, data: dict, prefix: str, src: str) -> Any:
         where = f"{prefix}.{key}" if prefix else str(key)
         if where in RENAMED_KEYS:
             raise ConfigError(f"{src}: {where}: renamed {RENAMED_KEYS[where]}")
+        if where in REMOVED_KEYS:
+            raise ConfigError(f"{src}: {where}: removed, measured without a win (docs/experiments.md); "
+                              f"delete the key")
         if isinstance(value, str) and (where, value) in RENAMED_VALUES:
             now = RENAMED_VALUES[(where, value)]
             why = now if " " in now else f"renamed {now!r}"
@@ -461,19 +464,6 @@ def _validate(cfg: Config, src: str) -> Config:
     if any(t.until is None for t in temps[:-1]):
         raise ConfigError(f"{src}: search.temperature = {cfg.search.temperature!r}: only the last row may have until null")
     search = dataclasses.replace(cfg.search, temperature=temps)
-    if env.is_mario:
-        from .envs.mario_actions import action_count
-        n = action_count(env.action_set)
-        if cfg.search.root_actions > n:
-            raise ConfigError(f"{src}: search.root_actions = {cfg.search.root_actions}: must be <= the {n} actions of action_set {env.action_set!r}")
-    net = cfg.network
-    if net.kind == "conv" and net.patch_size and min(env.frame_size) // net.patch_size < net.hidden_hw:
-        side = min(env.frame_size) // net.patch_size
-        raise ConfigError(f"{src}: network.patch_size = {net.patch_size}: cuts env.frame_size {list(env.frame_size)} "
-                          f"into {side} patches a side, fewer than network.hidden_hw {net.hidden_hw}")
-    if cfg.train.augment_shift and net.kind != "conv":
-        raise ConfigError(f"{src}: train.augment_shift = {cfg.train.augment_shift}: shifts images, "
-                          f"network.kind {net.kind!r} takes vectors (use conv, or 0)")
     if env.is_mario and cfg.network.kind != "conv":
         raise ConfigError(f"{src}: network.kind = {cfg.network.kind!r}: Mario observations are images, use conv")
     return dataclasses.replace(cfg, env=env, search=search)
@@ -535,18 +525,7 @@ def model_digest(cfg: Config) -> str:
     shape = {k: getattr(e, k) for k in ("id", "action_set", "frames_per_move", "frame_size", "grayscale", "stack_moves")}
     if not e.is_mario:
         shape.pop("action_set")
-    network = dataclasses.asdict(cfg.network)
-    if not network["patch_size"]:      # the plain stem leaves it out: its digests predate the option
-        del network["patch_size"]
-    return _digest({"env": shape, "network": network})
-
-
-def save_resolved_config(cfg: Config, folder: str | os.PathLike) -> Path:
-    """Write the resolved config as config.yaml in folder, atomically; returns the path."""
-    from .data.atomic import atomic_write_bytes
-    path = Path(folder) / "config.yaml"
-    atomic_write_bytes(path, config_to_yaml(cfg).encode())
-    return path
+    return _digest({"env": shape, "network": dataclasses.asdict(cfg.network)})
 
 
 def temperature_at(cfg: SearchConfig, training_step: int, move: int) -> float:

@@ -14,7 +14,7 @@ from muzero_lite.processes.acting import Game, play_game, play_games
 from muzero_lite.processes.selfplay import _format_line
 
 
-def _game(tmp_path, root_selection: str, greedy: bool, seed: int = 0, policy_target: str = "orig",
+def _game(tmp_path, root_selection: str, greedy: bool, seed: int = 0, policy_target: str = "normalised_q",
           perturb: bool = False):
     cfg = load_config(write_config(tmp_path, "mario", env={"max_moves": 25},
                                    search={"root_selection": root_selection, "policy_target": policy_target},

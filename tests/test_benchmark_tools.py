@@ -2,7 +2,6 @@
 import os
 import sys
 
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -11,40 +10,14 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import curves  # noqa: E402
 import learn_cartpole  # noqa: E402
-from common import parent_pids, status_kb, stuck, write_run_config  # noqa: E402
+from common import parent_pids, status_kb, write_run_config  # noqa: E402
 from curves import summarise  # noqa: E402
 from eval_checkpoints import replay_average  # noqa: E402
-from greedy_rules import greedy_scores  # noqa: E402
-from search_at_stalls import stall_positions  # noqa: E402
-from selfplay_diagnostics import Game, stall_actions, stop_bands, value_error  # noqa: E402
 
 from muzero_lite.algorithm.networks import UniformModel  # noqa: E402
-from muzero_lite.algorithm.search import normalise_q, softmax  # noqa: E402
-from muzero_lite.algorithm.types import SearchResult  # noqa: E402
 from muzero_lite.config import load_config  # noqa: E402
 from muzero_lite.data.checkpoints import checkpoint_at  # noqa: E402
 from muzero_lite.processes.evaluate import evaluate  # noqa: E402
-
-
-def test_value_error_of_an_ended_game():
-    # returns with discount 0.5: [1 + 0.5 + 0.25, 1 + 0.5, 1] = [1.75, 1.5, 1]
-    err, n = value_error(np.array([1.0, 1.0, 1.0]), np.array([1.0, 1.0, 1.0]), 0.5, ended=True)
-    assert n == 3 and err == pytest.approx(0.75 + 0.5 + 0.0)
-
-
-def test_value_error_skips_positions_whose_return_a_time_limit_hides():
-    # discount 0.5: 0.5^7 < 0.01 <= 0.5^6, so the last 7 positions before a cut are not counted
-    rewards = np.zeros(10)
-    err, n = value_error(np.full(10, 2.0), rewards, 0.5, ended=False)
-    assert n == 3 and err == pytest.approx(6.0)
-
-
-def test_stop_bands_count_ended_and_cut_games_per_band():
-    def game(x, ended, stuck=False):  # stuck: cut by the move limit (not ended) or ended by a stall
-        return Game(1, 0, x, x >= 3161, None, None, 0.0, 0, ended, np.array([3]) if stuck or not ended else None)
-    games = [game(650, True), game(699, False), game(700, True), game(3161, True), game(612, True),
-             game(722, True, stuck=True)]
-    assert stop_bands(games) == [(600, 2, 1), (700, 1, 1), (3100, 1, 0)]
 
 
 def test_summarise_gives_median_and_worst_of_points_every_seed_reached():
@@ -61,49 +34,6 @@ def test_replay_average_by_hand():
     got = [(step, avg["w"].item()) for step, avg in replay_average(iter(snaps), 100.0, {200, 400})]
     assert got == [(200, 0.5), (400, pytest.approx(0.25 * 0.5 + 0.75))]
     assert snaps[0][1]["w"].item() == 0.0                   # the snapshots themselves are not changed
-
-
-def test_stall_actions_follow_the_last_positive_reward():
-    rewards = np.array([0.5, -0.1, 0.2, 0.0, -0.1, 0.0])
-    assert stall_actions(rewards, np.array([1, 2, 3, 4, 5, 6])).tolist() == [4, 5, 6]
-    assert stall_actions(np.zeros(3), np.array([7, 8, 9])).tolist() == [7, 8, 9]   # never moved forward
-
-
-def test_stall_positions_spread_over_the_moves_after_the_last_positive_reward():
-    rewards = np.array([0.5, 0.2, -0.1, 0.0, 0.0, -0.1, 0.0, 0.0, 0.0, 0.0, 0.0])   # stall: moves 2..10
-    assert stall_positions(rewards, 3).tolist() == [2, 6, 10]
-    assert stall_positions(rewards, 20).tolist() == list(range(2, 11))            # no more than there are
-    assert stall_positions(np.array([0.0, -0.1, 0.0]), 2).tolist() == [0, 2]       # never a positive reward
-    assert stall_positions(np.array([0.0, 0.3]), 4).tolist() == []                 # no stall
-
-
-def test_pick_chances_by_hand():
-    # search_at_stalls' pick chances: softmax of a per-row inverse temperature times the normalised Q;
-    # inverse temperature 2 over normalised Q (1, 0.5, 0): weights e^2, e^1, e^0
-    got = softmax(np.array([[2.0], [9.0]]) * np.array([[1.0, 0.5, 0.0], [0.0, 0.0, 0.0]]))
-    e = np.exp([2.0, 1.0, 0.0])
-    assert got[0] == pytest.approx(e / e.sum()) and got[1] == pytest.approx([1 / 3] * 3)
-
-
-def test_stuck_games_are_cut_or_stalled():
-    assert stuck({"terminated": False}) and stuck({"terminated": True, "stalled": True})
-    assert not stuck({"terminated": True, "stalled": False}) and not stuck({"terminated": True})
-
-
-def test_greedy_rules_pick_by_q_by_policy_and_by_their_mix():
-    # top-3 searched (0, 1, 2) with Q 0, 0.6, 1; action 3 unsearched (Q at the minimum, 0)
-    logits = np.array([[4.0, 3.0, 0.0, -5.0]])
-    q = np.array([[0.0, 0.6, 1.0, 0.0]], dtype=np.float32)
-    result = SearchResult(q=q, root_value=q.mean(1), policy=np.full((1, 4), 0.25, dtype=np.float32),
-                          normalised_q=normalise_q(q), searched=np.array([[0, 1, 2]]))
-    assert greedy_scores("q", logits, result).argmax() == 2
-    assert greedy_scores("policy", logits, result).argmax() == 0
-    # mix: logits + 5.1 * Q rescaled to [0, 1] (already is): 4 + 0, 3 + 3.06, 0 + 5.1
-    mix = greedy_scores("mix", logits, result)[0]
-    assert mix.argmax() == 1
-    assert mix[1] / mix[2] == pytest.approx(np.exp(6.06 - 5.1), rel=1e-4)
-    with pytest.raises(ValueError, match="unknown rule 'best'"):
-        greedy_scores("best", logits, result)
 
 
 def test_checkpoint_at_finds_the_step_or_the_newest_and_names_the_folder_otherwise(tmp_path):
@@ -154,7 +84,7 @@ def test_overworld_benchmark_plays_every_level_and_marks_the_held_out_ones(tmp_p
     from muzero_lite.envs.make import game_spec
     run = tmp_path / "seed0"
     run.mkdir()
-    data = {"env": {"levels": ["1-1"], "held_out_levels": ["1-2"], "max_moves": 5}, "selfplay": {"envs": 1}}
+    data = {"env": {"levels": ["1-1"], "held_out_levels": ["1-2"], "max_moves": 5}, "selfplay": {"games_in_flight": 1}}
     (run / "config.yaml").write_text(yaml.safe_dump(data))
     cfg = config_from_dict(data)
     path = save_checkpoint(run / "checkpoints", cfg, 3, build_networks(cfg, game_spec(cfg.env)).state_dict(),

@@ -29,7 +29,7 @@ from muzero_lite.processes.run import run_all  # noqa: E402
 
 
 def _cfg(tmp_path, **train):
-    path = write_config(tmp_path, "cartpole", selfplay={**TINY_CARTPOLE["selfplay"], "envs": 2, "gif_every": 3},
+    path = write_config(tmp_path, "cartpole", selfplay={**TINY_CARTPOLE["selfplay"], "games_in_flight": 2, "gif_every": 3},
                         train={**TINY_CARTPOLE["train"], **train}, env={"max_moves": 60})
     return path, load_config(path)
 

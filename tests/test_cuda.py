@@ -46,7 +46,7 @@ def test_selfplay_on_cuda_plays_the_games_the_cpu_plays(tmp_path, monkeypatch, e
     from muzero_lite.processes.selfplay import run_selfplay
     extra = {"network": {"channels": 8}} if env == "mario" else {}
     cfgs = {d: load_config(write_config(tmp_path, env, env={"max_moves": 60},
-                                        selfplay={"random_games": 0, "envs": 3, "device": d, "gif_every": 0},
+                                        selfplay={"random_games": 0, "games_in_flight": 3, "device": d, "gif_every": 0},
                                         search={"root_selection": "sample"}, **extra)) for d in ("cpu", "cuda")}
     torch.manual_seed(0)
     net = build_networks(cfgs["cpu"], game_spec(cfgs["cpu"].env))

@@ -17,7 +17,7 @@ from muzero_lite.reporting.metrics import read_rows, tb_name
 
 def _cfg(**env):
     return config_from_dict({"env": {"levels": ["1-1"], "held_out_levels": ["1-2"], "max_moves": 6, **env},
-                             "selfplay": {"envs": 1, "eval_noop_max": 0}})
+                             "selfplay": {"games_in_flight": 1}, "eval": {"noop_max": 0}})
 
 
 def test_levels_then_held_out_levels_marked():

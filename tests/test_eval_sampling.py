@@ -43,25 +43,25 @@ class BalanceModel(PreferModel):
         return (obs[:, 2] + 0.5 * obs[:, 3] > 0).long()
 
 
-def _mario(**selfplay):
+def _mario(**eval_settings):
     cfg = load_config(ROOT / "configs" / "mario.yaml")
     return dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, max_moves=25),
-                               selfplay=dataclasses.replace(cfg.selfplay, **{"eval_noop_max": 0, **selfplay}))
+                               eval=dataclasses.replace(cfg.eval, **{"noop_max": 0, **eval_settings}))
 
 
 def test_sticky_actions_make_20_mario_games_20_samples():
     model = NextActionModel(12)
     row = evaluate(_mario(), model, "1-1", 20, np.random.default_rng(0), 0)
-    assert _mario().selfplay.eval_sticky == 0.25 and row["games"] == 20
+    assert _mario().eval.sticky_actions == 0.25 and row["games"] == 20
     assert row["distinct"] >= 18, row
     # without them (and without no-op starts) the emulator replays one game
-    row = evaluate(_mario(eval_sticky=0.0), model, "1-1", 4, np.random.default_rng(0), 0)
+    row = evaluate(_mario(sticky_actions=0.0), model, "1-1", 4, np.random.default_rng(0), 0)
     assert row["distinct"] == 1, row
 
 
 def test_same_seed_same_figures_whether_batched_or_one_at_a_time():
     model = NextActionModel(12)
-    cfg = _mario(eval_noop_max=5)
+    cfg = _mario(noop_max=5)
     one = evaluate(cfg, model, "1-1", 5, np.random.default_rng(7), 0, envs=1)
     batched = evaluate(cfg, model, "1-1", 5, np.random.default_rng(7), 0, envs=5)
     assert one == batched and one["distinct"] >= 4
@@ -72,7 +72,7 @@ def test_same_seed_same_figures_whether_batched_or_one_at_a_time():
 def test_cartpole_eval_games_start_apart():
     cfg = load_config(ROOT / "configs" / "cartpole.yaml")
     cfg = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, max_moves=100))
-    assert cfg.selfplay.eval_sticky == 0
+    assert cfg.eval.sticky_actions == 0
     row = evaluate(cfg, BalanceModel(2), None, 20, np.random.default_rng(0), 0)
     assert row["distinct"] >= 18, row
     assert row["mean_return"] > 50          # the hand policy balances: the games are played, not cut short

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from muzero_lite.algorithm.losses import Predictions, Targets, consistency_loss, exploration_loss, muzero_loss
+from muzero_lite.algorithm.losses import Predictions, Targets, exploration_loss, muzero_loss
 
 LN2, LN3 = math.log(2), math.log(3)
 
@@ -157,25 +157,3 @@ def test_batch_major_targets_are_refused():
     with pytest.raises(ValueError, match="values"):
         muzero_loss(p, tg._replace(values=torch.zeros(3, 2)), t([1.0, 1.0, 1.0]), support_size=1,
                     exploration_weight=0.0)
-
-
-def test_consistency_loss_by_hand():
-    """K=2, B=2, D=2. Step 1: sample 0 points the same way (cos 1), sample 1 at right angles (cos 0);
-    step 2: sample 0 opposite (cos -1, masked out), sample 1 at 45 degrees (cos 1/sqrt 2).
-    L_0 = -(1/2)(1 + 0) = -0.5, L_1 = -(1/2)(0 + 1/sqrt 2); weights [1, 0.5]."""
-    predicted = t([[[2.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [1.0, 1.0]]]).requires_grad_(True)
-    target = t([[[5.0, 0.0], [0.0, 3.0]], [[-1.0, 0.0], [0.0, 7.0]]]).requires_grad_(True)
-    mask = t([[1.0, 1.0], [0.0, 1.0]])
-    total, report = consistency_loss(predicted, target, mask, t([1.0, 0.5]))
-    l0, l1 = -0.5, -0.5 / math.sqrt(2)
-    assert total.item() == approx((l0 + 0.5 * l1) / 2)
-    assert report.item() == approx((l0 + l1) / 2) and not report.requires_grad
-    total.backward()
-    assert target.grad is None                            # the real observation's state is a fixed target
-    assert predicted.grad[1, 0].abs().sum().item() == 0   # the masked step trains nothing
-    assert predicted.grad[0, 1, 1].item() < 0             # sample 1, step 1 turns towards the target's (0, 1)
-
-
-def test_consistency_loss_refuses_mismatched_shapes():
-    with pytest.raises(ValueError, match=r"predicted \(2, 3, 4\) and target \(2, 3, 5\)"):
-        consistency_loss(torch.zeros(2, 3, 4), torch.zeros(2, 3, 5), torch.ones(2, 3), torch.ones(3))

@@ -31,8 +31,7 @@ from muzero_lite.reporting.metrics import (
 )
 
 TRAIN_TAGS = {"train/loss", "train/weighted_loss", "train/value_loss", "train/reward_loss", "train/policy_loss",
-              "train/exploration_loss", "train/lr", "train/replay_ratio", "train/samples_per_s", "train/step",
-              "train/consistency_loss"}
+              "train/exploration_loss", "train/lr", "train/replay_ratio", "train/samples_per_s", "train/step"}
 SELFPLAY_TAGS = {"selfplay/return", "selfplay/max_x", "selfplay/flag", "selfplay/moves", "selfplay/moves_per_s",
                  "selfplay/policy_entropy", "selfplay/search_changed", "selfplay/buffer_games",
                  "selfplay/buffer_moves"}

@@ -1,6 +1,4 @@
-import dataclasses
 
-import pytest
 import torch
 
 from muzero_lite.algorithm.networks import MuZeroNetworks, UniformModel, scale_hidden
@@ -24,19 +22,6 @@ def test_conv_shapes_and_scaling():
     assert nxt.hidden.shape == (3, 8, 6, 6) and nxt.reward.shape == (3,)
     # zero-initialised heads: value 0, reward 0, uniform policy before training
     assert nxt.value.abs().max() < 1e-5 and nxt.reward.abs().max() < 1e-5 and nxt.policy_logits.abs().max() < 1e-6
-
-
-def test_patch_stem_cuts_the_input_into_patches():
-    cfg = NetworkConfig(kind="conv", channels=8, blocks=0, hidden_hw=6, support_size=5, patch_size=4)
-    net = MuZeroNetworks((9, 64, 64), 12, cfg)
-    first = net.representation[0]
-    assert first.kernel_size == (4, 4) and first.stride == (4, 4)
-    # 64 -> 16 by the patches, then one stride-2 conv to 8 (<= 2 * 6), a 3x3 conv and the pool to 6
-    convs = [m for m in net.representation if isinstance(m, torch.nn.Conv2d)]
-    assert [c.stride for c in convs] == [(4, 4), (2, 2), (1, 1)]
-    assert net.initial_inference(torch.rand(2, 9, 64, 64)).hidden.shape == (2, 8, 6, 6)
-    with pytest.raises(ValueError, match="patch_size 16 cuts input 64x64 into 4 patches"):
-        MuZeroNetworks((9, 64, 64), 12, dataclasses.replace(cfg, patch_size=16))
 
 
 def test_mlp_shapes_and_main_parameters_exclude_exploration():

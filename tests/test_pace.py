@@ -114,7 +114,7 @@ def test_the_pinned_ratio_holds_within_5_percent_after_2000_moves(tmp_path, slow
     """From 2,000 moves after the trainer started on, every logged ratio is within 5% of the pinned one,
     whether the worker or the trainer runs a third of the time. (Until the trainer is up, self-play
     runs alone; the trainer then catches up while self-play waits.)"""
-    cfg = write_config(tmp_path, "cartpole", selfplay={**TINY_CARTPOLE["selfplay"], "envs": 2, "gif_every": 0},
+    cfg = write_config(tmp_path, "cartpole", selfplay={**TINY_CARTPOLE["selfplay"], "games_in_flight": 2, "gif_every": 0},
                        train={**TINY_CARTPOLE["train"], "batch_size": BATCH, "replay_ratio": RATIO,
                               "pin_replay_ratio": True, "min_buffer_moves": 200, "curve_every_moves": 1000},
                        env={"max_moves": 20})         # a game adds at most 20 moves at once: 1% of 2,000

@@ -39,8 +39,8 @@ KINDS = {
                       ["network.kind = 'mlp'", IMAGE_ENV, "image observations", "use conv"]),
     "cuda without CUDA": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\ntrain: {device: cuda}\n",
                           ["train.device = 'cuda'", "no CUDA device", "use cpu or auto"]),
-    "more envs than memory": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\nselfplay: {envs: 100000000}\n",
-                              ["selfplay.envs = 100000000", "GiB", "use at most"]),
+    "more envs than memory": ("env: {id: CartPole-v1}\nnetwork: {kind: mlp}\nselfplay: {games_in_flight: 100000000}\n",
+                              ["selfplay.games_in_flight = 100000000", "GiB", "use at most"]),
 }
 
 
@@ -165,6 +165,6 @@ def test_envs_within_memory_pass_and_the_bound_counts_frames_and_gifs(monkeypatc
     # 550 moves of 2 grey 64x64 frames, 550 gif frames of at most 256 x 300, and the env itself
     assert preflight.env_bytes(cfg, spec) == 550 * 2 * 64 * 64 + 550 * 256 * 300 + (16 << 20)
     monkeypatch.setattr(preflight, "available_bytes", lambda: 20 * preflight.env_bytes(cfg, spec))
-    check_runnable(config_from_dict({"selfplay": {"envs": 10}}), "mario.yaml")        # half the memory: fits
-    with pytest.raises(ConfigError, match=r"mario.yaml: selfplay.envs = 11: .* use at most 10$"):
-        check_runnable(config_from_dict({"selfplay": {"envs": 11}}), "mario.yaml")
+    check_runnable(config_from_dict({"selfplay": {"games_in_flight": 10}}), "mario.yaml")        # half the memory: fits
+    with pytest.raises(ConfigError, match=r"mario.yaml: selfplay.games_in_flight = 11: .* use at most 10$"):
+        check_runnable(config_from_dict({"selfplay": {"games_in_flight": 11}}), "mario.yaml")

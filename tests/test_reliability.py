@@ -19,14 +19,14 @@ from hostile import make_record, members_of, meta_array, save_members, write_pic
 
 from muzero_lite.algorithm.networks import build_networks
 from muzero_lite.algorithm.types import GAME_FORMAT_VERSION
-from muzero_lite.config import Config, ConfigError, config_from_dict, load_config, save_resolved_config
+from muzero_lite.config import Config, ConfigError, config_from_dict, load_config
 from muzero_lite.data import gameloader
 from muzero_lite.data.atomic import is_temp
 from muzero_lite.data.checkpoints import list_checkpoints, load_checkpoint, newest_checkpoint, save_checkpoint
 from muzero_lite.data.gamefile import list_game_files, read_game, write_game
 from muzero_lite.data.gameloader import GameLoader, max_game_bytes
 from muzero_lite.data.replay import ReplayBuffer, ReplaySettings
-from muzero_lite.data.runfolder import RunPaths, prune_games, sweep_stale_temps
+from muzero_lite.data.runfolder import RunPaths, prune_games, save_resolved_config, sweep_stale_temps
 from muzero_lite.envs.make import game_spec
 from muzero_lite.processes import trainer
 from muzero_lite.processes.selfplay import run_selfplay
@@ -81,7 +81,7 @@ def _temps(*folders: Path) -> list[Path]:
 
 def test_killed_selfplay_leaves_only_complete_files_and_temps_are_swept(tmp_path):
     # three games in flight in each worker: a kill drops them all, and leaves no partial file
-    cfg_path, cfg = _config(tmp_path, train={"min_buffer_moves": 1}, selfplay={"envs": 3})
+    cfg_path, cfg = _config(tmp_path, train={"min_buffer_moves": 1}, selfplay={"games_in_flight": 3})
     run = tmp_path / "run"
     games, gifs = run / "games", run / "gifs"
     rng = random.Random(0)

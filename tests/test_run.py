@@ -33,7 +33,7 @@ def _wait_for(pred, timeout):
 def test_run_then_sigint_stops_cleanly_then_eval(tmp_path):
     # with an averaged copy of the weights for eval, as configs/mario.yaml
     tiny_cartpole = write_config(tmp_path, "cartpole", selfplay=TINY_CARTPOLE["selfplay"],
-                                 train={**TINY_CARTPOLE["train"], "eval_ema_half_life": 5})
+                                 train=TINY_CARTPOLE["train"], eval={"ema_half_life": 5})
     run = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "-m", "muzero_lite", "run", "--config", str(tiny_cartpole),
                           "--run-dir", str(run), "--workers", "1", "--status-every", "1"], cwd=ROOT,

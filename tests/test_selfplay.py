@@ -29,7 +29,7 @@ def test_three_envs_play_the_games_one_env_plays(tmp_path):
         save_checkpoint(run / "checkpoints", cfg, 5, net.state_dict())
     run_selfplay(cfg, tmp_path / "one", games=6, seed=7, out=io.StringIO())
     three = load_config(write_config(tmp_path, "cartpole", env={"max_moves": 80},
-                                     selfplay={"random_games": 0, "envs": 3}, search={"root_selection": "sample"}))
+                                     selfplay={"random_games": 0, "games_in_flight": 3}, search={"root_selection": "sample"}))
     run_selfplay(three, tmp_path / "three", games=6, seed=7, out=io.StringIO())
     one, many = _games_by_number(tmp_path / "one"), _games_by_number(tmp_path / "three")
     assert sorted(one) == sorted(many) == list(range(6))

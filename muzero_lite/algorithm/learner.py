@@ -3,10 +3,8 @@
 The learner unrolls the networks K steps from each sample (gradients into each hidden state are
 halved) and hands their outputs to muzero_lite.algorithm.losses: `muzero_loss` is optimised over every
 network except the exploration network, which has its own optimiser and learns `exploration_loss`
-on detached hidden states. Options: image inputs shifted at random (train.augment_shift, `augment`),
-EfficientZero's consistency term (train.consistency_weight, `losses.consistency_loss`). It also keeps
-the eval weights' moving average, makes the new replay priorities and saves / loads its state. No
-files or envs.
+on detached hidden states. It also keeps the eval weights' moving average, makes the new replay
+priorities and saves / loads its state. No files or envs.
 """
 from __future__ import annotations
 
@@ -16,9 +14,7 @@ import numpy as np
 import torch
 
 from ..config import TrainConfig
-from ..data.checkpoints import eval_weights
-from .augment import random_shift
-from .losses import Predictions, Targets, consistency_loss, exploration_loss, muzero_loss, scale_gradient
+from .losses import Predictions, Targets, exploration_loss, muzero_loss, scale_gradient
 from .networks import MuZeroNetworks, use_bf16
 from .support import logits_to_scalar
 from .types import Batch
@@ -28,9 +24,8 @@ class StepMetrics(NamedTuple):
     """The losses of one step, for status lines, CSV and TensorBoard.
 
     value, reward, policy, exploration: batch means of each term (`losses.LossParts`: no importance
-    weights, no mask). consistency: the consistency term's batch mean (`losses.consistency_loss`; 0
-    when train.consistency_weight is 0). unweighted: their total as the main loss combines them, value
-    + reward + policy - exploration_weight * exploration + consistency_weight * consistency. total: the
+    weights, no mask). unweighted: their total as the main loss combines them, value + reward + policy
+    - exploration_weight * exploration. total: the
     loss that is optimised, importance-weighted and masked, so it differs from `unweighted` (it is
     smaller when weights are below 1).
     """
@@ -40,7 +35,6 @@ class StepMetrics(NamedTuple):
     exploration: float
     total: float
     unweighted: float
-    consistency: float = 0.0
 
 
 def ema_decay(half_life: float) -> float:
@@ -64,10 +58,15 @@ def ema_update(ema: dict, state: dict, decay: float) -> None:
 
 
 class Learner:
-    """The networks' two optimisers and the training step."""
+    """The networks' two optimisers and the training step.
 
-    def __init__(self, cfg: TrainConfig, networks: MuZeroNetworks, support_size: int, device: torch.device):
+    ema_half_life: eval.ema_half_life, the half-life in steps of the eval weights' average (0: none kept).
+    """
+
+    def __init__(self, cfg: TrainConfig, networks: MuZeroNetworks, support_size: int, device: torch.device,
+                 ema_half_life: float = 0.0):
         self.cfg, self.net, self.support_size, self.device = cfg, networks, support_size, device
+        self.ema_half_life = ema_half_life
         self.main_params = networks.main_parameters()
         self.explore_params = list(networks.exploration.parameters())
         # foreach: one fused update over all tensors (torch picks the per-tensor loop on CPU otherwise)
@@ -77,7 +76,7 @@ class Learner:
         self.bf16, self.bf16_why = use_bf16(cfg.bf16, device, networks.kind)   # why: for the trainer's first line
         self.step = 0
         # eval's weights: every float tensor of the state dict, averaged with decay 0.5 ** (1 / half-life)
-        self.ema = ema_init(networks.state_dict()) if cfg.eval_ema_half_life else None
+        self.ema = ema_init(networks.state_dict()) if ema_half_life else None
 
     def _autocast(self):
         """The forward passes' context: bfloat16 autocast on this device when train.bf16 resolves to on."""
@@ -90,7 +89,7 @@ class Learner:
         """One update of both optimisers; returns metrics and new priorities [B, K+1] (|v - z| + eps)."""
         net, cfg = self.net, self.cfg
         net.train()
-        obs = random_shift(self._tensor(batch.observations), cfg.augment_shift)   # [B, *input_shape]
+        obs = self._tensor(batch.observations)                                 # [B, *input_shape]
         actions = self._tensor(batch.actions, torch.long)                      # [B, K]
         b, k_steps = actions.shape
         steps = k_steps + 1
@@ -122,17 +121,6 @@ class Learner:
         weights = self._tensor(batch.weights)                                  # [B]
         loss, parts = muzero_loss(predictions, targets, weights,
                                   support_size=self.support_size, exploration_weight=cfg.exploration_weight)
-        consistency = torch.zeros((), device=self.device)
-        if cfg.consistency_weight and k_steps:
-            if batch.next_observations is None:
-                raise ValueError("train.consistency_weight > 0 needs batches sampled with next_observations")
-            real = self._tensor(batch.next_observations).transpose(0, 1).flatten(0, 1)   # [K*B, *input] step-major
-            real = random_shift(real, cfg.augment_shift)
-            with torch.no_grad(), self._autocast():
-                real = net.represent(real)                                     # [K*B, ...]
-            term, consistency = consistency_loss(hidden[b:].view(k_steps, b, -1), real.view(k_steps, b, -1),
-                                                 self._tensor(batch.next_mask).T, weights)
-            loss = loss + cfg.consistency_weight * term
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.main_params, cfg.grad_clip)
@@ -148,14 +136,13 @@ class Learner:
         self.exploration_optimizer.step()
         self.step += 1
         if self.ema is not None:
-            ema_update(self.ema, net.state_dict(), ema_decay(cfg.eval_ema_half_life))
+            ema_update(self.ema, net.state_dict(), ema_decay(self.ema_half_life))
 
         with torch.no_grad():
             predicted = logits_to_scalar(value_logits).view(steps, b)          # [K+1, B]
             priorities = ((predicted - z).abs() + cfg.priority_epsilon).T.cpu().numpy()   # [B, K+1]
-            unweighted = (parts.value + parts.reward + parts.policy - cfg.exploration_weight * parts.exploration
-                          + cfg.consistency_weight * consistency)
-            metrics = StepMetrics(*torch.stack([*parts, loss, unweighted, consistency]).tolist())
+            unweighted = parts.value + parts.reward + parts.policy - cfg.exploration_weight * parts.exploration
+            metrics = StepMetrics(*torch.stack([*parts, loss, unweighted]).tolist())
         return metrics, priorities
 
     def state(self) -> dict:
@@ -173,4 +160,5 @@ class Learner:
             self.exploration_optimizer.load_state_dict(payload["exploration_optimizer"])
         self.step = int(payload["step"])
         if self.ema is not None:     # a checkpoint made without an average starts one from its weights
-            self.ema = ema_init(eval_weights(payload), self.device)   # loaded on the CPU
+            # the average where the checkpoint has one, else its newest weights (as `checkpoints.eval_weights`)
+            self.ema = ema_init(payload.get("eval_networks") or payload["networks"], self.device)

@@ -1,9 +1,8 @@
 """The training losses of docs/algorithm.md §4 as pure functions of tensors, in the style of rlax.
 
 Holds the cross-entropy `soft_ce`, the gradient scaler `scale_gradient`, the main loss `muzero_loss`
-over an unroll of K steps, the exploration network's own loss `exploration_loss` and the optional
-self-supervised `consistency_loss`, with their inputs `Predictions` and `Targets` and the reported
-`LossParts`. No networks, optimisers, files or envs: the learner runs the networks and passes their
+over an unroll of K steps and the exploration network's own loss `exploration_loss`, with their
+inputs `Predictions` and `Targets` and the reported `LossParts`. No networks, optimisers, files or envs: the learner runs the networks and passes their
 outputs here.
 
 Everything is step-major: [K+1, B, ...] for steps k = 0..K (step 0 is the representation's hidden
@@ -144,26 +143,3 @@ def exploration_loss(policy_logits: torch.Tensor, exploration_logits: torch.Tens
     scale = _step_scale(policy_logits.shape[0], policy_logits.device)
     probs = torch.softmax(policy_logits.detach(), dim=-1)
     return (scale * soft_ce(probs, exploration_logits)).sum(0).mean()
-
-
-def consistency_loss(predicted: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                     weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """EfficientZero's self-supervised consistency term (docs/algorithm.md §4) -> (total, report).
-
-    predicted: [K, B, D] the dynamics' hidden states of steps 1..K, flattened (with gradient).
-    target: [K, B, D] the representation of the real observations at t+1..t+K (no gradient is taken
-        through it: it is detached here).
-    mask: [K, B] 1 where position t+k is inside the game; weights: [B] importance-sampling weights.
-
-        L_b = - sum_{k=1..K} (1/K) m_k cos(predicted_k, target_k)
-
-    total = mean_b(weights_b * L_b), the term to add (times train.consistency_weight) to the main
-    loss; report = mean_b(L_b), detached (-1: every predicted state points where the real one does).
-    """
-    if predicted.shape != target.shape or predicted.dim() != 3 or tuple(mask.shape) != tuple(predicted.shape[:2]):
-        raise ValueError(f"predicted {tuple(predicted.shape)} and target {tuple(target.shape)} must both be [K, B, D], "
-                         f"mask {tuple(mask.shape)} [K, B]")
-    k = predicted.shape[0]
-    cos = F.cosine_similarity(predicted.float(), target.detach().float(), dim=-1)     # [K, B]
-    per_sample = -(mask * cos).sum(0) / max(k, 1)                                     # [B]
-    return (per_sample * weights).mean(), per_sample.detach().mean()

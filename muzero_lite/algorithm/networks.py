@@ -129,13 +129,6 @@ class MuZeroNetworks(nn.Module):
             c, hw = cfg.channels, cfg.hidden_hw
             layers: list[nn.Module] = []
             size = min(height, width)
-            if cfg.patch_size:             # [B, C_in, H, W] -> [B, c, H//p, W//p] non-overlapping patches
-                p = cfg.patch_size
-                if size // p < hw:
-                    raise ValueError(f"network.patch_size {p} cuts input {height}x{width} into {size // p} patches "
-                                     f"a side, fewer than network.hidden_hw {hw}")
-                layers += [nn.Conv2d(c_in, c, p, stride=p), nn.ReLU()]
-                c_in, size = c, size // p
             while size > 2 * hw:           # stride-2 convs down to at most twice the hidden side
                 layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.ReLU()]
                 c_in, size = c, (size + 1) // 2

@@ -53,18 +53,18 @@ def sample_actions(policy_logits: torch.Tensor, k: int, rng: Rngs) -> torch.Tens
 def action_values(rewards: torch.Tensor, values: torch.Tensor, discount: float, q_rule: str) -> torch.Tensor:
     """Q of each rollout from its D rewards [N, D] and D+1 values [N, D+1] (v0 at the root).
 
-    orig (as written in the original): mean(v0, γ^0 v1, γ^1 v2, ..., γ^(D-1) v_D) + Σ_i γ^i r_(i+1)
-    nstep:                   Σ_i γ^i r_(i+1) + γ^D v_D
+    mean (the original's, as written): mean(v0, γ^0 v1, γ^1 v2, ..., γ^(D-1) v_D) + Σ_i γ^i r_(i+1)
+    nstep:                             Σ_i γ^i r_(i+1) + γ^D v_D
     """
     d = rewards.shape[1]
     powers = discount ** torch.arange(d, dtype=rewards.dtype)                      # [D]
     ret = (rewards * powers).sum(1)                                                 # [N]
-    if q_rule == "orig":
+    if q_rule == "mean":
         later = values[:, 1:] * powers                                              # [N, D]
         return (values[:, 0] + later.sum(1)) / (d + 1) + ret
     if q_rule == "nstep":
         return ret + discount ** d * values[:, d]
-    raise ValueError(f"unknown q_rule {q_rule!r} (orig or nstep)")
+    raise ValueError(f"unknown q_rule {q_rule!r} (mean or nstep)")
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -110,15 +110,15 @@ def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.
 
 
 def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, root_actions: int,
-                     search_depth: int, discount: float, q_rule: str = "orig",
+                     search_depth: int, discount: float, q_rule: str = "mean",
                      sample_rng: Optional[Rngs] = None,
-                     policy_target: str = "orig") -> SearchResult:
+                     policy_target: str = "normalised_q") -> SearchResult:
     """Look ahead from root_actions actions of each root; return Q, root value, target policy.
 
     root: initial inference of B observations (hidden [B, ...], value [B], policy_logits [B, A]).
-    The searched actions are the policy's top root_actions (orig), or, given sample_rng, its top
+    The searched actions are the policy's top root_actions, or, given sample_rng, its top
     action plus root_actions-1 others sampled from the policy (`sample_actions`).
-    policy_target: "orig" (normalised Q over its sum) or "completed_q" (`completed_q_policy`).
+    policy_target: "normalised_q" (normalised Q over its sum, the original's) or "completed_q" (`completed_q_policy`).
     """
     logits = root.policy_logits
     b, a = logits.shape
@@ -138,12 +138,12 @@ def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, root_a
     q = np.repeat(q_searched.min(1, keepdims=True), a, axis=1)                      # [B, A] unsearched = min
     np.put_along_axis(q, searched_np, q_searched, axis=1)
     norm = normalise_q(q)
-    if policy_target == "orig":
+    if policy_target == "normalised_q":
         policy = norm / norm.sum(1, keepdims=True)
     elif policy_target == "completed_q":
         policy = completed_q_policy(logits.detach().cpu().numpy(), searched_np, q_searched)
     else:
-        raise ValueError(f"unknown policy_target {policy_target!r} (orig or completed_q)")
+        raise ValueError(f"unknown policy_target {policy_target!r} (normalised_q or completed_q)")
     return SearchResult(q=q.astype(np.float32), root_value=q.mean(1).astype(np.float32),
                         policy=policy.astype(np.float32), normalised_q=norm.astype(np.float32),
                         searched=searched_np)

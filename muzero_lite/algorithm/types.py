@@ -102,14 +102,3 @@ class Batch(NamedTuple):
     # [B, K+1] 1 where step k has a target (inside the game, or past the end of a game that really
     # ended: an absorbing state), 0 past the end of a game cut short by a time limit; None: all 1
     mask: Optional[np.ndarray] = None
-    # [B, K, *input_shape] network inputs at positions t+1..t+K (the consistency loss' targets), and [B, K]
-    # 1 where that position is inside the game (t+k < T), 0 past its end (the input there is a stand-in);
-    # None unless asked for
-    next_observations: Optional[np.ndarray] = None
-    next_mask: Optional[np.ndarray] = None
-    # [B, K+1, *input_shape] network inputs at t+k+n (n = td_steps), where step k's value target bootstraps,
-    # [B, K+1] 1 where t+k+n < T, and [B, K+1] the root values stored there (0 past the end); None unless
-    # asked for (value reanalysis)
-    bootstrap_observations: Optional[np.ndarray] = None
-    bootstrap_mask: Optional[np.ndarray] = None
-    bootstrap_stored: Optional[np.ndarray] = None

@@ -2,7 +2,7 @@
 
 A checkpoint is one torch file holding only tensors and plain data (never pickled objects):
 the weights, the optimiser states, the training step, the digests of the config it was made
-with and that config as YAML text; with train.eval_ema_half_life, also the averaged weights that
+with and that config as YAML text; with eval.ema_half_life, also the averaged weights that
 eval plays (`eval_networks`; None without). It is written to a temp file in the same folder and
 renamed, so readers see it whole or not at all.
 """

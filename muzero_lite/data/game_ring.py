@@ -30,7 +30,6 @@ class GameRing:
       rewards [N]          its reward
       policies [N, A]      the search's target policy there
       z [N]                the value target there
-      root_values [N]      the search's root value there, as played (reanalysis replaces its bootstrap)
       priorities [N]       its priority; 0 for a slot holding no live game
       move_number [N]      t, the position's index within its game
       remaining [N]        T - t, moves from there to the game's end (T the game's length)
@@ -39,7 +38,7 @@ class GameRing:
     """
 
     # the per-move arrays, all made (and remade) together
-    ARRAYS = ("frames", "actions", "rewards", "policies", "z", "root_values", "priorities", "move_number", "remaining",
+    ARRAYS = ("frames", "actions", "rewards", "policies", "z", "priorities", "move_number", "remaining",
               "game_of", "absorbing")
 
     def __init__(self, window_size: int, num_actions: int):
@@ -122,7 +121,6 @@ class GameRing:
         self.rewards[slots] = record.rewards
         self.policies[slots] = record.policies
         self.z[slots] = z
-        self.root_values[slots] = record.root_values
         self.absorbing[slots] = absorbing
         self.priorities[slots] = priority
         self.move_number[slots] = np.arange(t_len)
@@ -148,7 +146,6 @@ class GameRing:
         self.rewards = np.zeros(cap, dtype=np.float32)                                      # [N]
         self.policies = np.zeros((cap, self.num_actions), dtype=np.float32)                 # [N, A]
         self.z = np.zeros(cap, dtype=np.float32)                                            # [N]
-        self.root_values = np.zeros(cap, dtype=np.float32)                                  # [N]
         self.priorities = np.zeros(cap, dtype=np.float64)                                   # [N] 0 = empty slot
         self.move_number = np.zeros(cap, dtype=np.int64)                                    # [N]
         self.remaining = np.zeros(cap, dtype=np.int64)                                      # [N]

@@ -123,42 +123,15 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------ sampling
 
-    def sample(self, batch_size: int, num_unroll_steps: int, next_observations: bool = False,
-               bootstrap_observations: bool = False) -> Batch:
+    def sample(self, batch_size: int, num_unroll_steps: int) -> Batch:
         """B samples drawn by position priority (= game by game priority, then position), with their
-        network inputs, targets and importance weights; see the module doc. next_observations: also the
-        inputs at the K positions after each sample's (the consistency loss' and reanalysis',
-        `Batch.next_observations`); bootstrap_observations: also the inputs and stored root values at
-        t+k+n, k = 0..K, where the value targets bootstrap (value reanalysis)."""
+        network inputs, targets and importance weights; see the module doc."""
         if not self.ring.num_games:
             raise ValueError("cannot sample from an empty replay buffer")
         if batch_size < 1 or num_unroll_steps < 0:
             raise ValueError(f"batch_size = {batch_size}, num_unroll_steps = {num_unroll_steps}: need >= 1 and >= 0")
         slots, weights = self._draw(batch_size)
-        batch = self._assemble(slots, weights, num_unroll_steps)
-        if next_observations:
-            x, inside, _ = self._inputs_ahead(slots, np.arange(1, num_unroll_steps + 1))
-            batch = batch._replace(next_observations=x, next_mask=inside)
-        if bootstrap_observations:
-            n = self.cfg.td_steps
-            x, inside, stored = self._inputs_ahead(slots, np.arange(n, n + num_unroll_steps + 1))
-            batch = batch._replace(bootstrap_observations=x, bootstrap_mask=inside, bootstrap_stored=stored)
-        return batch
-
-    def _inputs_ahead(self, slots: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """At positions t+o of the drawn slots' games, o in offsets [M] (>= 1): the network inputs
-        [B, M, *input_shape], a [B, M] mask (1 where t+o < T) and the stored root values [B, M]. Past a
-        game's end the mask and root value are 0 and the input is the one at t (a stand-in, never used)."""
-        ring, b, m = self.ring, len(slots), len(offsets)
-        t = ring.move_number[slots]                                                 # [B]
-        later = t[:, None] + np.asarray(offsets, dtype=np.int64)[None, :]           # [B, M] move numbers t+o
-        found, inside = ring.locate(ring.game_of[slots], later)                     # [B, M] slots, t+o < T
-        at = np.where(inside, found, slots[:, None])                                # [B, M] ring slots
-        moves = np.where(inside, later, t[:, None])                                 # [B, M]
-        x = stack_observations(ring.frames, ring.actions, at.reshape(-1), self.stack_moves, self.num_actions,
-                               game_positions=moves.reshape(-1))                    # [B*M, *input_shape]
-        stored = np.where(inside, ring.root_values[at], 0.0).astype(np.float32)    # [B, M]
-        return x.reshape((b, m) + x.shape[1:]), inside.astype(np.float32), stored
+        return self._assemble(slots, weights, num_unroll_steps)
 
     def _draw(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Ring slots [B] drawn with P = priority / total priority, and their importance weights [B]."""

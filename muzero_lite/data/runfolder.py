@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..config import Config
-from .atomic import is_temp, remove_stale_temps
+from ..config import Config, config_to_yaml
+from .atomic import atomic_write_bytes, is_temp, remove_stale_temps
 from .gamefile import GAME_PREFIX, game_file_names
 
 
@@ -119,3 +119,10 @@ def prune_gifs(folder: Path, keep: int) -> int:
         except FileNotFoundError:     # another worker pruned it first
             pass
     return deleted
+
+
+def save_resolved_config(cfg: Config, folder: str | os.PathLike) -> Path:
+    """Write the resolved config as config.yaml in folder, atomically; returns the path."""
+    path = Path(folder) / "config.yaml"
+    atomic_write_bytes(path, config_to_yaml(cfg).encode())
+    return path

@@ -1,10 +1,10 @@
 """`muzero-lite eval`: greedy games with a checkpoint, a gif each (in gifs/eval/), and a table per level.
 
 The NES emulator is deterministic, so each game starts with a seeded random number
-(0..eval_noop_max) of no-op moves, as Atari evaluations do, and then each move repeats the previous
-one with probability eval_sticky (sticky actions): the 20 games are 20 samples, not replays of a few.
+(0..eval.noop_max) of no-op moves, as Atari evaluations do, and then each move repeats the previous
+one with probability eval.sticky_actions: the 20 games are 20 samples, not replays of a few.
 Mario's table has a row per level of env.levels, then one per env.held_out_levels ("1-2 (held out)").
-The table says how many distinct trajectories (action sequences) it saw. Games run selfplay.envs at
+The table says how many distinct trajectories (action sequences) it saw. Games run selfplay.games_in_flight at
 a time, batched like self-play's. Eval games are never written to games/.
 """
 from __future__ import annotations
@@ -67,7 +67,7 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
              stop: Optional[Callable[[list[float]], bool]] = None, envs: Optional[int] = None) -> dict:
     """Play `games` greedy games on one level (or the gym env); returns the row of the table.
 
-    The games run `envs` at a time (default selfplay.envs), moved together like self-play's
+    The games run `envs` at a time (default selfplay.games_in_flight), moved together like self-play's
     (`acting.play_games`); game i draws everything (its env seed, no-op start, sticky moves) from
     default_rng([s, i]) with s drawn from rng, so the figures depend on rng's seed only.
     random_agent: uniformly random moves after the same no-op starts, the baseline row (networks
@@ -77,7 +77,7 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
     e = cfg.env
     env_cfg = dataclasses.replace(e, levels=[level]) if level else e
     base = int(rng.integers(2**31))
-    count = max(1, min(games, cfg.selfplay.envs if envs is None else envs))
+    count = max(1, min(games, cfg.selfplay.games_in_flight if envs is None else envs))
     returns: list[float] = []                     # in the order the games ended (what `stop` sees)
     results: dict[int, tuple] = {}                # game number -> (return, max-x, flag, moves, actions)
     numbers: dict[int, int] = {}                  # id of a game in flight -> its number
@@ -89,9 +89,9 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
         if started >= games:
             return None
         game_rng = np.random.default_rng([base, started])
-        noops = int(game_rng.integers(0, cfg.selfplay.eval_noop_max + 1)) if e.is_mario else 0
+        noops = int(game_rng.integers(0, cfg.eval.noop_max + 1)) if e.is_mario else 0
         game = Game(env, networks, cfg, game_rng, training_step, greedy=True, noop_moves=noops,
-                    render=gif_folder is not None, random_agent=random_agent, sticky=cfg.selfplay.eval_sticky)
+                    render=gif_folder is not None, random_agent=random_agent, sticky=cfg.eval.sticky_actions)
         numbers[id(game)] = started
         started += 1
         return game

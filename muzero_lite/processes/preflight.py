@@ -35,7 +35,8 @@ def check_runnable(cfg: Config, src: str, selfplay_here: bool = True) -> None:
     """Raise ConfigError (one line: src, key, value, why) when cfg cannot run here.
 
     Checks, in order: the Mario emulator and ROM (Mario) or the Gymnasium env's spaces (a Discrete
-    action space, observations muzero-lite can frame), the observations against network.kind, and
+    action space, observations muzero-lite can frame), search.root_actions against Mario's actions,
+    the observations against network.kind, and
     train.device and selfplay.device against torch (selfplay_here False: no self-play in this process
     or its children, as in a trainer, or on the head of a Ray run, where `cluster.actor_gpus` checks
     the device against the cluster).
@@ -44,6 +45,7 @@ def check_runnable(cfg: Config, src: str, selfplay_here: bool = True) -> None:
     if cfg.env.is_mario:
         _check_mario_install(cfg, src)
     spec = _game_spec(cfg, src)
+    _check_root_actions(cfg, src, spec.num_actions)
     _check_network_kind(cfg, src, spec.frame_shape)
     _check_device(cfg, src, selfplay_here)
     _check_selfplay_envs(cfg, src, spec)
@@ -64,6 +66,14 @@ def _game_spec(cfg: Config, src: str):
     except Exception as e:                     # gymnasium.make fails in many ways (a missing extra, a bad env)
         first = str(e).splitlines()[0] if str(e) else ""
         raise ConfigError(f"{where}: the env cannot be made ({type(e).__name__}: {first})") from None
+
+
+def _check_root_actions(cfg: Config, src: str, num_actions: int) -> None:
+    """Mario: search.root_actions can be no more than its action_set's moves (a Gymnasium env's search
+    takes all of its actions when root_actions is more, so a template's 3 fits a 2-action env)."""
+    if cfg.env.is_mario and cfg.search.root_actions > num_actions:
+        raise ConfigError(f"{src}: search.root_actions = {cfg.search.root_actions}: must be <= the {num_actions} "
+                          f"actions of action_set {cfg.env.action_set!r}")
 
 
 def _check_network_kind(cfg: Config, src: str, frame_shape: tuple) -> None:
@@ -99,11 +109,11 @@ def available_bytes() -> Optional[int]:
 
 
 def _check_selfplay_envs(cfg: Config, src: str, spec) -> None:
-    """selfplay.envs games in flight must fit in half the memory available (a worker is not alone)."""
-    free, need = available_bytes(), cfg.selfplay.envs * env_bytes(cfg, spec)
+    """selfplay.games_in_flight games in flight must fit in half the memory available (a worker is not alone)."""
+    free, need = available_bytes(), cfg.selfplay.games_in_flight * env_bytes(cfg, spec)
     if free is not None and need > free // 2:
         most = max(1, (free // 2) // env_bytes(cfg, spec))
-        raise ConfigError(f"{src}: selfplay.envs = {cfg.selfplay.envs}: {cfg.selfplay.envs} games in flight need about "
+        raise ConfigError(f"{src}: selfplay.games_in_flight = {cfg.selfplay.games_in_flight}: {cfg.selfplay.games_in_flight} games in flight need about "
                           f"{need / 2**30:.1f} GiB, more than half the {free / 2**30:.1f} GiB this machine has "
                           f"available; use at most {most}")
 

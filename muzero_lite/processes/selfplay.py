@@ -1,6 +1,6 @@
 """Self-play: play whole games with the newest checkpoint; write each game file and its gif.
 
-A worker keeps selfplay.envs games in flight, one per env, and moves them together: each move is
+A worker keeps selfplay.games_in_flight games in flight, one per env, and moves them together: each move is
 one batched network call for all of them (`acting.play_games`), so the network's per-call cost is
 shared. Each game that ends is written atomically to games/ with its gif (keeping the newest
 paths.keep_gifs), a line is printed (every game with --verbose, else every LINE_EVERY-th), and a
@@ -30,11 +30,11 @@ import torch
 
 from ..algorithm.networks import UniformModel, acting_networks, configure_torch, pick_device
 from ..algorithm.types import GameRecord, GameSpec
-from ..config import Config, config_digest, model_digest, save_resolved_config
+from ..config import Config, config_digest, model_digest
 from ..data.checkpoints import list_checkpoints, newest_checkpoint
 from ..data.gamefile import list_game_files, write_game
 from ..data.pace import PaceReader
-from ..data.runfolder import RunPaths, prune_gifs, sigterm_as_interrupt
+from ..data.runfolder import RunPaths, prune_gifs, save_resolved_config, sigterm_as_interrupt
 from ..envs.base import Env
 from ..envs.make import make_env
 from ..reporting.gifs import gif_path_for, write_gif
@@ -76,7 +76,7 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
     torch.manual_seed(seed)
     envs: list[Env] = []
     try:
-        envs += [make_env(cfg.env, seed + i) for i in range(cfg.selfplay.envs)]
+        envs += [make_env(cfg.env, seed + i) for i in range(cfg.selfplay.games_in_flight)]
         source = ModelSource(cfg, envs[0].spec, paths.checkpoints)
         source.refresh()                   # refuses another config's checkpoint before anything is written
     except BaseException:

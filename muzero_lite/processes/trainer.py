@@ -25,15 +25,13 @@ import numpy as np
 import torch
 
 from ..algorithm.learner import Learner
-from ..algorithm.networks import acting_model, build_networks, configure_torch, pick_device
-from ..algorithm.reanalyse import reanalysed
-from ..algorithm.types import Batch
-from ..config import Config, save_resolved_config
+from ..algorithm.networks import build_networks, configure_torch, pick_device
+from ..config import Config
 from ..data.checkpoints import curve_checkpoint_path, list_curve_checkpoints, newest_checkpoint, save_checkpoint
 from ..data.gameloader import GameLoader, max_game_bytes
 from ..data.pace import PaceWriter, trainer_ahead
 from ..data.replay import ReplayBuffer, ReplaySettings
-from ..data.runfolder import RunPaths, prune_games, sigterm_as_interrupt, sweep_stale_temps
+from ..data.runfolder import RunPaths, prune_games, save_resolved_config, sigterm_as_interrupt, sweep_stale_temps
 from ..envs.make import game_spec
 from ..reporting.metrics import RunLog, status_line
 
@@ -74,17 +72,6 @@ def _folder_stamp(folder) -> Optional[int]:
         return None
 
 
-def training_batch(buffer: ReplayBuffer, cfg: Config, searcher) -> Batch:
-    """One training step's batch: drawn with what the config's options need (the next inputs for the consistency
-    term and reanalysis, the bootstrap inputs for value reanalysis), then reanalysed with searcher (the learner's
-    networks as an acting model) when train.reanalyze > 0."""
-    t = cfg.train
-    batch = buffer.sample(t.batch_size, t.num_unroll_steps,
-                          next_observations=t.consistency_weight > 0 or t.reanalyze > 0,
-                          bootstrap_observations=t.reanalyze > 0 and t.reanalyze_values)
-    return reanalysed(batch, searcher, cfg, t.reanalyze) if t.reanalyze else batch
-
-
 def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[int] = None,
                 out=sys.stdout, poll_interval: float = 1.0, stale_temp_s: float = STALE_TEMP_S) -> int:
     """Train until `steps` more steps are done (or forever); returns the final training step.
@@ -98,8 +85,8 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
     spec = game_spec(cfg.env)
     device = pick_device(t.device)
     torch.manual_seed(cfg.seed)
-    learner = Learner(t, build_networks(cfg, spec).to(device), cfg.network.support_size, device)
-    searcher = acting_model(learner.net, device)         # reanalysis' search runs the learner's own weights
+    learner = Learner(t, build_networks(cfg, spec).to(device), cfg.network.support_size, device,
+                      ema_half_life=cfg.eval.ema_half_life)
     why = f" ({learner.bf16_why})" if learner.bf16_why else ""
     print(f"[train] device {device}, bfloat16 forward passes {'on' if learner.bf16 else 'off'}{why}", file=out, flush=True)
     found = newest_checkpoint(paths.checkpoints, cfg)   # refuses another config's checkpoint ...
@@ -167,7 +154,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 time.sleep(0.05)      # self-play is behind: wait for new games instead of overfitting
                 continue
             last_step_at = now
-            batch = training_batch(buffer, cfg, searcher)
+            batch = buffer.sample(t.batch_size, t.num_unroll_steps)
             metrics, priorities = learner.train_step(batch)
             buffer.update_priorities(batch.game_ids, batch.positions, priorities)
             rate_samples += t.batch_size
@@ -178,8 +165,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 rate_t0, rate_samples, last_status = time.time(), 0, now
                 counts = (loader.loaded, buffer.num_moves, loader.rejected)
                 ratio = learner.step * t.batch_size / max(log.env_moves, 1)
-                print(status_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio,
-                                  t.consistency_weight),
+                print(status_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio),
                       file=out, flush=True)
                 log.train(learner.step, metrics, learner.optimizer.param_groups[0]["lr"], buffer.num_games,
                           buffer.num_moves, loader.rejected, rate, ratio)

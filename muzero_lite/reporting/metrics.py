@@ -6,7 +6,7 @@ The trainer is the one writer of a run's training and self-play figures (`RunLog
   checkpoints/selfplay_metrics.csv  one row per game the trainer loads (SELFPLAY_FIELDS), from the
                                     meta of its game file
   runs/trainer/                     TensorBoard event files: the same figures as scalars named
-                                    train/... and selfplay/..., and train/consistency_loss
+                                    train/... and selfplay/...
 
 Eval rows come from whoever evaluates (`log_eval`): checkpoints/eval_metrics.csv and runs/eval/
 (scalars eval/<level>/<figure>). Every x axis (TensorBoard's global_step, the CSVs' env_moves) is
@@ -247,8 +247,6 @@ class RunLog:
                    "train/lr": lr, "train/replay_ratio": ratio, "train/samples_per_s": rate}
         self.train_csv.write([[f"{now:.1f}", self.env_moves, step, *(repr(float(figures[k])) for k in TRAIN_FIELDS[3:12]),
                                games, moves, rejected]])
-        # TensorBoard only: a CSV column would start a new train_metrics.csv in every existing run folder
-        figures["train/consistency_loss"] = metrics.consistency
         for tag, value in figures.items():
             self.tb.add_scalar(tag, value, self.env_moves, walltime=now)
         self.tb.add_scalar("train/step", step, self.env_moves, walltime=now)
@@ -326,16 +324,15 @@ def log_eval(run_dir: str | os.PathLike, training_step: int, rows: list[dict], c
 # ---------------------------------------------------------------- the status line
 
 def status_line(step: int, metrics, exploration_weight: float, games: int, moves: int, rejected: int, pruned: int,
-                rate: float, ratio: float, consistency_weight: float = 0.0) -> str:
+                rate: float, ratio: float) -> str:
     """The trainer's periodic line: losses, what is loaded, speed and replay ratio.
 
-    `loss` is the sum of the printed parts (value + reward + policy - exploration_weight * explore
-    [+ consistency_weight * consistency, when on], each a plain batch mean); `weighted` is the loss that is
+    `loss` is the sum of the printed parts (value + reward + policy - exploration_weight * explore, each a
+    plain batch mean); `weighted` is the loss that is
     optimised: importance-weighted and masked past the end of games cut short, so it differs from `loss`.
     """
     m = metrics
-    consistency = f" + {consistency_weight:g} x consistency {m.consistency:.3f}" if consistency_weight else ""
     return (f"[train] step {step} | loss {m.unweighted:.3f} = value {m.value:.3f} + reward {m.reward:.3f} "
-            f"+ policy {m.policy:.3f} - {exploration_weight:g} x explore {m.exploration:.3f}{consistency} | "
+            f"+ policy {m.policy:.3f} - {exploration_weight:g} x explore {m.exploration:.3f} | "
             f"weighted {m.total:.3f} | games {games} moves {moves} rejected {rejected} pruned {pruned} | "
             f"samples/s {rate:.0f} | replay ratio {ratio:.2f}")

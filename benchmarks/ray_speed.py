@@ -1,7 +1,7 @@
 """Self-play moves/s: N local worker processes against N Ray actors on a 2-node Ray cluster of this machine.
 
 For each N in --actors, alternating --rounds times: N `muzero-lite selfplay` processes on an empty
-run folder for --seconds, then N actors (`cluster.RaySelfplay`) on a `ray.cluster_utils.Cluster`
+run folder for --seconds, then N actors (`ray_selfplay.RaySelfplay`) on a `ray.cluster_utils.Cluster`
 (a head and a second node, all on 127.0.0.1; the actors alternate between the nodes) for as long.
 Both count the env moves of the game files written after a warm-up, so both pay for writing them;
 no trainer runs (the networks are the uniform ones of a run's first games, `selfplay.random_games`).
@@ -74,7 +74,7 @@ def ray_rate(cfg_path: Path, n: int, seconds: float) -> float:
     import ray
     from ray.cluster_utils import Cluster
 
-    from muzero_lite.processes.cluster import RaySelfplay
+    from muzero_lite.processes.ray_selfplay import RaySelfplay
     cores = os.cpu_count() or 2
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": cores, "include_dashboard": False,
                                                              "resources": {"head": 100}})

@@ -17,12 +17,11 @@ import torch
 from common import ROOT
 
 from muzero_lite.algorithm.learner import Learner
-from muzero_lite.algorithm.networks import acting_model, build_networks, configure_torch, pick_device
+from muzero_lite.algorithm.networks import build_networks, configure_torch, pick_device
 from muzero_lite.algorithm.types import GameRecord, GameSpec
 from muzero_lite.config import load_config
 from muzero_lite.data.replay import ReplayBuffer, ReplaySettings
 from muzero_lite.envs.make import game_spec
-from muzero_lite.processes.trainer import training_batch
 
 
 def synthetic_game(spec: GameSpec, t: int, rng) -> GameRecord:
@@ -44,8 +43,9 @@ class Subject:
         spec = game_spec(cfg.env)
         net = build_networks(cfg, spec)
         self.device = pick_device(self.t.device)
-        self.learner = Learner(self.t, net.to(self.device), cfg.network.support_size, self.device)
-        self.cfg, self.searcher = cfg, acting_model(self.learner.net, self.device)
+        self.learner = Learner(self.t, net.to(self.device), cfg.network.support_size, self.device,
+                               ema_half_life=cfg.eval.ema_half_life)
+        self.cfg = cfg
         rng = np.random.default_rng(0)
         self.buf = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions, rng)
         while self.buf.total_moves_added < min(self.t.window_size, 20000):   # the window evicts: count what was added
@@ -57,7 +57,7 @@ class Subject:
         """`steps` training steps (sample, train step, priority update), timed unless a warm-up."""
         for _ in range(steps):
             t0 = time.perf_counter()
-            batch = training_batch(self.buf, self.cfg, self.searcher)     # with the config's options, as the trainer
+            batch = self.buf.sample(self.t.batch_size, self.t.num_unroll_steps)     # as the trainer draws it
             t1 = time.perf_counter()
             _, pr = self.learner.train_step(batch)
             t2 = time.perf_counter()

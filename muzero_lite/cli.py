@@ -115,7 +115,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         elif args.command == "run":
             from .processes.run import run_all
             if args.ray is not None:
-                from .processes.cluster import import_ray
+                from .processes.ray_actor import import_ray
                 import_ray()                   # RayMissing (one line) before anything starts
             return run_all(cfg, args.config, args.run_dir, workers=args.workers, seconds=args.seconds,
                            status_every=args.status_every, verbose=args.verbose, ray_address=args.ray,
@@ -130,7 +130,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"muzero-lite: checkpoint error: {e}", file=sys.stderr)
         return 2
     except RuntimeError as e:
-        from .processes.cluster import RayMissing
+        from .processes.ray_actor import RayMissing
         if not isinstance(e, RayMissing):
             raise
         print(f"muzero-lite: {e}", file=sys.stderr)

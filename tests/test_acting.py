@@ -11,7 +11,7 @@ from muzero_lite.envs.base import Env
 from muzero_lite.envs.make import game_spec, make_env
 from muzero_lite.processes import acting
 from muzero_lite.processes.acting import Game, play_game, play_games
-from muzero_lite.processes.selfplay import _format_line
+from muzero_lite.reporting.status_lines import game_line
 
 
 def _game(tmp_path, root_selection: str, greedy: bool, seed: int = 0, policy_target: str = "normalised_q",
@@ -77,10 +77,10 @@ def test_a_stalled_game_is_recorded_as_ended_by_a_stall(tmp_path):
     m = record.meta
     assert m["moves"] == 3 and m["stalled"] and m["terminated"] and m["max_x"] == 40 and not m["flag"]
     assert record.actions.tolist() == [0, 0, 0] and len(record.rewards) == 3
-    line = _format_line(1, record, None, 1.0, is_mario=True)
+    line = game_line(1, record, None, 1.0, is_mario=True)
     assert "max_x 40 | flag no | stalled |" in line
     record.meta["stalled"] = False
-    assert "stalled" not in _format_line(1, record, None, 1.0, is_mario=True)
+    assert "stalled" not in game_line(1, record, None, 1.0, is_mario=True)
 
 
 def _played(tmp_path, base: str, annotate: bool, render: bool = True, noop_moves: int = 0, model=None):

@@ -24,7 +24,7 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from muzero_lite.processes.cluster import GameIntake, RaySelfplay  # noqa: E402
+from muzero_lite.processes.ray_selfplay import GameIntake, RaySelfplay  # noqa: E402
 from muzero_lite.processes.run import run_all  # noqa: E402
 
 

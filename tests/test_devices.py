@@ -8,7 +8,7 @@ import torch
 from muzero_lite.algorithm.networks import DeviceModel, MuZeroNetworks, acting_model
 from muzero_lite.algorithm.search import truncated_search
 from muzero_lite.config import ConfigError, NetworkConfig
-from muzero_lite.processes.cluster import actor_gpus
+from muzero_lite.processes.ray_selfplay import actor_gpus
 
 
 def _perturbed(net: MuZeroNetworks) -> MuZeroNetworks:

@@ -18,7 +18,8 @@ from muzero_lite.data.gamefile import list_game_files, write_game
 from muzero_lite.data.runfolder import RunPaths
 from muzero_lite.processes import run as run_module
 from muzero_lite.processes.run import ChildLines, run_all
-from muzero_lite.reporting.run_status import CsvTail, RunStatus, StatusNumbers, format_status
+from muzero_lite.reporting.run_status import CsvTail, RunStatus
+from muzero_lite.reporting.status_lines import StatusNumbers, run_line
 
 
 def _wait_for(pred, timeout):
@@ -176,17 +177,17 @@ def test_child_lines_verbose_shows_all():
 
 # ---------------------------------------------------------------- the combined status line
 
-def test_format_status_by_hand():
+def test_run_line_by_hand():
     n = StatusNumbers(elapsed_s=3725, env_moves=183204, moves_per_s=251.4, train_step=4100, replay_ratio=7.912,
                       games=100, mean_return=45.25, mean_max_x=811.6, flags=3, flags_total=12,
                       checkpoint_step=4000, checkpoint_age_s=20)
-    assert format_status(n, is_mario=True) == (
+    assert run_line(n, is_mario=True) == (
         "[run] 1h02m05s | env moves 183,204 (251/s) | train step 4,100 (replay ratio 7.91) | "
         "last 100 games: return 45.2, max_x 812, flags 3 (12 in all) | checkpoint 4,000 (20s old)")
-    assert format_status(n, is_mario=False) == (
+    assert run_line(n, is_mario=False) == (
         "[run] 1h02m05s | env moves 183,204 (251/s) | train step 4,100 (replay ratio 7.91) | "
         "last 100 games: return 45.2 | checkpoint 4,000 (20s old)")
-    assert format_status(StatusNumbers(elapsed_s=65), is_mario=True) == (
+    assert run_line(StatusNumbers(elapsed_s=65), is_mario=True) == (
         "[run] 1m05s | env moves - | train step - | no games yet | no checkpoint yet")
 
 
@@ -224,7 +225,7 @@ def test_status_from_hand_made_csvs(tmp_path):
     assert (n.env_moves, n.train_step, n.replay_ratio, n.checkpoint_step) == (6000, 410, 7.25, 400)
     assert (n.games, n.mean_return, n.mean_max_x, n.flags, n.flags_total) == (100, 99.5, 995.0, 2, 3)
     assert n.moves_per_s is None                      # nothing to compare with yet
-    assert format_status(n, is_mario=True) == (
+    assert run_line(n, is_mario=True) == (
         "[run] 2m05s | env moves 6,000 | train step 410 (replay ratio 7.25) | "
         "last 100 games: return 99.5, max_x 995, flags 2 (3 in all) | checkpoint 400 (30s old)")
     # ten seconds later: 5 more games (and a row still being written, read next time)
@@ -248,7 +249,7 @@ def test_status_from_an_older_trainers_columns(tmp_path):
     n = RunStatus(paths, started=now - 5).read(now)
     assert (n.env_moves, n.train_step, n.replay_ratio, n.checkpoint_step) == (27, 120, 4.5, None)
     assert (n.games, n.mean_return, n.mean_max_x) == (3, 9.0, None)
-    assert format_status(n, is_mario=False) == (
+    assert run_line(n, is_mario=False) == (
         "[run] 5s | env moves 27 | train step 120 (replay ratio 4.50) | last 3 games: return 9.0 | no checkpoint yet")
 
 

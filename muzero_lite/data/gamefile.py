@@ -71,7 +71,7 @@ def write_game(folder: str | os.PathLike, record: GameRecord, worker: str) -> Pa
 
 def game_bytes(record: GameRecord, worker: str = "worker") -> bytes:
     """The bytes of the game file of a finished game (what write_game writes, and what travels from a
-    cluster actor to the trainer's side, `write_game_bytes`)."""
+    Ray actor to the trainer's side, `write_game_bytes`)."""
     arrays = _record_arrays(record)
     try:
         _validate(arrays, None)

@@ -1,7 +1,7 @@
 """The pinned replay ratio: training samples per env move, held from both sides through one file.
 
 The trainer trains train.batch_size samples a step and counts the env moves it has loaded
-(`metrics.RunLog.env_moves`, continued across restarts), so the run's replay ratio is
+(`processes.env_moves.EnvMoves`, continued across restarts), so the run's replay ratio is
 step * batch_size / env_moves. It never trains past train.replay_ratio (it waits for games), and,
 with train.pin_replay_ratio, it asks self-play to wait once it has fallen more than PIN_SLACK
 behind its target, until it is back within RESUME_SLACK. It says so in checkpoints/pace.json, written atomically

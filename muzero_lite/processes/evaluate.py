@@ -161,7 +161,8 @@ def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional
     print(format_table(rows, cfg.env.is_mario), file=out, flush=True)
     if gif_folder:
         print(f"[eval] gifs: {gif_folder / f'eval-step{step}-*.gif'}", file=out, flush=True)
-    log_eval(run_dir, step, rows, checkpoints=paths.checkpoints, out=out)
+    # x: the env moves the checkpoint records (the trainer's count when it was saved); older ones: its train rows
+    log_eval(run_dir, step, rows, checkpoints=paths.checkpoints, env_moves=payload.get("env_moves"), out=out)
     print(f"[eval] recorded in {paths.checkpoints / EVAL_CSV} and {Path(run_dir) / RUNS / EVAL_RUN} (TensorBoard)",
           file=out, flush=True)
     return rows

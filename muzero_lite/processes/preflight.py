@@ -38,7 +38,7 @@ def check_runnable(cfg: Config, src: str, selfplay_here: bool = True) -> None:
     action space, observations muzero-lite can frame), search.root_actions against Mario's actions,
     the observations against network.kind, and
     train.device and selfplay.device against torch (selfplay_here False: no self-play in this process
-    or its children, as in a trainer, or on the head of a Ray run, where `cluster.actor_gpus` checks
+    or its children, as in a trainer, or on the head of a Ray run, where `ray_selfplay.actor_gpus` checks
     the device against the cluster).
     """
     src = str(src)

@@ -7,7 +7,7 @@ A child that exits with code 2 met a config or checkpoint error, which a restart
 the run stops and says so. A child that dies otherwise is reported and restarted; one that dies
 MAX_RESTARTS times within RESTART_WINDOW_S seconds stops the whole run, since it would only keep failing.
 
-What a person reads: every `status_every` seconds one combined line (`format_status`) made from
+What a person reads: every `status_every` seconds one combined line (`status_lines.run_line`) made from
 the run folder's files (`RunStatus`: the trainer's CSVs, else the game files and checkpoints).
 Children's lines are shown when they warn or fail (`ChildLines`), or all of them with verbose.
 """
@@ -28,7 +28,8 @@ from typing import Optional
 from ..config import Config
 from ..data.checkpoints import newest_checkpoint
 from ..data.runfolder import RunPaths
-from ..reporting.run_status import RunStatus, format_status
+from ..reporting.run_status import RunStatus
+from ..reporting.status_lines import run_line
 
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 300.0
@@ -173,7 +174,7 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
     made for other networks (each child would refuse it), before any folder is made.
     status_every: seconds between combined status lines (0: none). verbose: every line of every
     child (and the workers' line for every game). ray_address: self-play as `workers` Ray actors
-    instead of child processes (`cluster.RaySelfplay`): "local" starts a Ray instance here, any other
+    instead of child processes (`ray_selfplay.RaySelfplay`): "local" starts a Ray instance here, any other
     value is ray.init's address ("auto": the cluster this machine joined). ray_resource: a custom
     resource every actor needs; ray_actor_resources: one resources dict per actor instead.
     """
@@ -200,7 +201,7 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
     _output_lost.clear()
     watch = RunStatus(paths, started) if status_every else None
     if watch is not None:
-        _status_line(watch, cfg.env.is_mario)     # what the folder held before: the base of moves/s
+        _run_line_or_why(watch, cfg.env.is_mario)     # what the folder held before: the base of moves/s
     where = "Ray actor(s)" if pool is not None else "worker(s)"
     _emit(out, f"[run] {workers} self-play {where} + 1 trainer in {Path(run_dir).resolve()}; Ctrl-C stops all")
     for c in children:
@@ -239,7 +240,7 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
                 _emit(out, f"[run] {c.name} {_exit_words(code)}: restarting it")
                 c.start(out)
             if watch is not None and not stop["flag"] and time.time() >= next_status:
-                _emit(out, _status_line(watch, cfg.env.is_mario))
+                _emit(out, _run_line_or_why(watch, cfg.env.is_mario))
                 next_status = time.time() + status_every
     finally:
         if pool is not None:
@@ -253,8 +254,9 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
 
 def _start_ray(cfg: Config, paths: RunPaths, actors: int, address: str, resource: Optional[str],
                per_actor: Optional[list], out):
-    """Connect to (or start) Ray and start the self-play actors (`cluster.RaySelfplay`)."""
-    from .cluster import RaySelfplay, import_ray
+    """Connect to (or start) Ray and start the self-play actors (`ray_selfplay.RaySelfplay`)."""
+    from .ray_actor import import_ray
+    from .ray_selfplay import RaySelfplay
     ray = import_ray()
     owns = not ray.is_initialized()
     if owns:
@@ -282,10 +284,10 @@ def _stop_ray(pool, out) -> None:
                f"games lost with their actor before being handed over")
 
 
-def _status_line(watch: "RunStatus", is_mario: bool) -> str:
+def _run_line_or_why(watch: "RunStatus", is_mario: bool) -> str:
     """The combined line now; a failure to read the folder is said in the line, never ends the run."""
     try:
-        return format_status(watch.read(), is_mario)
+        return run_line(watch.read(), is_mario)
     except Exception as e:  # the run's children matter more than its status line
         return f"[run] no status line: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 

@@ -22,40 +22,26 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
-from ..algorithm.networks import UniformModel, acting_networks, configure_torch, pick_device
-from ..algorithm.types import GameRecord, GameSpec
+from ..algorithm.networks import configure_torch, pick_device
+from ..algorithm.types import GameRecord
 from ..config import Config, config_digest, model_digest
-from ..data.checkpoints import list_checkpoints, newest_checkpoint
 from ..data.gamefile import list_game_files, write_game
 from ..data.pace import PaceReader
 from ..data.runfolder import RunPaths, prune_gifs, save_resolved_config, sigterm_as_interrupt
 from ..envs.base import Env
 from ..envs.make import make_env
 from ..reporting.gifs import gif_path_for, write_gif
+from ..reporting.status_lines import game_line
 from .acting import Game, play_games
+from .model_source import FolderSource
 
 # without verbose, a worker prints the line of its games 1, 1 + LINE_EVERY, 1 + 2 * LINE_EVERY, ...
 LINE_EVERY = 20
-
-
-def _format_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_mario: bool) -> str:
-    """The one line printed for each finished game."""
-    m = rec.meta
-    parts = [f"game {n}", f"level {m['level']}" if is_mario else m["env"], f"moves {m['moves']}",
-             f"return {m['return']:.1f}"]
-    if is_mario:
-        parts += [f"max_x {m['max_x']}", f"flag {'yes' if m['flag'] else 'no'}"]
-        parts += ["stalled"] if m.get("stalled") else []
-    if m.get("policy_entropy") is not None:
-        parts += [f"entropy {m['policy_entropy']:.2f}", f"search changed {100 * m['search_changed']:.0f}%"]
-    parts += [f"ckpt {step if step is not None else 'uniform'}", f"moves/s {rate:.1f}"]
-    return " | ".join(parts)
 
 
 def game_rng(seed: int, n: int) -> np.random.Generator:
@@ -77,7 +63,7 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
     envs: list[Env] = []
     try:
         envs += [make_env(cfg.env, seed + i) for i in range(cfg.selfplay.games_in_flight)]
-        source = ModelSource(cfg, envs[0].spec, paths.checkpoints)
+        source = FolderSource(cfg, envs[0].spec, paths.checkpoints, pick_device(cfg.selfplay.device))
         source.refresh()                   # refuses another config's checkpoint before anything is written
     except BaseException:
         for env in envs:
@@ -113,7 +99,7 @@ def play_worker(cfg: Config, envs: list[Env], source, output, worker: str, seed:
     """The worker loop, wherever its games go: keep a game on every env, hand each finished one to
     output.game(record, gif, worker), print its line; returns how many were handed over.
 
-    source: the weights to play (`ModelSource`, or a cluster actor's pushed weights), refreshed before
+    source: the weights to play (a `model_source.ModelSource`: the folder's, or a Ray actor's pushed ones), refreshed before
     each new game. wait: called before each move (the pinned replay ratio). played_before: games
     already in the run, counted toward selfplay.random_games. first_game: the number of this worker's
     first game (its generator is game_rng(seed, number)). Ctrl-C or SIGTERM ends it; the games in
@@ -136,7 +122,7 @@ def play_worker(cfg: Config, envs: list[Env], source, output, worker: str, seed:
         started += 1
         return game
 
-    main = threading.current_thread() is threading.main_thread()     # a cluster actor runs it in a thread
+    main = threading.current_thread() is threading.main_thread()     # a Ray actor runs it in a thread
     previous = sigterm_as_interrupt() if main else None
     try:
         for game in play_games(envs, new_game, wait):
@@ -152,7 +138,7 @@ def play_worker(cfg: Config, envs: list[Env], source, output, worker: str, seed:
             written += 1
             if not verbose and (written - 1) % LINE_EVERY:
                 continue
-            line = _format_line(written, record, step, rate, cfg.env.is_mario)
+            line = game_line(written, record, step, rate, cfg.env.is_mario)
             print(f"[selfplay {worker}] " + line, file=out, flush=True)
     except KeyboardInterrupt:
         print(f"[selfplay {worker}] stopped after {written} games (the games in flight were dropped)", file=out, flush=True)
@@ -160,27 +146,3 @@ def play_worker(cfg: Config, envs: list[Env], source, output, worker: str, seed:
         if main:
             signal.signal(signal.SIGTERM, previous)
     return written
-
-
-class ModelSource:
-    """Keeps the newest checkpoint's weights loaded; re-checks the folder before each game."""
-
-    def __init__(self, cfg: Config, spec: GameSpec, folder: Path):
-        self.cfg, self.folder = cfg, folder
-        self.networks, self.acting = acting_networks(cfg, spec, pick_device(cfg.selfplay.device))
-        self.uniform = UniformModel(spec.num_actions)
-        self.step: Optional[int] = None           # training step of the loaded checkpoint
-
-    def refresh(self) -> None:
-        """Load the newest complete checkpoint if it is not the one loaded (a directory listing otherwise)."""
-        listed = list_checkpoints(self.folder)
-        if not listed or listed[0][0] == self.step:
-            return
-        found = newest_checkpoint(self.folder, self.cfg)
-        if found is not None and found[1]["step"] != self.step:
-            self.networks.load_state_dict(found[1]["networks"])
-            self.step = int(found[1]["step"])
-
-    def model(self, use_uniform: bool):
-        """The networks to act with: the uniform model before any checkpoint, or when asked for."""
-        return self.uniform if use_uniform or self.step is None else self.acting

@@ -33,7 +33,9 @@ from ..data.pace import PaceWriter, trainer_ahead
 from ..data.replay import ReplayBuffer, ReplaySettings
 from ..data.runfolder import RunPaths, prune_games, save_resolved_config, sigterm_as_interrupt, sweep_stale_temps
 from ..envs.make import game_spec
-from ..reporting.metrics import RunLog, status_line
+from ..reporting.metrics import RunLog
+from ..reporting.status_lines import train_line
+from .env_moves import EnvMoves
 
 # a temp file this old was left by a killed writer (a live one renames its temp within seconds)
 STALE_TEMP_S = 600.0
@@ -97,9 +99,16 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
     buffer = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions,
                           np.random.default_rng(cfg.seed + learner.step))
     game_bytes = max_game_bytes(cfg.env.max_moves, spec.frame_shape, spec.frame_dtype, spec.num_actions)
-    log = RunLog(run_dir, paths.checkpoints, paths.games, out)
+    log = RunLog(run_dir, paths.checkpoints, out)
+    env_moves = EnvMoves.resume(paths.checkpoints, paths.games)     # the run's count, across restarts
+
+    def loaded(name: str, meta: dict, length: int) -> None:
+        """GameLoader's on_load: count the game (once in the run's life) and log it."""
+        if env_moves.add(name, length):
+            log.game(name, meta, length, env_moves.total)
+
     loader = GameLoader(paths.games, buffer, spec.frame_shape, spec.num_actions, out, max_bytes=game_bytes,
-                        on_load=log.game)
+                        on_load=loaded)
     intake = Intake(cfg, paths, loader, stale_temp_s, out)
     target = None if steps is None else learner.step + steps
     saved_step, last_status, last_poll, last_stamp, last_step_at = learner.step, 0.0, 0.0, None, time.time()
@@ -121,7 +130,7 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
         also = curve_checkpoint_path(paths.checkpoints, mark) if mark is not None else None
         save_checkpoint(paths.checkpoints, cfg, learner.step, s["networks"], s["optimizer"],
                         s["exploration_optimizer"], keep=t.keep_checkpoints, eval_networks=s["eval_networks"],
-                        env_moves=log.env_moves, also_as=also)
+                        env_moves=env_moves.total, also_as=also)
         saved_step = learner.step
 
     try:
@@ -130,9 +139,9 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
             stamp = _folder_stamp(paths.games)     # a file renamed into games/ changes it: load it at once
             if now - last_poll >= poll_interval or stamp != last_stamp or buffer.num_moves < t.min_buffer_moves:
                 intake.poll(now)
-                log.polled(buffer.num_games, buffer.num_moves)
+                log.polled(buffer.num_games, buffer.num_moves, env_moves.total)
                 last_poll, last_stamp = now, stamp
-            samples, moves = learner.step * t.batch_size, log.env_moves      # the run's, across restarts
+            samples, moves = learner.step * t.batch_size, env_moves.total
             training = buffer.num_moves >= t.min_buffer_moves
             pace.update(samples, moves, learner.step, training, now)
             if not training:
@@ -164,11 +173,11 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 rate = rate_samples / max(time.time() - rate_t0, 1e-9)
                 rate_t0, rate_samples, last_status = time.time(), 0, now
                 counts = (loader.loaded, buffer.num_moves, loader.rejected)
-                ratio = learner.step * t.batch_size / max(log.env_moves, 1)
-                print(status_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio),
+                ratio = learner.step * t.batch_size / max(env_moves.total, 1)
+                print(train_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio),
                       file=out, flush=True)
                 log.train(learner.step, metrics, learner.optimizer.param_groups[0]["lr"], buffer.num_games,
-                          buffer.num_moves, loader.rejected, rate, ratio)
+                          buffer.num_moves, loader.rejected, rate, ratio, env_moves.total)
     except KeyboardInterrupt:
         print(f"[train] interrupted at step {learner.step}", file=out, flush=True)
     finally:

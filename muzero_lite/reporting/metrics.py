@@ -1,4 +1,4 @@
-"""What a run reports: the trainer's status line, CSV files beside the checkpoints and TensorBoard scalars.
+"""What a run records: CSV files beside the checkpoints and TensorBoard scalars.
 
 The trainer is the one writer of a run's training and self-play figures (`RunLog`):
 
@@ -24,8 +24,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Optional
-
-from ..data.gamefile import list_game_files
 
 TRAIN_CSV = "train_metrics.csv"
 SELFPLAY_CSV = "selfplay_metrics.csv"
@@ -193,63 +191,57 @@ def column(rows: list[dict[str, str]], name: str) -> list[Optional[float]]:
 class RunLog:
     """The trainer's CSV files and TensorBoard scalars (train/..., selfplay/...).
 
-    `game` is the GameLoader's on_load callback: one selfplay CSV row and the selfplay/ scalars per
-    game. `polled` writes the buffer's size after a poll that loaded games and flushes; `train`
-    writes the status interval's train/ row and scalars. env_moves, the x axis, starts where the
-    selfplay CSV of an earlier trainer ended, and games that CSV already holds (reloaded from
-    games/ after a restart) are neither logged nor counted again.
+    `game`: one selfplay CSV row and the selfplay/ scalars per game the trainer counted; `polled`
+    writes the buffer's size after a poll that loaded games and flushes; `train` writes the status
+    interval's train/ row and scalars. Every x is the run's env-move count, which the trainer owns
+    (`processes.env_moves.EnvMoves`) and passes in.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, checkpoints: Path, games: Path, out=sys.stdout):
+    def __init__(self, run_dir: str | os.PathLike, checkpoints: Path, out=sys.stdout):
         from torch.utils.tensorboard import SummaryWriter  # tensorboard's import takes ~0.3 s: trainer only
         self.out = out
-        self.env_moves, self.logged = _previous_games(checkpoints / SELFPLAY_CSV, games)
         self.train_csv = CsvLog(checkpoints / TRAIN_CSV, TRAIN_FIELDS, out)
         self.selfplay_csv = CsvLog(checkpoints / SELFPLAY_CSV, SELFPLAY_FIELDS, out)
         # polled() and train() flush; max_queue holds a poll's game scalars until then, flush_secs is a fallback
         self.tb = SummaryWriter(str(Path(run_dir) / RUNS / TRAINER_RUN), max_queue=1000, flush_secs=30)
         self.pending: list[list] = []
 
-    def game(self, name: str, meta: dict[str, Any], length: int) -> None:
-        """One loaded game (GameLoader's on_load): its CSV row (written at the next `polled`) and scalars."""
-        if name in self.logged:
-            self.logged.discard(name)
-            return
-        self.env_moves += length
+    def game(self, name: str, meta: dict[str, Any], length: int, env_moves: int) -> None:
+        """One counted game, env_moves the count with it: its CSV row (written at the next `polled`) and scalars."""
         now = time.time()
         f = game_figures(meta, length)
-        self.pending.append([f"{now:.1f}", self.env_moves] + [_cell(f[k]) for k in SELFPLAY_FIELDS[2:11]]
+        self.pending.append([f"{now:.1f}", env_moves] + [_cell(f[k]) for k in SELFPLAY_FIELDS[2:11]]
                             + [_text(meta.get("worker")), _text(meta.get("level")), name])
         mario = f["max_x"] is not None
         for key in ("return", "max_x", "moves", "moves_per_s", "policy_entropy", "search_changed"):
             if f[key] is not None:
-                self.tb.add_scalar(f"selfplay/{key}", f[key], self.env_moves, walltime=now)
+                self.tb.add_scalar(f"selfplay/{key}", f[key], env_moves, walltime=now)
         if mario:                      # a flag only exists in Mario
-            self.tb.add_scalar("selfplay/flag", f["flag"], self.env_moves, walltime=now)
+            self.tb.add_scalar("selfplay/flag", f["flag"], env_moves, walltime=now)
 
-    def polled(self, buffer_games: int, buffer_moves: int) -> None:
+    def polled(self, buffer_games: int, buffer_moves: int, env_moves: int) -> None:
         """After the loader's poll: write the games' rows and the buffer's size, flush both files."""
         if not self.pending:
             return
         self.selfplay_csv.write(self.pending)
         self.pending = []
-        self.tb.add_scalar("selfplay/buffer_games", buffer_games, self.env_moves)
-        self.tb.add_scalar("selfplay/buffer_moves", buffer_moves, self.env_moves)
+        self.tb.add_scalar("selfplay/buffer_games", buffer_games, env_moves)
+        self.tb.add_scalar("selfplay/buffer_moves", buffer_moves, env_moves)
         self.tb.flush()
 
     def train(self, step: int, metrics, lr: float, games: int, moves: int, rejected: int, rate: float,
-              ratio: float) -> None:
+              ratio: float, env_moves: int) -> None:
         """One status interval: the step's losses (`learner.StepMetrics`), lr, speed, replay ratio and buffer."""
         now = time.time()
         figures = {"train/loss": metrics.unweighted, "train/weighted_loss": metrics.total,
                    "train/value_loss": metrics.value, "train/reward_loss": metrics.reward,
                    "train/policy_loss": metrics.policy, "train/exploration_loss": metrics.exploration,
                    "train/lr": lr, "train/replay_ratio": ratio, "train/samples_per_s": rate}
-        self.train_csv.write([[f"{now:.1f}", self.env_moves, step, *(repr(float(figures[k])) for k in TRAIN_FIELDS[3:12]),
+        self.train_csv.write([[f"{now:.1f}", env_moves, step, *(repr(float(figures[k])) for k in TRAIN_FIELDS[3:12]),
                                games, moves, rejected]])
         for tag, value in figures.items():
-            self.tb.add_scalar(tag, value, self.env_moves, walltime=now)
-        self.tb.add_scalar("train/step", step, self.env_moves, walltime=now)
+            self.tb.add_scalar(tag, value, env_moves, walltime=now)
+        self.tb.add_scalar("train/step", step, env_moves, walltime=now)
         self.tb.flush()
 
     def close(self) -> None:
@@ -260,15 +252,6 @@ class RunLog:
         self.tb.close()
         self.train_csv.close()
         self.selfplay_csv.close()
-
-
-def _previous_games(path: Path, games: Path) -> tuple[int, set[str]]:
-    """From an earlier trainer's selfplay CSV: the env_moves it reached, and the names it logged of
-    the game files still in games/ (only those can be loaded again)."""
-    rows = read_rows(path)
-    moves = [x for x in column(rows, "env_moves") if x is not None]
-    present = {p.name for p in list_game_files(games)}
-    return int(max(moves, default=0)), {r["game"] for r in rows if r.get("game") in present}
 
 
 # ---------------------------------------------------------------- eval rows
@@ -294,7 +277,7 @@ def log_eval(run_dir: str | os.PathLike, training_step: int, rows: list[dict], c
     and as TensorBoard scalars eval/<level>/<figure> in runs/eval/; returns the env_moves used as x.
 
     checkpoints: the run's checkpoints folder (default <run_dir>/checkpoints). env_moves: the x of
-    these points; by default the trainer's at training_step, from train_metrics.csv.
+    these points (the checkpoint's own record); None: the trainer's at training_step, from train_metrics.csv.
     """
     from torch.utils.tensorboard import SummaryWriter
     checkpoints = Path(run_dir) / "checkpoints" if checkpoints is None else Path(checkpoints)
@@ -319,20 +302,3 @@ def log_eval(run_dir: str | os.PathLike, training_step: int, rows: list[dict], c
     finally:
         tb.close()
     return x
-
-
-# ---------------------------------------------------------------- the status line
-
-def status_line(step: int, metrics, exploration_weight: float, games: int, moves: int, rejected: int, pruned: int,
-                rate: float, ratio: float) -> str:
-    """The trainer's periodic line: losses, what is loaded, speed and replay ratio.
-
-    `loss` is the sum of the printed parts (value + reward + policy - exploration_weight * explore, each a
-    plain batch mean); `weighted` is the loss that is
-    optimised: importance-weighted and masked past the end of games cut short, so it differs from `loss`.
-    """
-    m = metrics
-    return (f"[train] step {step} | loss {m.unweighted:.3f} = value {m.value:.3f} + reward {m.reward:.3f} "
-            f"+ policy {m.policy:.3f} - {exploration_weight:g} x explore {m.exploration:.3f} | "
-            f"weighted {m.total:.3f} | games {games} moves {moves} rejected {rejected} pruned {pruned} | "
-            f"samples/s {rate:.0f} | replay ratio {ratio:.2f}")

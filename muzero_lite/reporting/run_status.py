@@ -1,6 +1,6 @@
-"""`run`'s combined status line, made from the run folder's files.
+"""The numbers of `run`'s combined status line, read from the run folder's files.
 
-Every `status_every` seconds the supervisor prints one line (`format_status`) of numbers read by
+Every `status_every` seconds the supervisor prints one line (`status_lines.run_line`) of numbers read by
 `RunStatus`: the trainer's CSVs (checkpoints/train_metrics.csv, selfplay_metrics.csv), read by
 column name and only their new rows each time, else the game files and checkpoints themselves.
 """
@@ -11,7 +11,6 @@ import json
 import os
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -20,65 +19,12 @@ from ..data.gamefile import DEFAULT_MAX_BYTES, list_game_files
 from ..data.runfolder import RunPaths
 from ..data.safe_npz import open_npz, open_regular
 from .metrics import as_number, cell_number
+from .status_lines import StatusNumbers
 
 # the status line's means cover this many of the newest games
 RECENT_GAMES = 100
 # the trainer's CSV names the replay ratio one of these (newer name first)
 REPLAY_RATIO_COLUMNS = ("train/replay_ratio", "perf/replay_ratio")
-
-
-@dataclass
-class StatusNumbers:
-    """What `run`'s combined line says; None where the run folder does not tell (yet)."""
-    # seconds since the run started
-    elapsed_s: float
-    # env moves played (loaded by the trainer, or in the game files)
-    env_moves: Optional[int] = None
-    # env moves per second since the previous line
-    moves_per_s: Optional[float] = None
-    # the trainer's step
-    train_step: Optional[int] = None
-    # samples trained per move loaded
-    replay_ratio: Optional[float] = None
-    # the newest games that the means cover (at most RECENT_GAMES)
-    games: int = 0
-    mean_return: Optional[float] = None
-    # Mario: mean of each game's largest x, and how many of those games reached the flag
-    mean_max_x: Optional[float] = None
-    flags: int = 0
-    # Mario: flags reached in all games seen
-    flags_total: int = 0
-    # the newest checkpoint's step, and seconds since it was written
-    checkpoint_step: Optional[int] = None
-    checkpoint_age_s: Optional[float] = None
-
-
-def _duration(seconds: float) -> str:
-    """45s, 12m05s or 3h02m05s."""
-    s = max(0, int(seconds))
-    h, m, s = s // 3600, s // 60 % 60, s % 60
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
-
-
-def format_status(n: StatusNumbers, is_mario: bool) -> str:
-    """`run`'s combined line, from numbers already read (a pure function)."""
-    moves = "env moves -" if n.env_moves is None else f"env moves {n.env_moves:,}"
-    if n.moves_per_s is not None:
-        moves += f" ({n.moves_per_s:,.0f}/s)"
-    step = "train step -" if n.train_step is None else f"train step {n.train_step:,}"
-    if n.replay_ratio is not None:
-        step += f" (replay ratio {n.replay_ratio:.2f})"
-    if n.games:
-        games = f"last {n.games} games: return " + ("-" if n.mean_return is None else f"{n.mean_return:.1f}")
-        if is_mario:
-            games += ", max_x " + ("-" if n.mean_max_x is None else f"{n.mean_max_x:.0f}")
-            games += f", flags {n.flags} ({n.flags_total} in all)"
-    else:
-        games = "no games yet"
-    ckpt = "no checkpoint yet" if n.checkpoint_step is None else f"checkpoint {n.checkpoint_step:,}"
-    if n.checkpoint_step is not None and n.checkpoint_age_s is not None:
-        ckpt += f" ({_duration(n.checkpoint_age_s)} old)"
-    return " | ".join([f"[run] {_duration(n.elapsed_s)}", moves, step, games, ckpt])
 
 
 def _truthy(value) -> bool:

@@ -10,6 +10,10 @@
 #
 # PY (default .venv/bin/python) is the Python that has muzero-lite's dependencies and a CUDA torch.
 set -uo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'    # this header, as the usage
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 MINUTES=${1:-10}

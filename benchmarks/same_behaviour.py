@@ -7,8 +7,11 @@ checkpoint. It prints one line per comparison and exits 1 if anything differs.
 
     .venv/bin/python benchmarks/same_behaviour.py --base HEAD~1
 
-The commands (CartPole: 30 games, 120 training steps, 5 games with the newest checkpoint; Mario:
-2 games) are the ones docs/experiments.md has used for every redesign.
+The commands: CartPole 30 games, 120 training steps, 5 games with the newest checkpoint (as
+docs/experiments.md has checked every redesign); Mario 2 games, 20 training steps, 1 game with the
+newest checkpoint. Each checkout runs its own configs/*.yaml with the trainer set to train freely
+(train.replay_ratio 0: the steps asked for, not the ratio's share of so few games) and, for Mario,
+small enough to start at once (min_buffer_moves 200, a checkpoint every 10 steps, random_games 2).
 """
 from __future__ import annotations
 
@@ -21,21 +24,42 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CARTPOLE = [
-    ["selfplay", "--config", "configs/cartpole.yaml", "--games", "30", "--seed", "5"],
-    ["train", "--config", "configs/cartpole.yaml", "--steps", "120"],
-    ["selfplay", "--config", "configs/cartpole.yaml", "--games", "5", "--seed", "6", "--worker", "w1"],
+    ["selfplay", "--games", "30", "--seed", "5"],
+    ["train", "--steps", "120"],
+    ["selfplay", "--games", "5", "--seed", "6", "--worker", "w1"],
 ]
-MARIO = [["selfplay", "--config", "configs/mario.yaml", "--games", "2", "--seed", "3"]]
+MARIO = [
+    ["selfplay", "--games", "2", "--seed", "3"],
+    ["train", "--steps", "20"],
+    ["selfplay", "--games", "1", "--seed", "4", "--worker", "w1"],
+]
+# what each game's config changes (a dict updates a section)
+CHANGES = {"cartpole": {"train": {"replay_ratio": 0}},
+           "mario": {"train": {"replay_ratio": 0, "min_buffer_moves": 200, "checkpoint_interval": 10},
+                     "selfplay": {"random_games": 2}}}
 
 
-def run_commands(checkout: Path, run_dir: Path, commands: list[list[str]]) -> None:
-    """Run `python -m muzero_lite CMD --run-dir run_dir` for each command with checkout's package."""
+def run_config(checkout: Path, name: str, folder: Path) -> Path:
+    """checkout's configs/<name>.yaml with CHANGES[name], written to folder."""
+    data = yaml.safe_load((checkout / "configs" / f"{name}.yaml").read_text())
+    for section, values in CHANGES[name].items():
+        data.setdefault(section, {}).update(values)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def run_commands(checkout: Path, game: str, run_dir: Path, commands: list[list[str]]) -> None:
+    """Run `python -m muzero_lite CMD --config <game's> --run-dir run_dir` for each command with checkout's package."""
     env = dict(os.environ, PYTHONPATH=str(checkout))
+    config = run_config(checkout, game, run_dir.parent / f"{run_dir.name}_config")
     for cmd in commands:
-        subprocess.run([sys.executable, "-m", "muzero_lite", *cmd, "--run-dir", str(run_dir)],
+        subprocess.run([sys.executable, "-m", "muzero_lite", *cmd, "--config", str(config), "--run-dir", str(run_dir)],
                        cwd=checkout, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -49,15 +73,18 @@ def game_arrays(run_dir: Path) -> list[dict[str, np.ndarray]]:
 
 
 def checkpoint_tensors(run_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
-    """Each checkpoint's weights and eval weights, flattened to name -> tensor, by file name."""
+    """Each checkpoint's weights, eval weights and Adam moments, flattened to name -> tensor, by file name."""
     out = {}
     for path in sorted((run_dir / "checkpoints").glob("checkpoint-*.pt")):
         payload = torch.load(path, map_location="cpu", weights_only=True)
         flat = {}
-        for part in ("networks", "eval_networks"):
-            for net, state in (payload.get(part) or {}).items():
-                for name, t in state.items():
-                    flat[f"{part}/{net}/{name}"] = t
+        for part in ("networks", "eval_networks", "optimizer"):
+            state = payload.get(part) or {}
+            if part == "optimizer":                # Adam's moments: [param index][exp_avg, exp_avg_sq, step]
+                state = {f"{i}/{k}": v for i, moments in state.get("state", {}).items()
+                         for k, v in moments.items() if isinstance(v, torch.Tensor)}
+            for name, t in state.items():
+                flat[f"{part}/{name}"] = t
         out[path.name] = flat
     return out
 
@@ -108,7 +135,7 @@ def main() -> int:
             suites = [("cartpole", CARTPOLE)] + ([] if args.skip_mario else [("mario", MARIO)])
             for label, commands in suites:
                 for name, checkout in (("base", base), ("this", REPO)):
-                    run_commands(checkout, tmp / f"{label}_{name}", commands)
+                    run_commands(checkout, label, tmp / f"{label}_{name}", commands)
                 diffs += compare(label, tmp / f"{label}_base", tmp / f"{label}_this")
         finally:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base)], check=False)

@@ -32,23 +32,10 @@ BAD = [
     ("env: {action_set: turbo}\n", ["env.action_set", "turbo", "complex"]),
     ("env: {action_set: right_only}\nsearch: {root_actions: 6}\n", ["search.root_actions", "6", "5 actions"]),
     # names of earlier versions: one line naming the new key or value
-    ("search: {num_searches: 3}\n", ["search.num_searches", "renamed search.root_actions"]),
-    ("train: {discount: 0.9}\n", ["train.discount", "renamed env.discount"]),
-    ("train: {max_replay_ratio: 8}\n", ["train.max_replay_ratio", "renamed train.replay_ratio"]),
     ("search: {q_rule: seed}\n", ["search.q_rule", "'seed'", "renamed 'mean'"]),
     ("search: {q_rule: orig}\n", ["search.q_rule", "'orig'", "renamed 'mean'"]),
     ("search: {policy_target: seed}\n", ["search.policy_target", "'seed'", "renamed 'normalised_q'"]),
     ("search: {policy_target: orig}\n", ["search.policy_target", "'orig'", "renamed 'normalised_q'"]),
-    ("selfplay: {envs: 4}\n", ["selfplay.envs", "renamed selfplay.games_in_flight"]),
-    ("selfplay: {eval_noop_max: 4}\n", ["selfplay.eval_noop_max", "renamed eval.noop_max"]),
-    ("selfplay: {eval_sticky: 0}\n", ["selfplay.eval_sticky", "renamed eval.sticky_actions"]),
-    ("train: {eval_ema_half_life: 0}\n", ["train.eval_ema_half_life", "renamed eval.ema_half_life"]),
-    # options measured without a win and removed: one line saying so
-    ("network: {patch_size: 4}\n", ["network.patch_size", "removed", "docs/experiments.md"]),
-    ("train: {reanalyze: 0.5}\n", ["train.reanalyze", "removed"]),
-    ("train: {reanalyze_values: true}\n", ["train.reanalyze_values", "removed"]),
-    ("train: {augment_shift: 4}\n", ["train.augment_shift", "removed"]),
-    ("train: {consistency_weight: 2}\n", ["train.consistency_weight", "removed"]),
     ("search: {root_actions: sample}\n", ["search.root_actions", "'sample'", "search.root_selection"]),
     ("search: {temperature: [{until: 5, early: 1, late: 1}]}\n", ["search.temperature", "until is null"]),
     ("train: {bf16: yes please}\n", ["train.bf16", "'yes please'", "true, false or auto"]),
@@ -57,6 +44,16 @@ BAD = [
     ("grayscale: true\n", ["grayscale", "unknown key"]),
     ("env: [1, 2]\n", ["env", "mapping"]),
 ]
+# keys of earlier versions -> the key that replaced them: one line naming it
+RENAMED = {"search.num_searches": "search.root_actions", "train.discount": "env.discount",
+           "train.max_replay_ratio": "train.replay_ratio", "selfplay.envs": "selfplay.games_in_flight",
+           "selfplay.eval_noop_max": "eval.noop_max", "selfplay.eval_sticky": "eval.sticky_actions",
+           "train.eval_ema_half_life": "eval.ema_half_life"}
+# options measured without a win and removed: one line saying so
+REMOVED = ["network.patch_size", "train.reanalyze", "train.reanalyze_values", "train.augment_shift",
+           "train.consistency_weight"]
+BAD += [("{}: {{{}: 1}}\n".format(*old.split(".")), [old, f"renamed {new}"]) for old, new in RENAMED.items()]
+BAD += [("{}: {{{}: 1}}\n".format(*key.split(".")), [key, "removed", "docs/experiments.md"]) for key in REMOVED]
 
 
 # every subcommand loads the config before it touches the run folder; these extras would make it run briefly

@@ -1,7 +1,7 @@
 """The env of a config, and the shapes of its game without starting it.
 
 `make_env` gives Super Mario Bros (`mario_env`) for id "SuperMarioBros", else the Gymnasium env of
-that id (`gym_env`); both play through the `env_base.Env` interface. `game_spec` gives the shapes
+that id (`gym_env`); both play through the `base.Env` interface. `game_spec` gives the shapes
 that the trainer and the networks need: for Mario from the config alone, for a Gymnasium id from
 its spaces.
 """

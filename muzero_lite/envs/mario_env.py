@@ -2,7 +2,7 @@
 
 One life per game, a random level per game from `levels`. A move presses one button combination
 for `frame_skip` frames; its screens are framed (`framing`) and its reward is computed from the
-emulator's info before and after it (`mario.mario_reward`). Besides the counters every env has,
+emulator's info before and after it (`mario_emulator.mario_reward`). Besides the counters every env has,
 info has `stalled`: the game ended because x made no new maximum for `stall_moves` moves (then
 `terminated` is true too: nothing comes after a stall, as nothing comes after a death).
 """
@@ -103,7 +103,7 @@ class MarioEnv(Env):
         return self._framer.from_pooled(pooled), float(reward), self._done, info
 
     def _view(self, screen: np.ndarray) -> np.ndarray:
-        """`mario.screen_view` of screen, worked out once per screen object (nes-py 8 hands out the same one)."""
+        """`mario_emulator.screen_view` of screen, worked out once per screen object (nes-py 8 hands out the same one)."""
         if screen is not self._screen_of_view:
             self._screen_of_view, self._view_of_screen = screen, mario.screen_view(screen)
         return self._view_of_screen

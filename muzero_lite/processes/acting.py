@@ -89,8 +89,8 @@ class Searched(NamedTuple):
     changed: bool
 
 
-def search(model, obs: torch.Tensor, cfg: Config,
-           sample_rng: Optional[Rngs]) -> tuple[InferenceOutput, SearchResult]:
+def infer_and_search(model, obs: torch.Tensor, cfg: Config,
+                     sample_rng: Optional[Rngs]) -> tuple[InferenceOutput, SearchResult]:
     """The root's initial inference and the truncated search from it (docs/algorithm.md §3)."""
     s = cfg.search
     root = model.initial_inference(obs)
@@ -256,7 +256,7 @@ def play_moves(games: list[Game]) -> None:
     for group in groups.values():
         obs = torch.cat([g.observation() for g in group])                             # [n, *input_shape]
         sample_rng = [g.rng for g in group] if group[0].sampling else None
-        root, result = search(group[0].model, obs, group[0].cfg, sample_rng)
+        root, result = infer_and_search(group[0].model, obs, group[0].cfg, sample_rng)
         entropy = policy_entropy(root.policy_logits)                                   # [n]
         changed = result.normalised_q.argmax(1) != root.policy_logits.argmax(1).numpy()  # [n]
         for i, g in enumerate(group):

@@ -7,7 +7,7 @@ every checkpoint_interval steps. It trains train.replay_ratio samples per env mo
 and tells self-play through checkpoints/pace.json when it has fallen behind (`pace`); with
 train.curve_every_moves it keeps a checkpoint at every multiple of that many env moves in
 checkpoints/curve/, taken once it has trained the mark's share (ratio x mark samples). It starts no env: the shapes
-come from the config (`envs.game_spec`).
+come from the config (`make.game_spec`).
 Beside training it keeps the run's disk in bounds (`runfolder.prune_games`, `sweep_stale_temps`),
 and it is the one writer of the run's figures (`metrics.RunLog`): checkpoints/train_metrics.csv and
 selfplay_metrics.csv (one row per game loaded, from its file's meta) and TensorBoard scalars in

@@ -2,7 +2,7 @@
 protocol, column printing, launching and stopping `muzero-lite run`, and reading
 processes from /proc.
 
-The eval protocol (`eval_checkpoint`, `eval_loaded`, `eval_random`): EVAL_GAMES greedy games on
+The eval protocol (`eval_checkpoint`, `eval_loaded`): EVAL_GAMES greedy games on
 EVAL_LEVEL from no-op starts drawn with np.random.default_rng(EVAL_SEED), so the same weights always
 give the same figures; the random agent plays the same no-op starts.
 """
@@ -52,11 +52,6 @@ def eval_loaded(cfg: Config, net: MuZeroNetworks, weights: dict, step: int, game
     """The benchmark's eval of some weights, loaded into net: `evaluate`'s row."""
     net.load_state_dict(weights)
     return evaluate(cfg, net, EVAL_LEVEL, games, np.random.default_rng(EVAL_SEED), step)
-
-
-def eval_random(cfg: Config, net: MuZeroNetworks, games: int = EVAL_GAMES) -> dict:
-    """The random agent's row under the benchmark's eval protocol (net only fills evaluate's argument)."""
-    return evaluate(cfg, net, EVAL_LEVEL, games, np.random.default_rng(EVAL_SEED), 0, random_agent=True)
 
 
 def eval_summary(row: dict) -> str:

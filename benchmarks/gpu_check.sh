@@ -43,7 +43,7 @@ $PY benchmarks/train_speed.py --configs "$OUT_DIR/mario_cpu.yaml" "$OUT_DIR/mari
 
 for dev in cpu cuda; do
   stage "self-play: Mario moves/s with its networks on $dev"
-  $PY benchmarks/selfplay_speed.py --config "$OUT_DIR/mario_$dev.yaml" --envs 16 64 --seconds 12 --rounds 1 \
+  $PY benchmarks/selfplay_speed.py --config "$OUT_DIR/mario_$dev.yaml" --games-in-flight 16 64 --seconds 12 --rounds 1 \
     || echo "FAILED: selfplay_speed $dev"
 done
 

@@ -8,10 +8,10 @@ no trainer runs (the networks are the uniform ones of a run's first games, `self
 Prints moves/s of each and the Ray/local ratio, the median over the rounds. A worker's 16 games land
 in bursts (up to 550 moves each): windows under a few minutes count bursts, not speed (a 40 s try
 gave 1 local process 11.6 moves/s and 2 processes 70.2), hence the 300 s default; fewer games in flight
-(--envs, for both sides) make the bursts smaller.
+(--games-in-flight, for both sides) make the bursts smaller.
 
     .venv/bin/python benchmarks/ray_speed.py [--config configs/mario.yaml] [--actors 1 2 3] [--seconds 300] [--rounds 2]
-        [--envs N]
+        [--games-in-flight N]
 """
 from __future__ import annotations
 

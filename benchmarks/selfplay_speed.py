@@ -95,7 +95,7 @@ def main() -> None:
     ap.add_argument("--games-in-flight", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)   # run as one worker of N envs
+    ap.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)   # run as one worker of N games in flight
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.config, args.worker, args.seconds)))

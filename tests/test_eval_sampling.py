@@ -62,10 +62,10 @@ def test_sticky_actions_make_20_mario_games_20_samples():
 def test_same_seed_same_figures_whether_batched_or_one_at_a_time():
     model = NextActionModel(12)
     cfg = _mario(noop_max=5)
-    one = evaluate(cfg, model, "1-1", 5, np.random.default_rng(7), 0, envs=1)
-    batched = evaluate(cfg, model, "1-1", 5, np.random.default_rng(7), 0, envs=5)
+    one = evaluate(cfg, model, "1-1", 5, np.random.default_rng(7), 0, games_in_flight=1)
+    batched = evaluate(cfg, model, "1-1", 5, np.random.default_rng(7), 0, games_in_flight=5)
     assert one == batched and one["distinct"] >= 4
-    other = evaluate(cfg, model, "1-1", 5, np.random.default_rng(8), 0, envs=5)
+    other = evaluate(cfg, model, "1-1", 5, np.random.default_rng(8), 0, games_in_flight=5)
     assert other != one
 
 

@@ -25,9 +25,8 @@ class StepMetrics(NamedTuple):
 
     value, reward, policy, exploration: batch means of each term (`losses.LossParts`: no importance
     weights, no mask). unweighted: their total as the main loss combines them, value + reward + policy
-    - exploration_weight * exploration. total: the
-    loss that is optimised, importance-weighted and masked, so it differs from `unweighted` (it is
-    smaller when weights are below 1).
+    - exploration_weight * exploration. total: the loss that is optimised, importance-weighted and
+    masked, so it differs from `unweighted` (it is smaller when weights are below 1).
     """
     value: float
     reward: float

@@ -2,8 +2,8 @@
 
 Holds the cross-entropy `soft_ce`, the gradient scaler `scale_gradient`, the main loss `muzero_loss`
 over an unroll of K steps and the exploration network's own loss `exploration_loss`, with their
-inputs `Predictions` and `Targets` and the reported `LossParts`. No networks, optimisers, files or envs: the learner runs the networks and passes their
-outputs here.
+inputs `Predictions` and `Targets` and the reported `LossParts`. No networks, optimisers, files or
+envs: the learner runs the networks and passes their outputs here.
 
 Everything is step-major: [K+1, B, ...] for steps k = 0..K (step 0 is the representation's hidden
 state, step k >= 1 the dynamics' k-th), [K, B, ...] for the rewards of steps 1..K. Letters: B batch,

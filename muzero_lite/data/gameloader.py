@@ -3,7 +3,8 @@
 A bad game file (or anything named like one that is not a regular file, e.g. a symlink) is moved
 to games/rejected/ with one warning, and training goes on. Files are read newest first until the
 replay window is full: older ones beyond it are never read. Each game added is handed, with its
-file name, meta and length, to an optional callback (the trainer's self-play metrics), oldest first.
+file name, meta and length, to an optional callback (the trainer counts its env moves and logs it),
+oldest first.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 values from step), so emulators are built directly as stage envs, `SuperMarioBrosEnv(target=(w, s))`,
 and stepped one frame at a time with a controller byte. nes-py 8 returns `(obs, reward, done, info)`
 from step and `obs` from reset; nes-py 9 (Gymnasium-based) returns `(obs, reward, terminated,
-truncated, info)` and `(obs, info)`. Both are handled here so envs.py sees one shape. The emulator's
+truncated, info)` and `(obs, info)`. Both are handled here so mario_env sees one shape. The emulator's
 own reward is ignored: `mario_reward` computes ours from the info before and after a move.
 """
 from __future__ import annotations

@@ -64,10 +64,10 @@ def _load(cfg: Config, paths: RunPaths, checkpoint: Optional[str]) -> tuple[Path
 
 def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.random.Generator,
              training_step: int, gif_folder: Optional[Path] = None, random_agent: bool = False,
-             stop: Optional[Callable[[list[float]], bool]] = None, envs: Optional[int] = None) -> dict:
+             stop: Optional[Callable[[list[float]], bool]] = None, games_in_flight: Optional[int] = None) -> dict:
     """Play `games` greedy games on one level (or the gym env); returns the row of the table.
 
-    The games run `envs` at a time (default selfplay.games_in_flight), moved together like self-play's
+    The games run `games_in_flight` at a time (default selfplay.games_in_flight), moved together like self-play's
     (`acting.play_games`); game i draws everything (its env seed, no-op start, sticky moves) from
     default_rng([s, i]) with s drawn from rng, so the figures depend on rng's seed only.
     random_agent: uniformly random moves after the same no-op starts, the baseline row (networks
@@ -77,7 +77,7 @@ def evaluate(cfg: Config, networks, level: Optional[str], games: int, rng: np.ra
     e = cfg.env
     env_cfg = dataclasses.replace(e, levels=[level]) if level else e
     base = int(rng.integers(2**31))
-    count = max(1, min(games, cfg.selfplay.games_in_flight if envs is None else envs))
+    count = max(1, min(games, cfg.selfplay.games_in_flight if games_in_flight is None else games_in_flight))
     returns: list[float] = []                     # in the order the games ended (what `stop` sees)
     results: dict[int, tuple] = {}                # game number -> (return, max-x, flag, moves, actions)
     numbers: dict[int, int] = {}                  # id of a game in flight -> its number

@@ -48,7 +48,7 @@ def check_runnable(cfg: Config, src: str, selfplay_here: bool = True) -> None:
     _check_root_actions(cfg, src, spec.num_actions)
     _check_network_kind(cfg, src, spec.frame_shape)
     _check_device(cfg, src, selfplay_here)
-    _check_selfplay_envs(cfg, src, spec)
+    _check_games_in_flight(cfg, src, spec)
 
 
 def _game_spec(cfg: Config, src: str):
@@ -108,7 +108,7 @@ def available_bytes() -> Optional[int]:
     return None
 
 
-def _check_selfplay_envs(cfg: Config, src: str, spec) -> None:
+def _check_games_in_flight(cfg: Config, src: str, spec) -> None:
     """selfplay.games_in_flight games in flight must fit in half the memory available (a worker is not alone)."""
     free, need = available_bytes(), cfg.selfplay.games_in_flight * env_bytes(cfg, spec)
     if free is not None and need > free // 2:

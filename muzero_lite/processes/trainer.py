@@ -10,8 +10,10 @@ checkpoints/curve/, taken once it has trained the mark's share (ratio x mark sam
 come from the config (`make.game_spec`).
 Beside training it keeps the run's disk in bounds (`runfolder.prune_games`, `sweep_stale_temps`),
 and it is the one writer of the run's figures (`metrics.RunLog`): checkpoints/train_metrics.csv and
-selfplay_metrics.csv (one row per game loaded, from its file's meta) and TensorBoard scalars in
-runs/trainer/, train/ rows at the status interval only so that a step costs no more.
+selfplay_metrics.csv (one row per game counted, from its file's meta) and TensorBoard scalars in
+runs/trainer/, train/ rows at the status interval only so that a step costs no more. It owns the
+run's env-move count (`env_moves.EnvMoves`): each game is counted once in the run's life, however
+often a restarted trainer loads it again.
 """
 from __future__ import annotations
 

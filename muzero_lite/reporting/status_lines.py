@@ -27,12 +27,12 @@ def game_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_mari
 
 
 def train_line(step: int, metrics, exploration_weight: float, games: int, moves: int, rejected: int, pruned: int,
-                rate: float, ratio: float) -> str:
+               rate: float, ratio: float) -> str:
     """The trainer's line at each status interval: losses, what is loaded, speed and replay ratio.
 
     `loss` is the sum of the printed parts (value + reward + policy - exploration_weight * explore, each a
-    plain batch mean); `weighted` is the loss that is
-    optimised: importance-weighted and masked past the end of games cut short, so it differs from `loss`.
+    plain batch mean); `weighted` is the loss that is optimised: importance-weighted and masked past
+    the end of games cut short, so it differs from `loss`.
     """
     m = metrics
     return (f"[train] step {step} | loss {m.unweighted:.3f} = value {m.value:.3f} + reward {m.reward:.3f} "

@@ -13,6 +13,7 @@ from typing import Optional
 
 from .config import ConfigError, load_config
 from .data.checkpoints import CheckpointError
+from .data.trainer_lock import FolderHeld
 
 DEFAULT_CONFIG = "configs/mario.yaml"
 # seconds between `run`'s combined status lines
@@ -128,6 +129,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     except CheckpointError as e:
         print(f"muzero-lite: checkpoint error: {e}", file=sys.stderr)
+        return 2
+    except FolderHeld as e:
+        print(f"muzero-lite: {e}", file=sys.stderr)
         return 2
     except RuntimeError as e:
         from .processes.ray_actor import RayMissing

@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 import os
 import re
+import sys
+import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -28,6 +30,24 @@ CURVE_RE = re.compile(r"^moves-(\d{10})\.pt$")
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: unreadable, or made for other networks."""
+
+
+class CheckpointGone(CheckpointError):
+    """The file went away between the listing and the read (the trainer pruned it): not a bad file."""
+
+
+class PassedOver:
+    """Says in one warning line, once per file, that a checkpoint which cannot be loaded was passed over
+    (`newest_checkpoint`'s passed_over); who: the line's prefix, e.g. "[train]"."""
+
+    def __init__(self, out=sys.stderr, who: str = "muzero-lite"):
+        self.out, self.who, self.named = out, who, set()
+
+    def __call__(self, error: CheckpointError) -> None:
+        if isinstance(error, CheckpointGone) or str(error) in self.named:
+            return
+        self.named.add(str(error))
+        print(f"{self.who} warning: checkpoint passed over: {error}", file=self.out, flush=True)
 
 
 def checkpoint_name(step: int) -> str:
@@ -120,9 +140,11 @@ def checkpoint_at(folder: str | os.PathLike, step: Optional[int] = None) -> tupl
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint with torch.load(weights_only=True): data only, no code runs."""
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():        # torch's notes on a file it then refuses: the error says it
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: not found") from None
+        raise CheckpointGone(f"{path}: not found") from None
     except Exception as e:  # torch raises many kinds for a bad file; all mean "unusable"
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     if not isinstance(payload, dict) or payload.get("format_version") != CHECKPOINT_FORMAT_VERSION:
@@ -146,8 +168,10 @@ def check_compatible(payload: dict, cfg: Config, path: str | os.PathLike) -> Non
             f"{model_digest(cfg)} of this config); use a new run folder or the config it was made with")
 
 
-def newest_checkpoint(folder: str | os.PathLike, cfg: Config) -> Optional[tuple[Path, dict]]:
-    """The newest checkpoint in folder that loads, or None; unreadable ones are skipped.
+def newest_checkpoint(folder: str | os.PathLike, cfg: Config,
+                      passed_over: Optional[Callable[[CheckpointError], None]] = None) -> Optional[tuple[Path, dict]]:
+    """The newest checkpoint in folder that loads, or None; unreadable ones are skipped, each handed to
+    passed_over (a `PassedOver`, which says so once per file).
 
     Raises CheckpointError when that checkpoint was made for other networks: silently playing
     or training from scratch beside it would mix two runs in one folder.
@@ -155,7 +179,9 @@ def newest_checkpoint(folder: str | os.PathLike, cfg: Config) -> Optional[tuple[
     for _, path in list_checkpoints(folder):
         try:
             payload = load_checkpoint(path)
-        except CheckpointError:
+        except CheckpointError as e:
+            if passed_over is not None:
+                passed_over(e)
             continue
         check_compatible(payload, cfg, path)
         return path, payload

@@ -19,7 +19,14 @@ import numpy as np
 
 from ..algorithm.networks import acting_networks, configure_torch, pick_device
 from ..config import LEVEL_RE, Config, ConfigError
-from ..data.checkpoints import CheckpointError, check_compatible, eval_weights, load_checkpoint, newest_checkpoint
+from ..data.checkpoints import (
+    CheckpointError,
+    PassedOver,
+    check_compatible,
+    eval_weights,
+    load_checkpoint,
+    newest_checkpoint,
+)
 from ..data.runfolder import RunPaths
 from ..envs.make import game_spec, make_env
 from ..reporting.gifs import write_gif
@@ -50,13 +57,14 @@ def _levels(cfg: Config, levels: Optional[str]) -> list[Optional[str]]:
     return out
 
 
-def _load(cfg: Config, paths: RunPaths, checkpoint: Optional[str]) -> tuple[Path, dict]:
-    """The given checkpoint, or the run's newest; CheckpointError when there is none or it does not fit."""
+def _load(cfg: Config, paths: RunPaths, checkpoint: Optional[str], out) -> tuple[Path, dict]:
+    """The given checkpoint, or the run's newest that loads (a warning on out for each passed over);
+    CheckpointError when there is none or it does not fit."""
     if checkpoint:
         payload = load_checkpoint(checkpoint)
         check_compatible(payload, cfg, checkpoint)
         return Path(checkpoint), payload
-    found = newest_checkpoint(paths.checkpoints, cfg)
+    found = newest_checkpoint(paths.checkpoints, cfg, PassedOver(out, "[eval]"))
     if found is None:
         raise CheckpointError(f"{paths.checkpoints}: no checkpoint to evaluate (train first, or pass --checkpoint)")
     return found
@@ -146,7 +154,7 @@ def run_eval(cfg: Config, run_dir: str | os.PathLike = ".", checkpoint: Optional
         raise ConfigError(f"--games = {games}: must be >= 1")
     level_list = _levels(cfg, levels)
     paths = RunPaths.of(cfg, run_dir)
-    path, payload = _load(cfg, paths, checkpoint)
+    path, payload = _load(cfg, paths, checkpoint, out)
     networks, model = acting_networks(cfg, game_spec(cfg.env), pick_device(cfg.selfplay.device))
     networks.load_state_dict(eval_weights(payload))
     step = int(payload["step"])

@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
 from ..algorithm.networks import UniformModel, acting_networks
 from ..algorithm.types import GameSpec
 from ..config import Config, model_digest
-from ..data.checkpoints import list_checkpoints, newest_checkpoint
+from ..data.checkpoints import CheckpointError, list_checkpoints, newest_checkpoint
 
 
 class ModelSource:
@@ -40,18 +40,20 @@ class ModelSource:
 
 
 class FolderSource(ModelSource):
-    """A local worker's weights: the newest checkpoint in a folder, re-checked before each game."""
+    """A local worker's weights: the newest checkpoint in a folder, re-checked before each game;
+    passed_over: told of each checkpoint that cannot be loaded (`checkpoints.PassedOver`)."""
 
-    def __init__(self, cfg: Config, spec: GameSpec, folder: Path, device: torch.device):
+    def __init__(self, cfg: Config, spec: GameSpec, folder: Path, device: torch.device,
+                 passed_over: Optional[Callable[[CheckpointError], None]] = None):
         super().__init__(cfg, spec, device)
-        self.folder = folder
+        self.folder, self.passed_over = folder, passed_over
 
     def refresh(self) -> None:
         """Load the newest complete checkpoint if it is not the one loaded (a directory listing otherwise)."""
         listed = list_checkpoints(self.folder)
         if not listed or listed[0][0] == self.step:
             return
-        found = newest_checkpoint(self.folder, self.cfg)
+        found = newest_checkpoint(self.folder, self.cfg, self.passed_over)
         if found is not None and found[1]["step"] != self.step:
             self.networks.load_state_dict(found[1]["networks"])
             self.step = int(found[1]["step"])

@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from ..config import Config, ConfigError, config_to_yaml
 from ..data.atomic import atomic_write_bytes
-from ..data.checkpoints import list_checkpoints, load_checkpoint
+from ..data.checkpoints import CheckpointError, PassedOver, list_checkpoints, load_checkpoint
 from ..data.gamefile import GameFileError, list_game_files, write_game_bytes
 from ..data.gameloader import max_game_bytes
 from ..data.pace import PaceReader
@@ -102,6 +102,7 @@ class RaySelfplay:
         self.ray = import_ray()
         self.cfg, self.paths, self.out = cfg, paths, out
         self.intake = GameIntake(cfg, paths, out)
+        self.passed_over = PassedOver(out, "[ray]")
         self.pace = PaceReader(paths.checkpoints)
         gpus = actor_gpus(cfg.selfplay.device, actors, self.ray.cluster_resources().get("GPU", 0))
         remote = self.ray.remote(max_restarts=-1, max_task_retries=-1, num_cpus=1, num_gpus=gpus)(SelfplayActor)
@@ -213,7 +214,8 @@ class RaySelfplay:
         if listed and (self.weights is None or listed[0][0] != self.weights[0]):
             try:
                 payload = load_checkpoint(listed[0][1])
-            except Exception:                     # a checkpoint being pruned: the next look takes the newest
+            except CheckpointError as e:          # pruned (the next look takes the newest), or a bad file
+                self.passed_over(e)
                 return
             self.weights = (int(payload["step"]), self.ray.put(weights_bytes(payload)))
         if self.weights is None:

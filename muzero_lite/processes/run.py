@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Optional
 
 from ..config import Config
-from ..data.checkpoints import newest_checkpoint
+from ..data.checkpoints import PassedOver, newest_checkpoint
 from ..data.runfolder import RunPaths
+from ..data.trainer_lock import held_by
 from ..reporting.run_status import RunStatus
 from ..reporting.status_lines import run_line
 
@@ -186,7 +187,13 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
         print(f"muzero-lite: --status-every = {status_every:g}: must be >= 0 (0: no status lines)", file=sys.stderr)
         return 2
     paths = RunPaths.of(cfg, run_dir)
-    newest_checkpoint(paths.checkpoints, cfg)     # another config's checkpoint: CheckpointError, before any child
+    holder = held_by(paths.checkpoints)           # a live trainer's folder: refused before any child starts
+    if holder is not None:
+        print(f"muzero-lite: {paths.checkpoints}: a live trainer holds this run folder ({holder}); "
+              f"stop it, or use another --run-dir", file=sys.stderr)
+        return 2
+    # another config's checkpoint: CheckpointError, before any child
+    newest_checkpoint(paths.checkpoints, cfg, PassedOver(out, "[run]"))
     paths.make()
     more = ["--verbose"] if verbose else []
     children = [Child("train", _argv("train", config_path, run_dir), verbose)]

@@ -30,6 +30,7 @@ import torch
 from ..algorithm.networks import configure_torch, pick_device
 from ..algorithm.types import GameRecord
 from ..config import Config, config_digest, model_digest
+from ..data.checkpoints import PassedOver
 from ..data.gamefile import list_game_files, write_game
 from ..data.pace import PaceReader
 from ..data.runfolder import RunPaths, prune_gifs, save_resolved_config, sigterm_as_interrupt
@@ -63,7 +64,8 @@ def run_selfplay(cfg: Config, run_dir: str | os.PathLike = ".", games: Optional[
     envs: list[Env] = []
     try:
         envs += [make_env(cfg.env, seed + i) for i in range(cfg.selfplay.games_in_flight)]
-        source = FolderSource(cfg, envs[0].spec, paths.checkpoints, pick_device(cfg.selfplay.device))
+        source = FolderSource(cfg, envs[0].spec, paths.checkpoints, pick_device(cfg.selfplay.device),
+                              PassedOver(out, f"[selfplay {worker}]"))
         source.refresh()                   # refuses another config's checkpoint before anything is written
     except BaseException:
         for env in envs:

@@ -29,11 +29,18 @@ import torch
 from ..algorithm.learner import Learner
 from ..algorithm.networks import build_networks, configure_torch, pick_device
 from ..config import Config
-from ..data.checkpoints import curve_checkpoint_path, list_curve_checkpoints, newest_checkpoint, save_checkpoint
+from ..data.checkpoints import (
+    PassedOver,
+    curve_checkpoint_path,
+    list_curve_checkpoints,
+    newest_checkpoint,
+    save_checkpoint,
+)
 from ..data.gameloader import GameLoader, max_game_bytes
 from ..data.pace import PaceWriter, trainer_ahead
 from ..data.replay import ReplayBuffer, ReplaySettings
 from ..data.runfolder import RunPaths, prune_games, save_resolved_config, sigterm_as_interrupt, sweep_stale_temps
+from ..data.trainer_lock import TrainerLock
 from ..envs.make import game_spec
 from ..reporting.metrics import RunLog
 from ..reporting.status_lines import train_line
@@ -80,12 +87,25 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                 out=sys.stdout, poll_interval: float = 1.0, stale_temp_s: float = STALE_TEMP_S) -> int:
     """Train until `steps` more steps are done (or forever); returns the final training step.
 
-    stale_temp_s: temp files older than this are deleted from the run's folders (tests pass 0).
+    The run folder is this trainer's alone while it lives (`trainer_lock`): FolderHeld, before
+    anything is written, when another trainer holds it. stale_temp_s: temp files older than this
+    are deleted from the run's folders (tests pass 0).
     """
-    t = cfg.train
-    configure_torch(t.threads)
     paths = RunPaths.of(cfg, run_dir)
     paths.make()
+    lock = TrainerLock(paths.checkpoints)
+    lock.acquire()
+    try:
+        return _train(cfg, paths, lock, run_dir, steps, out, poll_interval, stale_temp_s)
+    finally:
+        lock.release()
+
+
+def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.PathLike, steps: Optional[int], out,
+           poll_interval: float, stale_temp_s: float) -> int:
+    """run_trainer's work, with the folder's lock held."""
+    t = cfg.train
+    configure_torch(t.threads)
     spec = game_spec(cfg.env)
     device = pick_device(t.device)
     torch.manual_seed(cfg.seed)
@@ -93,8 +113,9 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
                       ema_half_life=cfg.eval.ema_half_life)
     why = f" ({learner.bf16_why})" if learner.bf16_why else ""
     print(f"[train] device {device}, bfloat16 forward passes {'on' if learner.bf16 else 'off'}{why}", file=out, flush=True)
-    found = newest_checkpoint(paths.checkpoints, cfg)   # refuses another config's checkpoint ...
-    save_resolved_config(cfg, paths.checkpoints)        # ... before this overwrites its config.yaml
+    found = newest_checkpoint(paths.checkpoints, cfg, PassedOver(out, "[train]"))   # refuses another config's ...
+    lock.announce()                                     # the folder is checked: say who trains in it
+    save_resolved_config(cfg, paths.checkpoints)        # ... checkpoint before this overwrites its config.yaml
     if found:
         learner.load(found[1])
         print(f"[train] resumed from {found[0].name} at step {learner.step}", file=out, flush=True)

@@ -118,7 +118,10 @@ def muzero_run(cfg_path: Path, run_dir: Path, workers: int | None = None,
                stop_timeout: float = 120.0, extra: tuple = ()) -> Iterator[subprocess.Popen]:
     """`muzero-lite run --verbose [extra]` on run_dir while the with block runs (workers None: its default),
     all its children's lines in run_dir/run.log. At the block's end, an exception's too, it is stopped the
-    Ctrl-C way (SIGINT) and waited for; killed if it has not ended within stop_timeout seconds."""
+    Ctrl-C way (SIGINT) and waited for; killed if it has not ended within stop_timeout seconds. The run
+    starts in the repository (as `python -m muzero_lite`): paths relative to the caller's folder are made
+    absolute first."""
+    cfg_path, run_dir = Path(cfg_path).resolve(), Path(run_dir).resolve()
     argv = [sys.executable, "-m", "muzero_lite", "run", "--verbose", "--config", str(cfg_path), "--run-dir", str(run_dir),
             *extra]
     if workers:

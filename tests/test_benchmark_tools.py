@@ -1,16 +1,17 @@
 """The pure functions of the benchmark scripts and their common module, against hand-computed cases."""
 import os
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from conftest import ROOT
+from conftest import ROOT, TINY_CARTPOLE, write_config
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import curves  # noqa: E402
 import learn_cartpole  # noqa: E402
-from common import parent_pids, status_kb, write_run_config  # noqa: E402
+from common import muzero_run, parent_pids, status_kb, write_run_config  # noqa: E402
 from curves import summarise  # noqa: E402
 from eval_checkpoints import replay_average  # noqa: E402
 
@@ -56,6 +57,20 @@ def test_write_run_config_updates_sections_and_sets_top_level_keys(tmp_path):
     assert path == tmp_path / "config.yaml"
     assert yaml.safe_load(path.read_text()) == {"seed": 7, "train": {"lr": 0.5, "keep_checkpoints": 9},
                                                 "env": {"levels": ["1-1"]}}
+
+
+def test_a_run_started_with_paths_relative_to_the_callers_folder_writes_there(tmp_path, monkeypatch):
+    """learn_*.py --root R with R relative: the run (started in the repository) still finds its config and
+    writes into the caller's R (it stopped with 'R/seed0/config.yaml: file not found')."""
+    config = write_config(tmp_path, "cartpole", **TINY_CARTPOLE)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "R").mkdir()
+    run_config = write_run_config(config.relative_to(tmp_path), Path("R"), {"seed": 3})
+    assert not run_config.is_absolute()
+    with muzero_run(run_config, run_config.parent, workers=1, extra=("--seconds", "4")) as proc:
+        proc.wait(120)
+    assert proc.returncode == 0, (tmp_path / "R" / "run.log").read_text()
+    assert (tmp_path / "R" / "checkpoints" / "config.yaml").exists() and not (ROOT / "R").exists()
 
 
 def test_proc_readers_see_this_process():

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,16 @@ import pytest
 from conftest import ROOT, TINY_CARTPOLE, write_config
 
 from muzero_lite.data.checkpoints import list_checkpoints, list_curve_checkpoints, load_checkpoint
-from muzero_lite.data.pace import PACE_FILE, STALE_S, PaceReader, PaceWriter, read_pace, selfplay_waits, trainer_ahead
+from muzero_lite.data.pace import (
+    PACE_FILE,
+    STALE_S,
+    PaceReader,
+    PaceWriter,
+    WaitClock,
+    read_pace,
+    selfplay_waits,
+    trainer_ahead,
+)
 from muzero_lite.processes.trainer import run_trainer
 
 
@@ -33,6 +43,31 @@ def test_selfplay_waits_past_the_slack_and_until_the_trainer_is_back_within_resu
     assert selfplay_waits(3939, 1000, 4.0, waiting=True, slack=0.03, resume=0.015)     # hysteresis
     assert not selfplay_waits(3940, 1000, 4.0, waiting=True, slack=0.03, resume=0.015)
     assert not selfplay_waits(0, 1000, 0.0, waiting=True)
+
+
+def test_wait_clock_shares_by_hand():
+    clock = WaitClock(100.0)
+    clock.add(1.5)
+    clock.add(0.5)
+    clock.add(-1.0)                                  # a clock stepping back counts nothing
+    assert clock.share(108.0) == 0.25                # 2 s of 8
+    assert clock.share(108.0) is None                # an empty interval
+    clock.add(5.0)
+    assert clock.share(112.0) == 1.0                 # never more than all of it
+    assert clock.share(113.0) == 0.0
+
+
+def test_the_share_of_time_self_play_was_asked_to_wait_by_hand(tmp_path):
+    w = PaceWriter(tmp_path, 1.0, True)
+    w.update(1000, 1000, 10, True, 100.0)            # on pace: no wait
+    w.update(900, 1000, 10, True, 101.0)             # 10% behind: self-play waits from here ...
+    w.update(950, 1000, 11, True, 102.5)             # ... still behind ...
+    w.update(1000, 1000, 12, True, 103.0)            # ... until here (back within 1%): 2 s of the 4 below
+    assert w.selfplay_wait_share(104.0) == pytest.approx(0.5)
+    w.update(800, 1000, 13, True, 105.0)             # behind again from 105 to the share's 106: 1 s of 2
+    assert w.selfplay_wait_share(106.0) == pytest.approx(0.5)
+    w.release(107.0)                                 # the trainer stops: 1 s more asked, then none
+    assert w.selfplay_wait_share(108.0) == pytest.approx(0.5)
 
 
 def test_pace_file_round_trip_and_a_stale_or_bad_file_is_ignored(tmp_path):
@@ -156,6 +191,16 @@ def test_the_pinned_ratio_holds_within_5_percent_after_2000_moves(tmp_path, slow
     ratios = _ratios_after(run, start + 2000) + seen   # the trainer's status rows and the file's heartbeats
     assert len(ratios) >= 4, ratios
     assert all(abs(r / RATIO - 1) <= 0.05 for r in ratios), ratios
+    # where the time goes, as the trainer's status lines say: a worker running a third of the time keeps
+    # the trainer waiting for games (a trainer slowed so still trains faster than this worker plays, so
+    # neither side waits long then: only the figures' presence is checked)
+    shares = [(int(t), int(sp)) for t, sp in re.findall(r"waiting: trainer (\d+)%, self-play (\d+)%",
+                                                        (tmp_path / "train.log").read_text())][-4:]
+    assert len(shares) >= 2 and all(0 <= x <= 100 for pair in shares for x in pair), shares
+    trainer, selfplay = (sorted(x)[len(x) // 2] for x in zip(*shares))
+    if slowed == "selfplay":
+        assert trainer > selfplay + 20, shares
+    assert {"trainer_wait_share", "selfplay_wait_share"} <= set(pace)
     # the curve's checkpoints were taken once the trainer had trained its share of their moves
     curve = list_curve_checkpoints(run / "checkpoints")
     marks = [mark for mark, _ in curve]

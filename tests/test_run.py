@@ -10,16 +10,18 @@ import pytest
 from conftest import ROOT, TINY_CARTPOLE, cli, write_config
 from hostile import make_record
 
+from muzero_lite.algorithm.learner import StepMetrics
 from muzero_lite.cli import main
 from muzero_lite.config import config_from_dict
 from muzero_lite.data.atomic import is_temp
 from muzero_lite.data.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
 from muzero_lite.data.gamefile import list_game_files, write_game
+from muzero_lite.data.pace import PaceWriter
 from muzero_lite.data.runfolder import RunPaths
 from muzero_lite.processes import run as run_module
 from muzero_lite.processes.run import ChildLines, run_all
 from muzero_lite.reporting.run_status import CsvTail, RunStatus
-from muzero_lite.reporting.status_lines import StatusNumbers, run_line
+from muzero_lite.reporting.status_lines import StatusNumbers, run_line, train_line
 
 
 def _wait_for(pred, timeout):
@@ -189,6 +191,17 @@ def test_run_line_by_hand():
         "last 100 games: return 45.2 | checkpoint 4,000 (20s old)")
     assert run_line(StatusNumbers(elapsed_s=65), is_mario=True) == (
         "[run] 1m05s | env moves - | train step - | no games yet | no checkpoint yet")
+    assert run_line(StatusNumbers(elapsed_s=65, selfplay_wait_share=0.334), is_mario=True) == (
+        "[run] 1m05s | env moves - | train step - | no games yet | no checkpoint yet | "
+        "waiting: trainer -, self-play 33%")
+
+
+def test_train_line_by_hand():
+    m = StepMetrics(value=1.0, reward=0.5, policy=0.25, exploration=2.0, total=0.75, unweighted=1.7492)
+    line = train_line(12, m, 0.0004, 30, 4000, 1, 0, 640.4, 7.9, (0.5, None))
+    assert line == ("[train] step 12 | loss 1.749 = value 1.000 + reward 0.500 + policy 0.250 - 0.0004 x explore "
+                    "2.000 | weighted 0.750 | games 30 moves 4000 rejected 1 pruned 0 | samples/s 640 | "
+                    "replay ratio 7.90 | waiting: trainer 50%, self-play -")
 
 
 def _write_csv(path, header: str, rows: list) -> None:
@@ -233,6 +246,13 @@ def test_status_from_hand_made_csvs(tmp_path):
         f.write("".join(f"{now},{6000 + 40 * (i + 1)},40,1,1,0,0,w0,1-1\n" for i in range(5)) + f"{now},62")
     n = status.read(now + 10)
     assert n.env_moves == 6200 and n.moves_per_s == pytest.approx(20.0) and n.games == 100 and n.flags_total == 3
+    # the trainer's pace.json says where the time went at its last status interval
+    writer = PaceWriter(ck, 8.0, True)
+    writer.shares = {"trainer_wait_share": 0.125, "selfplay_wait_share": 0.5}
+    writer.update(1000, 125, 15, True, now + 11)
+    n = status.read(now + 12)
+    assert (n.trainer_wait_share, n.selfplay_wait_share) == (0.125, 0.5)
+    assert run_line(n, is_mario=True).endswith("| waiting: trainer 12%, self-play 50%")
 
 
 def test_status_from_an_older_trainers_columns(tmp_path):

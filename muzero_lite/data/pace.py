@@ -49,6 +49,23 @@ def selfplay_waits(samples: int, env_moves: int, ratio: float, waiting: bool, sl
     return samples < (1.0 - (resume if waiting else slack)) * target
 
 
+class WaitClock:
+    """The share of wall time a process spent waiting, interval by interval (`share` starts the next)."""
+
+    def __init__(self, now: float):
+        self.started, self.waited = now, 0.0
+
+    def add(self, seconds: float) -> None:
+        """Count seconds spent waiting."""
+        self.waited += max(0.0, seconds)
+
+    def share(self, now: float) -> Optional[float]:
+        """waited / elapsed since the interval began (None for an empty interval); begins the next one."""
+        elapsed, waited = now - self.started, self.waited
+        self.started, self.waited = now, 0.0
+        return min(1.0, waited / elapsed) if elapsed > 0 else None
+
+
 class PaceWriter:
     """The trainer's side: decides whether self-play waits and keeps checkpoints/pace.json saying so."""
 
@@ -56,10 +73,30 @@ class PaceWriter:
         self.path, self.ratio, self.pinned = Path(folder) / PACE_FILE, ratio, pinned
         self.waiting, self.written_at = False, 0.0
         self.last = {"step": 0, "samples": 0, "env_moves": 0}     # the figures of the newest update
+        # where the time went at the last status interval: the trainer's share waiting for games and
+        # self-play's share waiting for the trainer (None: not known yet), for `run`'s status line
+        self.shares: dict = {"trainer_wait_share": None, "selfplay_wait_share": None}
+        # the time this file has asked self-play to wait (workers look every WAIT_POLL_S), by status interval
+        self.asked: Optional[WaitClock] = None                 # starts at the first update
+        self.asked_since = 0.0
+
+    def _count_asked(self, now: float) -> None:
+        """Add the time since the last look, if this writer was asking self-play to wait then."""
+        if self.asked is None:
+            self.asked = WaitClock(now)
+        elif self.waiting:
+            self.asked.add(now - self.asked_since)
+        self.asked_since = now
+
+    def selfplay_wait_share(self, now: float) -> Optional[float]:
+        """The share of the time since the last call that self-play was asked to wait (it waits that long)."""
+        self._count_asked(now)
+        return self.asked.share(now)
 
     def update(self, samples: int, env_moves: int, step: int, training: bool, now: float) -> None:
         """Recompute the answer (self-play never waits while the trainer cannot train yet: too few moves
         loaded) and write the file when it changed or HEARTBEAT_S has passed."""
+        self._count_asked(now)
         waiting = self.pinned and training and selfplay_waits(samples, env_moves, self.ratio, self.waiting)
         if waiting == self.waiting and now - self.written_at < HEARTBEAT_S:
             return
@@ -69,13 +106,14 @@ class PaceWriter:
 
     def release(self, now: float) -> None:
         """The trainer is stopping: say that self-play need not wait (its last figures stay)."""
+        self._count_asked(now)
         self.waiting, self.written_at = False, now
         self._write(now)
 
     def _write(self, now: float) -> None:
         """The file, atomically: the answer, the figures it came from, the ratio and the time."""
-        body = {"selfplay_wait": self.waiting, **self.last, "replay_ratio": self.ratio, "pinned": self.pinned,
-                "time": now}
+        body = {"selfplay_wait": self.waiting, **self.last, **self.shares, "replay_ratio": self.ratio,
+                "pinned": self.pinned, "time": now}
         atomic_write_bytes(self.path, json.dumps(body).encode())
 
 

@@ -37,7 +37,7 @@ from ..data.checkpoints import (
     save_checkpoint,
 )
 from ..data.gameloader import GameLoader, max_game_bytes
-from ..data.pace import PaceWriter, trainer_ahead
+from ..data.pace import PaceWriter, WaitClock, trainer_ahead
 from ..data.replay import ReplayBuffer, ReplaySettings
 from ..data.runfolder import RunPaths, prune_games, save_resolved_config, sigterm_as_interrupt, sweep_stale_temps
 from ..data.trainer_lock import TrainerLock
@@ -81,6 +81,13 @@ def _folder_stamp(folder) -> Optional[int]:
         return os.stat(folder).st_mtime_ns
     except OSError:
         return None
+
+
+def _nap(seconds: float) -> float:
+    """Sleep; returns the seconds it took (a wait for games)."""
+    began = time.time()
+    time.sleep(seconds)
+    return time.time() - began
 
 
 def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[int] = None,
@@ -137,6 +144,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
     saved_step, last_status, last_poll, last_stamp, last_step_at = learner.step, 0.0, 0.0, None, time.time()
     rate_t0, rate_samples = time.time(), 0
     pace = PaceWriter(paths.checkpoints, t.replay_ratio, t.pin_replay_ratio)
+    clock = WaitClock(time.time())       # the trainer's time waiting for games, by status interval
     every = t.curve_every_moves
     if every:              # the next curve point, in env moves: after the newest one kept (a restart fills gaps)
         kept = list_curve_checkpoints(paths.checkpoints)
@@ -172,7 +180,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
                     print(f"[train] waiting for games: {buffer.num_moves}/{t.min_buffer_moves} moves loaded "
                           f"({loader.loaded} games, {loader.rejected} rejected)", file=out, flush=True)
                     last_status = now
-                time.sleep(poll_interval)
+                clock.add(_nap(poll_interval))
                 continue
             ahead = trainer_ahead(samples, moves, t.replay_ratio)
             if next_mark is not None and moves >= next_mark and (not pinned or samples >= t.replay_ratio * next_mark):
@@ -183,7 +191,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
                     print(f"[train] waiting for games: step {learner.step} has trained train.replay_ratio "
                           f"{t.replay_ratio:g} samples per env move of the {moves} loaded", file=out, flush=True)
                     last_status = now
-                time.sleep(0.05)      # self-play is behind: wait for new games instead of overfitting
+                clock.add(_nap(0.05))     # self-play is behind: wait for new games instead of overfitting
                 continue
             last_step_at = now
             batch = buffer.sample(t.batch_size, t.num_unroll_steps)
@@ -197,10 +205,12 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
                 rate_t0, rate_samples, last_status = time.time(), 0, now
                 counts = (loader.loaded, buffer.num_moves, loader.rejected)
                 ratio = learner.step * t.batch_size / max(env_moves.total, 1)
-                print(train_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio),
-                      file=out, flush=True)
+                waits = (clock.share(now), pace.selfplay_wait_share(now))   # the trainer's, self-play's
+                pace.shares = {"trainer_wait_share": waits[0], "selfplay_wait_share": waits[1]}
+                print(train_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio,
+                                 waits), file=out, flush=True)
                 log.train(learner.step, metrics, learner.optimizer.param_groups[0]["lr"], buffer.num_games,
-                          buffer.num_moves, loader.rejected, rate, ratio, env_moves.total)
+                          buffer.num_moves, loader.rejected, rate, ratio, env_moves.total, waits)
     except KeyboardInterrupt:
         print(f"[train] interrupted at step {learner.step}", file=out, flush=True)
     finally:

@@ -230,7 +230,7 @@ class RunLog:
         self.tb.flush()
 
     def train(self, step: int, metrics, lr: float, games: int, moves: int, rejected: int, rate: float,
-              ratio: float, env_moves: int) -> None:
+              ratio: float, env_moves: int, waits: tuple = (None, None)) -> None:
         """One status interval: the step's losses (`learner.StepMetrics`), lr, speed, replay ratio and buffer."""
         now = time.time()
         figures = {"train/loss": metrics.unweighted, "train/weighted_loss": metrics.total,
@@ -242,6 +242,10 @@ class RunLog:
         for tag, value in figures.items():
             self.tb.add_scalar(tag, value, env_moves, walltime=now)
         self.tb.add_scalar("train/step", step, env_moves, walltime=now)
+        # where the time goes (TensorBoard only: a CSV column would start a new file in every run folder)
+        for tag, share in zip(("perf/trainer_wait_share", "perf/selfplay_wait_share"), waits):
+            if share is not None:
+                self.tb.add_scalar(tag, share, env_moves, walltime=now)
         self.tb.flush()
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from typing import Optional
 
 from ..data.checkpoints import list_checkpoints
 from ..data.gamefile import DEFAULT_MAX_BYTES, list_game_files
+from ..data.pace import read_pace
 from ..data.runfolder import RunPaths
 from ..data.safe_npz import open_npz, open_regular
 from .metrics import as_number, cell_number
@@ -25,6 +26,12 @@ from .status_lines import StatusNumbers
 RECENT_GAMES = 100
 # the trainer's CSV names the replay ratio one of these (newer name first)
 REPLAY_RATIO_COLUMNS = ("train/replay_ratio", "perf/replay_ratio")
+
+
+def _share(value) -> Optional[float]:
+    """A share from pace.json: a number in [0, 1], else None."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+    return float(value) if ok else None
 
 
 def _truthy(value) -> bool:
@@ -172,6 +179,9 @@ class RunStatus:
         newest = list_checkpoints(self.paths.checkpoints)
         steps = [s for s in (cell_number(self.train_row, "train/step"), newest[0][0] if newest else None) if s is not None]
         n.train_step = int(max(steps)) if steps else None
+        pace = read_pace(self.paths.checkpoints) or {}
+        n.trainer_wait_share, n.selfplay_wait_share = (_share(pace.get(k)) for k in
+                                                       ("trainer_wait_share", "selfplay_wait_share"))
         if newest:
             n.checkpoint_step = newest[0][0]
             try:

@@ -26,19 +26,30 @@ def game_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_mari
     return " | ".join(parts)
 
 
+def _percent(share: Optional[float]) -> str:
+    """0.342 -> 34%; None -> -."""
+    return "-" if share is None else f"{100 * share:.0f}%"
+
+
+def waiting(trainer: Optional[float], selfplay: Optional[float]) -> str:
+    """Where the time goes: the trainer's share waiting for games, self-play's waiting for the trainer."""
+    return f"waiting: trainer {_percent(trainer)}, self-play {_percent(selfplay)}"
+
+
 def train_line(step: int, metrics, exploration_weight: float, games: int, moves: int, rejected: int, pruned: int,
-               rate: float, ratio: float) -> str:
+               rate: float, ratio: float, waits: tuple = (None, None)) -> str:
     """The trainer's line at each status interval: losses, what is loaded, speed and replay ratio.
 
     `loss` is the sum of the printed parts (value + reward + policy - exploration_weight * explore, each a
     plain batch mean); `weighted` is the loss that is optimised: importance-weighted and masked past
-    the end of games cut short, so it differs from `loss`.
+    the end of games cut short, so it differs from `loss`. waits: the shares of the interval that the
+    trainer waited for games and that it asked self-play to wait for it (None: not known).
     """
     m = metrics
     return (f"[train] step {step} | loss {m.unweighted:.3f} = value {m.value:.3f} + reward {m.reward:.3f} "
             f"+ policy {m.policy:.3f} - {exploration_weight:g} x explore {m.exploration:.3f} | "
             f"weighted {m.total:.3f} | games {games} moves {moves} rejected {rejected} pruned {pruned} | "
-            f"samples/s {rate:.0f} | replay ratio {ratio:.2f}")
+            f"samples/s {rate:.0f} | replay ratio {ratio:.2f} | {waiting(*waits)}")
 
 
 @dataclass
@@ -65,6 +76,9 @@ class StatusNumbers:
     # the newest checkpoint's step, and seconds since it was written
     checkpoint_step: Optional[int] = None
     checkpoint_age_s: Optional[float] = None
+    # shares of the trainer's last status interval: it waiting for games, self-play waiting for it (pace.json)
+    trainer_wait_share: Optional[float] = None
+    selfplay_wait_share: Optional[float] = None
 
 
 def _duration(seconds: float) -> str:
@@ -92,4 +106,7 @@ def run_line(n: StatusNumbers, is_mario: bool) -> str:
     ckpt = "no checkpoint yet" if n.checkpoint_step is None else f"checkpoint {n.checkpoint_step:,}"
     if n.checkpoint_step is not None and n.checkpoint_age_s is not None:
         ckpt += f" ({_duration(n.checkpoint_age_s)} old)"
-    return " | ".join([f"[run] {_duration(n.elapsed_s)}", moves, step, games, ckpt])
+    parts = [f"[run] {_duration(n.elapsed_s)}", moves, step, games, ckpt]
+    if n.trainer_wait_share is not None or n.selfplay_wait_share is not None:
+        parts.append(waiting(n.trainer_wait_share, n.selfplay_wait_share))
+    return " | ".join(parts)

@@ -3,6 +3,7 @@ loaded is named in one warning by each command that passes it over."""
 import io
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -77,7 +78,8 @@ def test_the_lock_is_per_open_and_released_by_release(tmp_path):
     one, two = TrainerLock(tmp_path), TrainerLock(tmp_path)
     one.acquire()
     one.announce()
-    with pytest.raises(FolderHeld, match=rf"^{tmp_path}: a live trainer holds this run folder \(pid {os.getpid()} on "):
+    held = rf"^{re.escape(str(tmp_path))}: a live trainer holds this run folder \(pid {os.getpid()} on "
+    with pytest.raises(FolderHeld, match=held):
         two.acquire()
     one.release()
     two.acquire()                                  # free again

@@ -1,9 +1,12 @@
 """The notebook kept apart from the product: every benchmark script runs (`--help`), and
 benchmarks/results holds only the files that README.md and docs/ cite, each of which exists."""
+import os
 import re
 import subprocess
 import sys
 
+import pytest
+import torch
 from conftest import ROOT
 
 BENCHMARKS = ROOT / "benchmarks"
@@ -49,6 +52,16 @@ def test_every_benchmark_script_answers_help():
     assert r.stdout.count("ok ") == len(paths)
     r = subprocess.run(["bash", str(BENCHMARKS / "gpu_check.sh"), "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "bash benchmarks/gpu_check.sh" in r.stdout
+
+
+def test_the_gpu_check_says_there_is_no_cuda_and_exits_2(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the check would run")
+    r = subprocess.run(["bash", str(BENCHMARKS / "gpu_check.sh"), "1", str(tmp_path)], capture_output=True, text=True,
+                       env={**os.environ, "PY": sys.executable}, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"gpu_check.sh: no CUDA device for {sys.executable}'s torch: nothing to check here"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_results_hold_only_cited_files_and_every_citation_exists():

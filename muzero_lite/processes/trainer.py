@@ -120,9 +120,10 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
                       ema_half_life=cfg.eval.ema_half_life)
     why = f" ({learner.bf16_why})" if learner.bf16_why else ""
     print(f"[train] device {device}, bfloat16 forward passes {'on' if learner.bf16 else 'off'}{why}", file=out, flush=True)
-    found = newest_checkpoint(paths.checkpoints, cfg, PassedOver(out, "[train]"))   # refuses another config's ...
+    # another config's checkpoint is refused here, before its config.yaml is overwritten below
+    found = newest_checkpoint(paths.checkpoints, cfg, PassedOver(out, "[train]"))
     lock.announce()                                     # the folder is checked: say who trains in it
-    save_resolved_config(cfg, paths.checkpoints)        # ... checkpoint before this overwrites its config.yaml
+    save_resolved_config(cfg, paths.checkpoints)
     if found:
         learner.load(found[1])
         print(f"[train] resumed from {found[0].name} at step {learner.step}", file=out, flush=True)

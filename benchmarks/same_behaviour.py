@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
+from common import write_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 CARTPOLE = [
@@ -37,27 +37,18 @@ MARIO = [
     ["train", "--steps", "20"],
     ["selfplay", "--games", "1", "--seed", "4", "--worker", "w1"],
 ]
-# what each game's config changes (a dict updates a section)
+# what each game's config changes (`common.write_run_config`: a dict updates a section)
 CHANGES = {"cartpole": {"train": {"replay_ratio": 0}},
            "mario": {"train": {"replay_ratio": 0, "min_buffer_moves": 200, "checkpoint_interval": 10},
                      "selfplay": {"random_games": 2}}}
 
 
-def run_config(checkout: Path, name: str, folder: Path) -> Path:
-    """checkout's configs/<name>.yaml with CHANGES[name], written to folder."""
-    data = yaml.safe_load((checkout / "configs" / f"{name}.yaml").read_text())
-    for section, values in CHANGES[name].items():
-        data.setdefault(section, {}).update(values)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
 def run_commands(checkout: Path, game: str, run_dir: Path, commands: list[list[str]]) -> None:
     """Run `python -m muzero_lite CMD --config <game's> --run-dir run_dir` for each command with checkout's package."""
     env = dict(os.environ, PYTHONPATH=str(checkout))
-    config = run_config(checkout, game, run_dir.parent / f"{run_dir.name}_config")
+    folder = run_dir.parent / f"{run_dir.name}_config"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = write_run_config(checkout / "configs" / f"{game}.yaml", folder, CHANGES[game])
     for cmd in commands:
         subprocess.run([sys.executable, "-m", "muzero_lite", *cmd, "--config", str(config), "--run-dir", str(run_dir)],
                        cwd=checkout, env=env, check=True, stdout=subprocess.DEVNULL)

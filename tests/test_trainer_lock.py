@@ -10,11 +10,15 @@ import sys
 import time
 
 import pytest
+import torch
 from conftest import ROOT, cli
 
+from muzero_lite.algorithm.networks import build_networks
 from muzero_lite.config import load_config
-from muzero_lite.data.checkpoints import list_checkpoints
+from muzero_lite.data.checkpoints import PassedOver, list_checkpoints, save_checkpoint
 from muzero_lite.data.trainer_lock import HOLDER_FILE, FolderHeld, TrainerLock, held_by
+from muzero_lite.envs.make import game_spec
+from muzero_lite.processes import model_source
 from muzero_lite.processes.evaluate import run_eval
 from muzero_lite.processes.selfplay import run_selfplay
 from muzero_lite.processes.trainer import run_trainer
@@ -126,3 +130,21 @@ def test_a_checkpoint_that_cannot_be_loaded_is_named_once_by_each_command(tiny_c
     warning(out, "[eval]")
     assert "(step 11," in out.getvalue()
     assert not marker.exists()
+
+
+def test_a_worker_reads_a_bad_newest_checkpoint_once_not_before_every_game(tiny_cartpole, tmp_path, monkeypatch):
+    cfg, folder = load_config(tiny_cartpole), tmp_path / "checkpoints"
+    spec = game_spec(cfg.env)
+    save_checkpoint(folder, cfg, 10, build_networks(cfg, spec).state_dict())
+    (folder / "checkpoint-000099999.pt").write_bytes(b"not a checkpoint")
+    looks = []
+    real = model_source.newest_checkpoint
+    monkeypatch.setattr(model_source, "newest_checkpoint", lambda *a: looks.append(1) or real(*a))
+    out = io.StringIO()
+    source = model_source.FolderSource(cfg, spec, folder, torch.device("cpu"), PassedOver(out, "[w]"))
+    for _ in range(5):                             # before each of five games
+        source.refresh()
+    assert source.step == 10 and len(looks) == 1 and out.getvalue().count("warning") == 1
+    save_checkpoint(folder, cfg, 100000, build_networks(cfg, spec).state_dict())   # a newer one: read it
+    source.refresh()
+    assert source.step == 100000 and len(looks) == 2

@@ -47,12 +47,15 @@ class FolderSource(ModelSource):
                  passed_over: Optional[Callable[[CheckpointError], None]] = None):
         super().__init__(cfg, spec, device)
         self.folder, self.passed_over = folder, passed_over
+        self.looked_at: Optional[int] = None      # the newest step listed at the last load: not read again
 
     def refresh(self) -> None:
-        """Load the newest complete checkpoint if it is not the one loaded (a directory listing otherwise)."""
+        """Load the newest complete checkpoint if a newer one is listed (a directory listing otherwise; a
+        newest file that cannot be loaded is read once, not before every game)."""
         listed = list_checkpoints(self.folder)
-        if not listed or listed[0][0] == self.step:
+        if not listed or listed[0][0] == self.looked_at:
             return
+        self.looked_at = listed[0][0]
         found = newest_checkpoint(self.folder, self.cfg, self.passed_over)
         if found is not None and found[1]["step"] != self.step:
             self.networks.load_state_dict(found[1]["networks"])

@@ -113,7 +113,8 @@ def _check_games_in_flight(cfg: Config, src: str, spec) -> None:
     free, need = available_bytes(), cfg.selfplay.games_in_flight * env_bytes(cfg, spec)
     if free is not None and need > free // 2:
         most = max(1, (free // 2) // env_bytes(cfg, spec))
-        raise ConfigError(f"{src}: selfplay.games_in_flight = {cfg.selfplay.games_in_flight}: {cfg.selfplay.games_in_flight} games in flight need about "
+        n = cfg.selfplay.games_in_flight
+        raise ConfigError(f"{src}: selfplay.games_in_flight = {n}: {n} games in flight need about "
                           f"{need / 2**30:.1f} GiB, more than half the {free / 2**30:.1f} GiB this machine has "
                           f"available; use at most {most}")
 

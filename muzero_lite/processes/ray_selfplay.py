@@ -121,6 +121,7 @@ class RaySelfplay:
         self.pending: list[Any] = [None] * actors  # the outstanding take() of each actor
         self.next_take = [0.0] * actors           # when each actor is next asked for games (TAKE_EVERY_S)
         self.weights: Optional[tuple[int, Any]] = None   # (step, object ref) of the newest pushed weights
+        self.looked_at: Optional[int] = None             # the newest step listed at the last load
         self.pushed: list[Optional[int]] = [None] * actors
         self.wait: Optional[bool] = None
         self.taken, self.deaths = 0, 0
@@ -211,7 +212,8 @@ class RaySelfplay:
     def _push_weights(self) -> None:
         """Send the newest checkpoint's weights to every actor that does not have them."""
         listed = list_checkpoints(self.paths.checkpoints)
-        if listed and (self.weights is None or listed[0][0] != self.weights[0]):
+        if listed and listed[0][0] != self.looked_at and (self.weights is None or listed[0][0] != self.weights[0]):
+            self.looked_at = listed[0][0]         # a file that cannot be loaded is read once, not every tick
             try:
                 payload = load_checkpoint(listed[0][1])
             except CheckpointError as e:          # pruned (the next look takes the newest), or a bad file

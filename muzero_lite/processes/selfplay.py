@@ -101,8 +101,8 @@ def play_worker(cfg: Config, envs: list[Env], source, output, worker: str, seed:
     """The worker loop, wherever its games go: keep a game on every env, hand each finished one to
     output.game(record, gif, worker), print its line; returns how many were handed over.
 
-    source: the weights to play (a `model_source.ModelSource`: the folder's, or a Ray actor's pushed ones), refreshed before
-    each new game. wait: called before each move (the pinned replay ratio). played_before: games
+    source: the weights to play (a `model_source.ModelSource`: the folder's, or a Ray actor's pushed
+    ones), refreshed before each new game. wait: called before each move (the pinned replay ratio). played_before: games
     already in the run, counted toward selfplay.random_games. first_game: the number of this worker's
     first game (its generator is game_rng(seed, number)). Ctrl-C or SIGTERM ends it; the games in
     flight are dropped.

@@ -11,8 +11,9 @@ The trainer is the one writer of a run's training and self-play figures (`RunLog
 Eval rows come from whoever evaluates (`log_eval`): checkpoints/eval_metrics.csv and runs/eval/
 (scalars eval/<level>/<figure>). Every x axis (TensorBoard's global_step, the CSVs' env_moves) is
 the run's env-move count, which the trainer owns (`processes.env_moves.EnvMoves`) and passes in: the
-self-play moves it has loaded, in the order it loaded them, continued across trainer restarts. Every row is flushed when written, so a killed process leaves
-readable files. SummaryWriter writes local files only.
+self-play moves it has loaded, in the order it loaded them, continued across trainer restarts. Every
+row is flushed when written, so a killed process leaves readable files. SummaryWriter writes local
+files only.
 """
 from __future__ import annotations
 

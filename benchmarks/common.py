@@ -139,6 +139,21 @@ def muzero_run(cfg_path: Path, run_dir: Path, workers: int | None = None,
                 proc.wait()
 
 
+@contextmanager
+def worktree(rev: str | None, where: Path) -> Iterator[Path | None]:
+    """A detached git worktree of this repository at rev in the folder `where` while the block runs (removed
+    after it); None (and nothing made) when rev is None."""
+    if rev is None:
+        yield None
+        return
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), rev],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)], check=False)
+
+
 def parent_pids() -> dict[int, int]:
     """{pid: parent pid} of the processes now running, from /proc (ones that end meanwhile are left out)."""
     out = {}

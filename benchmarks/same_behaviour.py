@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import write_run_config
+from common import worktree, write_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 CARTPOLE = [
@@ -118,18 +118,13 @@ def main() -> int:
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="same_behaviour_") as tmp:
         tmp = Path(tmp)
-        base = tmp / "base"
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(base), args.base],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
+        with worktree(args.base, tmp / "base") as base:
             diffs = 0
             suites = [("cartpole", CARTPOLE)] + ([] if args.skip_mario else [("mario", MARIO)])
             for label, commands in suites:
                 for name, checkout in (("base", base), ("this", REPO)):
                     run_commands(checkout, label, tmp / f"{label}_{name}", commands)
                 diffs += compare(label, tmp / f"{label}_base", tmp / f"{label}_this")
-        finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base)], check=False)
     print("identical" if diffs == 0 else f"{diffs} differences")
     return 0 if diffs == 0 else 1
 

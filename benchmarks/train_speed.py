@@ -18,27 +18,18 @@ from common import ROOT
 
 from muzero_lite.algorithm.learner import Learner
 from muzero_lite.algorithm.networks import build_networks, configure_torch, pick_device
-from muzero_lite.algorithm.types import GameRecord, GameSpec
 from muzero_lite.config import load_config
 from muzero_lite.data.replay import ReplayBuffer, ReplaySettings
 from muzero_lite.envs.make import game_spec
-
-
-def synthetic_game(spec: GameSpec, t: int, rng) -> GameRecord:
-    """A game of t moves of the spec's shapes: random frames, actions, rewards, root values and policies."""
-    shape, a = tuple(spec.frame_shape), spec.num_actions
-    frames = (rng.integers(0, 256, (t,) + shape, dtype=np.uint8) if spec.frame_dtype == np.uint8
-              else rng.random((t,) + shape).astype(np.float32))
-    pol = rng.random((t, a)).astype(np.float32)
-    return GameRecord(frames, rng.integers(0, a, t), rng.normal(size=t).astype(np.float32),
-                      rng.normal(size=t).astype(np.float32), pol / pol.sum(1, keepdims=True), {})
+from muzero_lite.processes.plan import planned_config
+from muzero_lite.processes.speed_probe import synthetic_game
 
 
 class Subject:
     """One config's learner and replay buffer, filled with synthetic games of its shapes."""
 
     def __init__(self, path: str):
-        cfg = load_config(path)
+        cfg = planned_config(load_config(path))
         self.path, self.t, self.env_id = path, cfg.train, cfg.env.id
         spec = game_spec(cfg.env)
         net = build_networks(cfg, spec)
@@ -81,7 +72,7 @@ class Subject:
 
 def measure(paths: list[str], steps: int, block: int = 5) -> None:
     """Time every config's steps in alternating blocks, so a machine whose speed drifts slows all alike."""
-    configure_torch(load_config(paths[0]).train.threads)
+    configure_torch(planned_config(load_config(paths[0])).train.threads)
     subjects = [Subject(p) for p in paths]
     for s in subjects:
         s.run(5, timed=False)                      # warm-up

@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--steps", type=int, default=None, help="stop after N training steps (default: forever)")
 
     sp = add("run", "self-play workers and a trainer together")
-    sp.add_argument("--workers", type=int, default=None, help="self-play processes (default: fits the machine)")
+    sp.add_argument("--workers", type=int, default=None, help="self-play processes (default: the plan's, measured at the start)")
     sp.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: never)")
     sp.add_argument("--status-every", type=float, default=DEFAULT_STATUS_EVERY, metavar="S",
                     help=f"seconds between combined status lines (default {DEFAULT_STATUS_EVERY:.0f}; 0: none)")

@@ -26,6 +26,9 @@ import yaml
 ACTION_SETS = ("complex", "simple", "right_only")
 MARIO_ID = "SuperMarioBros"
 LEVEL_RE = re.compile(r"^([1-8])-([1-4])$")
+# the batch that train.lr, train.checkpoint_interval and eval.ema_half_life are given for when
+# train.batch_size is auto (processes/plan.py scales them to the batch the run picks)
+BASE_BATCH = 64
 
 
 class ConfigError(ValueError):
@@ -201,8 +204,11 @@ class TrainConfig:
     num_unroll_steps: int = field(default=5, metadata=_check(_positive, "must be > 0"))
     # n of the n-step value target
     td_steps: int = field(default=10, metadata=_check(_positive, "must be > 0"))
-    # samples per training step
-    batch_size: int = field(default=64, metadata=_check(_positive, "must be > 0"))
+    # samples per training step; auto: `run`'s plan picks 64, 128 or 256, the smallest within 10% of the
+    # fastest on the trainer's device, and scales lr, checkpoint_interval and eval.ema_half_life with it
+    # (processes/plan.py; a trainer started alone: 64). lr and those intervals are given for BASE_BATCH
+    batch_size: typing.Union[int, str] = field(default="auto", metadata=_check(
+        lambda v: v == "auto" or (isinstance(v, int) and v > 0), "must be a number > 0 or auto"))
     # Adam learning rate
     lr: float = field(default=1e-3, metadata=_check(_positive, "must be > 0"))
     # Adam weight decay
@@ -251,8 +257,10 @@ class TrainConfig:
     status_interval: float = field(default=10.0, metadata=_check(_positive, "must be > 0"))
     # "cpu", "cuda" or "auto"
     device: str = field(default="auto", metadata=_one_of("cpu", "cuda", "auto"))
-    # torch threads of the trainer (0: torch's default; 1 leaves the other core to a self-play worker)
-    threads: int = field(default=1, metadata=_check(_non_negative, "must be >= 0"))
+    # torch threads of the trainer; auto: `run`'s plan shares the cores between it and self-play
+    # (processes/plan.py; a trainer started alone: 1); 0: torch's default
+    threads: typing.Union[int, str] = field(default="auto", metadata=_check(
+        lambda v: v == "auto" or (isinstance(v, int) and v >= 0), "must be a number >= 0 or auto"))
 
 
 @dataclass(frozen=True)

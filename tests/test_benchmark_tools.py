@@ -67,7 +67,7 @@ def test_a_run_started_with_paths_relative_to_the_callers_folder_writes_there(tm
     (tmp_path / "R").mkdir()
     run_config = write_run_config(config.relative_to(tmp_path), Path("R"), {"seed": 3})
     assert not run_config.is_absolute()
-    with muzero_run(run_config, run_config.parent, workers=1, extra=("--seconds", "4")) as proc:
+    with muzero_run(run_config, run_config.parent, workers=1, extra=("--seconds", "10")) as proc:
         proc.wait(120)
     assert proc.returncode == 0, (tmp_path / "R" / "run.log").read_text()
     assert (tmp_path / "R" / "checkpoints" / "config.yaml").exists() and not (ROOT / "R").exists()

@@ -12,7 +12,7 @@ from muzero_lite.data.runfolder import save_resolved_config
 BAD = [
     # (yaml text, words the message must contain)
     ("env: {frame_skipp: 4}\n", ["env.frame_skipp", "unknown key", "did you mean 'frame_skip'"]),
-    ("train: {batch_size: many}\n", ["train.batch_size", "'many'", "integer"]),
+    ("train: {batch_size: many}\n", ["train.batch_size", "'many'", "a number > 0 or auto"]),
     ("network: {channels: -8}\n", ["network.channels", "-8", "> 0"]),
     ("selfplay: {games_in_flight: 0}\n", ["selfplay.games_in_flight", "0", "> 0"]),
     ("selfplay: {games_in_flight: -3}\n", ["selfplay.games_in_flight", "-3", "> 0"]),

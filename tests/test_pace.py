@@ -45,6 +45,22 @@ def test_selfplay_waits_past_the_slack_and_until_the_trainer_is_back_within_resu
     assert not selfplay_waits(0, 1000, 0.0, waiting=True)
 
 
+def test_selfplay_waits_only_when_the_trainer_has_more_than_ahead_samples_in_hand():
+    # ratio 8, 10,000 moves: target 80,000 samples. ahead 2,400 (AHEAD_S of training) is more than 2% of
+    # the target (1,600), so self-play waits once 2,400 behind and goes on within 1,200
+    kw = {"ahead": 2400.0}
+    assert not selfplay_waits(77_600, 10_000, 8.0, waiting=False, **kw)
+    assert selfplay_waits(77_599, 10_000, 8.0, waiting=False, **kw)
+    assert selfplay_waits(78_799, 10_000, 8.0, waiting=True, **kw)
+    assert not selfplay_waits(78_800, 10_000, 8.0, waiting=True, **kw)
+    # at most MAX_SLACK (4%) of the target: 3,200 samples, however fast the trainer
+    assert not selfplay_waits(76_800, 10_000, 8.0, waiting=False, ahead=1e9)
+    assert selfplay_waits(76_799, 10_000, 8.0, waiting=False, ahead=1e9)
+    # 1,000,000 moves (target 8M): 2% (160,000 samples) is more than the 2,400
+    assert not selfplay_waits(8_000_000 - 160_000, 1_000_000, 8.0, waiting=False, **kw)
+    assert selfplay_waits(8_000_000 - 160_001, 1_000_000, 8.0, waiting=False, **kw)
+
+
 def test_wait_clock_shares_by_hand():
     clock = WaitClock(100.0)
     clock.add(1.5)

@@ -21,11 +21,16 @@ from typing import Optional
 from .atomic import atomic_write_bytes
 
 PACE_FILE = "pace.json"
-# self-play waits once the trainer's samples are below (1 - PIN_SLACK) x its target, and goes on
-# once they are back at (1 - RESUME_SLACK) x target: the trainer still has work while self-play
-# plays the moves of the next games, so neither side idles when the trainer is the slower one
+# self-play waits once the trainer's samples are below its target by more than PIN_SLACK x target or
+# AHEAD_S seconds of its training (at most MAX_SLACK x target), whichever is more, and goes on once
+# they are back within RESUME_SLACK x target or half that: the trainer keeps moves to train on while
+# self-play plays the moves of its games in flight, which the trainer sees only when the games end
+# (Mario, 16 games in flight: with the 2% alone both sides waited a third of the time and more,
+# docs/experiments.md). The ratio is held within MAX_SLACK and a game's moves.
 PIN_SLACK = 0.02
 RESUME_SLACK = 0.01
+AHEAD_S = 10.0
+MAX_SLACK = 0.04
 # the trainer rewrites the file at least this often (seconds), even when its answer is the same
 HEARTBEAT_S = 5.0
 # a pace file older than this (seconds) is ignored by self-play: its trainer is gone
@@ -40,13 +45,17 @@ def trainer_ahead(samples: int, env_moves: int, ratio: float) -> bool:
 
 
 def selfplay_waits(samples: int, env_moves: int, ratio: float, waiting: bool, slack: float = PIN_SLACK,
-                   resume: float = RESUME_SLACK) -> bool:
+                   resume: float = RESUME_SLACK, ahead: float = 0.0) -> bool:
     """Whether self-play should wait for the trainer: it starts waiting when the trainer's samples are below
-    (1 - slack) x ratio x env_moves and waits until they are back at (1 - resume) x ratio x env_moves."""
+    its target ratio x env_moves by more than max(slack x target, ahead) and waits until they are back
+    within max(resume x target, ahead / 2). ahead: the samples the trainer trains in AHEAD_S seconds,
+    at most MAX_SLACK x target."""
     if ratio <= 0:
         return False
     target = ratio * env_moves
-    return samples < (1.0 - (resume if waiting else slack)) * target
+    ahead = min(ahead, MAX_SLACK * target)
+    allowed = max(resume * target, ahead / 2) if waiting else max(slack * target, ahead)
+    return target - samples > allowed
 
 
 class WaitClock:
@@ -93,11 +102,14 @@ class PaceWriter:
         self._count_asked(now)
         return self.asked.share(now)
 
-    def update(self, samples: int, env_moves: int, step: int, training: bool, now: float) -> None:
+    def update(self, samples: int, env_moves: int, step: int, training: bool, now: float,
+               samples_per_s: float = 0.0) -> None:
         """Recompute the answer (self-play never waits while the trainer cannot train yet: too few moves
-        loaded) and write the file when it changed or HEARTBEAT_S has passed."""
+        loaded) and write the file when it changed or HEARTBEAT_S has passed. samples_per_s: the trainer's
+        speed while it trains (waits left out), for the AHEAD_S seconds of `selfplay_waits`."""
         self._count_asked(now)
-        waiting = self.pinned and training and selfplay_waits(samples, env_moves, self.ratio, self.waiting)
+        waiting = self.pinned and training and selfplay_waits(samples, env_moves, self.ratio, self.waiting,
+                                                              ahead=AHEAD_S * samples_per_s)
         if waiting == self.waiting and now - self.written_at < HEARTBEAT_S:
             return
         self.waiting, self.written_at = waiting, now

@@ -121,8 +121,8 @@ def prune_gifs(folder: Path, keep: int) -> int:
     return deleted
 
 
-def save_resolved_config(cfg: Config, folder: str | os.PathLike) -> Path:
-    """Write the resolved config as config.yaml in folder, atomically; returns the path."""
-    path = Path(folder) / "config.yaml"
+def save_resolved_config(cfg: Config, folder: str | os.PathLike, name: str = "config.yaml") -> Path:
+    """Write the resolved config as `name` in folder, atomically; returns the path."""
+    path = Path(folder) / name
     atomic_write_bytes(path, config_to_yaml(cfg).encode())
     return path

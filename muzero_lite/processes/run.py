@@ -25,12 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..algorithm.networks import pick_device
 from ..config import Config
 from ..data.checkpoints import PassedOver, newest_checkpoint
-from ..data.runfolder import RunPaths
+from ..data.runfolder import RunPaths, save_resolved_config
 from ..data.trainer_lock import held_by
 from ..reporting.run_status import RunStatus
 from ..reporting.status_lines import run_line
+from .plan import PLANNED_CONFIG, needs, planned_config
+from .speed_probe import plan_for_machine
 
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 300.0
@@ -48,11 +51,6 @@ _TRACEBACK = "Traceback (most recent call last)"
 _out_lock = threading.Lock()
 # set when the output cannot be written (a closed pipe, as after `| head`): the run stops its children
 _output_lost = threading.Event()
-
-
-def default_workers() -> int:
-    """Self-play processes that fit beside the trainer: one a core, less one for the trainer."""
-    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def _emit(out, line: str) -> None:
@@ -179,8 +177,7 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
     value is ray.init's address ("auto": the cluster this machine joined). ray_resource: a custom
     resource every actor needs; ray_actor_resources: one resources dict per actor instead.
     """
-    workers = default_workers() if workers is None else workers
-    if workers < 1:
+    if workers is not None and workers < 1:
         print(f"muzero-lite: --workers = {workers}: must be >= 1", file=sys.stderr)
         return 2
     if status_every < 0:
@@ -194,7 +191,7 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
         return 2
     # another config's checkpoint: CheckpointError, before any child
     newest_checkpoint(paths.checkpoints, cfg, PassedOver(out, "[run]"))
-    paths.make()
+    cfg, config_path, workers = _plan(cfg, paths, workers, out)
     more = ["--verbose"] if verbose else []
     children = [Child("train", _argv("train", config_path, run_dir), verbose)]
     pool = None
@@ -257,6 +254,19 @@ def run_all(cfg: Config, config_path: str, run_dir: str | os.PathLike = ".", wor
         signal.signal(signal.SIGTERM, prev_term)
     _emit(out, f"[run] stopped after {time.time() - started:.0f} s")
     return status
+
+
+def _plan(cfg: Config, paths: RunPaths, workers: Optional[int], out) -> tuple[Config, Path, int]:
+    """Share the machine (`plan`): measure what the plan needs, say it in one line, and write the planned
+    config that every child starts with; returns it, its path and the number of workers."""
+    cores, gpu = len(os.sched_getaffinity(0)), pick_device(cfg.train.device).type == "cuda"
+    if any(needs(cfg, gpu, workers)):
+        _emit(out, "[run] measuring self-play and the trainer on this machine for the plan (a few seconds)")
+    plan = plan_for_machine(cfg, workers, cores, gpu)
+    _emit(out, plan.line(cfg))
+    planned = planned_config(cfg, plan.trainer_threads, plan.batch_size)
+    paths.make()
+    return planned, save_resolved_config(planned, paths.checkpoints, PLANNED_CONFIG), plan.workers
 
 
 def _start_ray(cfg: Config, paths: RunPaths, actors: int, address: str, resource: Optional[str],

@@ -45,6 +45,7 @@ from ..envs.make import game_spec
 from ..reporting.metrics import RunLog
 from ..reporting.status_lines import train_line
 from .env_moves import EnvMoves
+from .plan import planned_config
 
 # a temp file this old was left by a killed writer (a live one renames its temp within seconds)
 STALE_TEMP_S = 600.0
@@ -96,8 +97,10 @@ def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[i
 
     The run folder is this trainer's alone while it lives (`trainer_lock`): FolderHeld, before
     anything is written, when another trainer holds it. stale_temp_s: temp files older than this
-    are deleted from the run's folders (tests pass 0).
+    are deleted from the run's folders (tests pass 0). A config whose train.threads or train.batch_size
+    is auto trains with 1 thread and batch BASE_BATCH (`plan.planned_config`; `run` plans them).
     """
+    cfg = planned_config(cfg)
     paths = RunPaths.of(cfg, run_dir)
     paths.make()
     lock = TrainerLock(paths.checkpoints)
@@ -144,6 +147,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
     target = None if steps is None else learner.step + steps
     saved_step, last_status, last_poll, last_stamp, last_step_at = learner.step, 0.0, 0.0, None, time.time()
     rate_t0, rate_samples = time.time(), 0
+    step_s = 0.0                  # seconds a training step takes, waits left out (a moving average)
     pace = PaceWriter(paths.checkpoints, t.replay_ratio, t.pin_replay_ratio)
     clock = WaitClock(time.time())       # the trainer's time waiting for games, by status interval
     every = t.curve_every_moves
@@ -175,7 +179,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
                 last_poll, last_stamp = now, stamp
             samples, moves = learner.step * t.batch_size, env_moves.total
             training = buffer.num_moves >= t.min_buffer_moves
-            pace.update(samples, moves, learner.step, training, now)
+            pace.update(samples, moves, learner.step, training, now, t.batch_size / step_s if step_s else 0.0)
             if not training:
                 if now - last_status >= t.status_interval:
                     print(f"[train] waiting for games: {buffer.num_moves}/{t.min_buffer_moves} moves loaded "
@@ -198,6 +202,8 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
             batch = buffer.sample(t.batch_size, t.num_unroll_steps)
             metrics, priorities = learner.train_step(batch)
             buffer.update_priorities(batch.game_ids, batch.positions, priorities)
+            took = time.time() - now
+            step_s = took if not step_s else 0.95 * step_s + 0.05 * took
             rate_samples += t.batch_size
             if learner.step % t.checkpoint_interval == 0:
                 checkpoint()

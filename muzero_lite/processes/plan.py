@@ -1,0 +1,169 @@
+"""How `muzero-lite run` shares the machine: self-play workers, the trainer's threads and its batch.
+
+A pure rule (`make_plan`) from the cores, whether the trainer has a GPU, and speeds measured at the
+run's start (`speed_probe`); what the user set (--workers, train.threads, train.batch_size) stays.
+
+At a pinned replay ratio r, every env move costs self-play 1/W core-seconds (W: one worker's moves/s
+on one core, its games in flight together) and the trainer r/T (T: its samples/s on one thread at the
+base batch), so the trainer's share of the work is f = (r/T) / (r/T + 1/W).
+
+- CPU only, C cores: the trainer gets ceil(f C) threads and there are ceil((1 - f) C) workers (at least
+  one each). When f C is not whole that is one thread more than there are cores: whichever side waits
+  for the other (a worker for the trainer, the trainer for games) sleeps, and its core goes to the
+  other side, so that neither leaves a core idle. (With train.replay_ratio 0 or unpinned, f = 1/2.)
+- A GPU for the trainer: it keeps one thread on one core to feed the GPU, and C - 1 cores play.
+- The batch, where train.batch_size is auto: the smallest of 64, 128, 256 (BASE_BATCH times 1, 2, 4)
+  whose measured samples/s, on the trainer's device and threads, is at least BATCH_WITHIN of the
+  fastest's. A batch k times the base trains the same samples per env move in k times fewer steps, so
+  the learning rate is multiplied by sqrt(k) (the square-root rule for Adam) and what is counted in
+  training steps (train.checkpoint_interval, eval.ema_half_life, search.temperature's rows) is divided by
+  k: each keeps its length in samples (`planned_config`). 256 is the largest batch shown to learn as
+  well (docs/experiments.md). `run` writes the planned config to its folder (PLANNED_CONFIG) and starts
+  every child with it, so that the trainer and the workers count alike.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+from ..config import BASE_BATCH, Config
+
+# the batches the plan may pick, as multiples of BASE_BATCH
+BATCH_FACTORS = (1, 2, 4)
+# `run`'s planned config in the checkpoints folder: the config every child of the run is started with
+PLANNED_CONFIG = "run_config.yaml"
+# the smallest batch whose samples/s is at least this share of the fastest batch's
+BATCH_WITHIN = 0.9
+
+
+@dataclass(frozen=True)
+class Speeds:
+    """What the run's start measured (None: not needed, so not measured)."""
+    selfplay_moves_per_s: Optional[float] = None     # one worker on one core, its games in flight together
+    trainer_samples_per_s: Optional[float] = None    # the trainer on one thread (CPU) at BASE_BATCH
+    # samples/s by batch size, on the trainer's device with the planned threads
+    batch_samples_per_s: Optional[dict[int, float]] = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the run shares the machine; `set_by_user` names what the user fixed."""
+    cores: int
+    gpu: bool
+    workers: int
+    games_in_flight: int
+    trainer_threads: int
+    batch_size: int
+    trainer_share: Optional[float]                  # f, the trainer's share of the work (None: not measured)
+    set_by_user: tuple[str, ...] = ()
+    speeds: Speeds = Speeds()
+
+    def line(self, cfg: Config) -> str:
+        """The plan in one line, as `run` prints it."""
+        def n(count: int, what: str, key: str) -> str:
+            return f"{count} {what}{'s' * (count != 1)}" + (" (yours)" if key in self.set_by_user else "")
+        parts = [f"{n(self.workers, 'self-play worker', 'workers')} x {self.games_in_flight} games in flight",
+                 f"trainer {n(self.trainer_threads, 'thread', 'threads')} on {'cuda' if self.gpu else 'cpu'}, "
+                 f"{n(self.batch_size, 'sample', 'batch_size')} a step"]
+        if self.batch_size != BASE_BATCH and cfg.train.batch_size == "auto":
+            t = planned_config(cfg, self.trainer_threads, self.batch_size).train
+            parts[-1] += f" (lr {t.lr:.3g}, a checkpoint every {t.checkpoint_interval} steps)"
+        sp = self.speeds
+        if self.trainer_share is not None:
+            parts.append(f"measured: a worker {sp.selfplay_moves_per_s:.0f} moves/s, the trainer "
+                         f"{sp.trainer_samples_per_s:.0f} samples/s a thread, so it does "
+                         f"{100 * self.trainer_share:.0f}% of the work at ratio {cfg.train.replay_ratio:g}")
+        if sp.batch_samples_per_s:
+            parts.append("samples/s by batch " + ", ".join(f"{b}: {v:.0f}" for b, v in sp.batch_samples_per_s.items()))
+        where = f"{n(self.cores, 'core', '')}, {'a GPU' if self.gpu else 'no GPU'}"
+        return f"[run] plan for {where}: " + "; ".join(parts)
+
+
+def trainer_share(ratio: float, selfplay_moves_per_s: float, trainer_samples_per_s: float) -> float:
+    """f: the trainer's share of the core-seconds an env move costs at replay ratio `ratio` (0: 1/2)."""
+    if ratio <= 0:
+        return 0.5
+    train = ratio / trainer_samples_per_s
+    return train / (train + 1.0 / selfplay_moves_per_s)
+
+
+def split_cores(cores: int, share: float, workers: Optional[int] = None,
+                threads: Optional[int] = None) -> tuple[int, int]:
+    """(workers, trainer threads) on `cores` CPU cores for a trainer doing `share` of the work; a given
+    value stays, and the other fills the cores up to one more thread than there are cores."""
+    want_threads = max(1, math.ceil(share * cores - 1e-9))
+    want_workers = max(1, math.ceil((1.0 - share) * cores - 1e-9))
+    if workers is not None and threads is not None:
+        return workers, threads
+    if workers is not None:
+        return workers, max(1, min(want_threads, cores + 1 - workers))
+    if threads is not None:
+        return max(1, min(want_workers, cores + 1 - threads)), threads
+    return want_workers, want_threads
+
+
+def pick_batch(samples_per_s: dict[int, float]) -> int:
+    """The smallest batch whose samples/s is at least BATCH_WITHIN of the fastest batch's."""
+    best = max(samples_per_s.values())
+    return min(b for b, s in samples_per_s.items() if s >= BATCH_WITHIN * best)
+
+
+def cores_for(cfg: Config, cores: int, gpu: bool, speeds: Speeds,
+              workers: Optional[int] = None) -> tuple[int, int, Optional[float]]:
+    """(workers, trainer threads, the trainer's share f or None) for cfg on `cores` cores; --workers and a
+    number in train.threads stay. ValueError when the speeds it needs were not measured."""
+    threads = None if cfg.train.threads == "auto" else cfg.train.threads
+    if gpu:
+        return workers or max(1, cores - 1), threads or 1, None
+    if workers is not None and threads is not None:
+        return workers, threads, None
+    if speeds.selfplay_moves_per_s is None or speeds.trainer_samples_per_s is None:
+        raise ValueError("the plan needs self-play's and the trainer's speeds")
+    t = cfg.train
+    share = trainer_share(t.replay_ratio if t.pin_replay_ratio else 0.0, speeds.selfplay_moves_per_s,
+                          speeds.trainer_samples_per_s)
+    return (*split_cores(cores, share, workers, threads), share)
+
+
+def make_plan(cfg: Config, cores: int, gpu: bool, speeds: Speeds, workers: Optional[int] = None) -> Plan:
+    """The plan for a run of cfg on `cores` cores (a GPU for the trainer or not), from the measured speeds.
+
+    workers: --workers (None: planned). train.threads and train.batch_size auto are planned; numbers
+    stay. ValueError when a speed the plan needs was not measured (`needs` says which)."""
+    t = cfg.train
+    user = tuple(name for name, given in (("workers", workers is not None), ("threads", t.threads != "auto"),
+                                          ("batch_size", t.batch_size != "auto")) if given)
+    workers, threads, share = cores_for(cfg, cores, gpu, speeds, workers)
+    batch = t.batch_size
+    if batch == "auto":
+        if not speeds.batch_samples_per_s:
+            raise ValueError("the plan needs the trainer's samples/s by batch")
+        batch = pick_batch(speeds.batch_samples_per_s)
+    return Plan(cores, gpu, workers, cfg.selfplay.games_in_flight, threads, batch, share, user, speeds)
+
+
+def needs(cfg: Config, gpu: bool, workers: Optional[int]) -> tuple[bool, bool]:
+    """What make_plan will need measured: (self-play's and the one-thread trainer's speeds, samples/s by batch)."""
+    split = not gpu and (workers is None or cfg.train.threads == "auto")
+    return split, cfg.train.batch_size == "auto"
+
+
+def planned_config(cfg: Config, threads: Optional[int] = None, batch: Optional[int] = None) -> Config:
+    """cfg as a run's processes use it: the trainer's threads and batch as given (None: the config's; auto:
+    1 thread, BASE_BATCH). Where the config's batch is auto, a batch k x BASE_BATCH multiplies lr by
+    sqrt(k) and divides what is counted in training steps by k (train.checkpoint_interval,
+    eval.ema_half_life, the rows of search.temperature), so that each keeps its length in samples."""
+    t = cfg.train
+    threads = threads if threads is not None else (1 if t.threads == "auto" else t.threads)
+    batch = batch if batch is not None else (BASE_BATCH if t.batch_size == "auto" else t.batch_size)
+    train, search, ev = {"threads": threads, "batch_size": batch}, {}, {}
+    if t.batch_size == "auto" and batch != BASE_BATCH:
+        k = batch / BASE_BATCH
+        train.update(lr=t.lr * math.sqrt(k), checkpoint_interval=max(1, round(t.checkpoint_interval / k)))
+        ev["ema_half_life"] = cfg.eval.ema_half_life / k
+        search["temperature"] = [dataclasses.replace(row, until=row.until and max(1, round(row.until / k)))
+                                 for row in cfg.search.temperature]
+    return dataclasses.replace(cfg, train=dataclasses.replace(t, **train), eval=dataclasses.replace(cfg.eval, **ev),
+                               search=dataclasses.replace(cfg.search, **search))

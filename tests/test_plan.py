@@ -1,0 +1,137 @@
+"""`run`'s plan: the rule by hand (cores, a GPU or not, measured speeds -> the split), the config it
+plans, and the speeds it measures on a real env and trainer."""
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import ROOT, TINY_CARTPOLE, write_config
+
+from muzero_lite.config import ConfigError, config_from_dict, config_to_yaml, load_config
+from muzero_lite.processes.plan import (
+    PLANNED_CONFIG,
+    Speeds,
+    make_plan,
+    needs,
+    pick_batch,
+    planned_config,
+    split_cores,
+    trainer_share,
+)
+from muzero_lite.processes.speed_probe import selfplay_moves_per_s, trainer_samples_per_s
+
+MARIO = load_config(ROOT / "configs" / "mario.yaml")
+# this machine's Mario figures (benchmarks/train_speed.py, 2026-12-05): a worker 158 moves/s on one
+# core, the trainer 820 samples/s on one thread at batch 64; with 2 threads by batch
+MEASURED = Speeds(158.0, 820.0, {64: 1059.0, 128: 1325.0, 256: 1252.0})
+
+
+def test_trainer_share_by_hand():
+    # at ratio 8 a move costs the trainer 8/820 = 0.009756 s and self-play 1/158 = 0.006329 s
+    assert trainer_share(8, 158, 820) == pytest.approx(0.009756 / (0.009756 + 0.006329), abs=1e-4)
+    assert trainer_share(8, 158, 820) == pytest.approx(0.6065, abs=1e-3)
+    assert trainer_share(0, 158, 820) == 0.5          # training freely: no ratio to weigh by
+    assert trainer_share(1, 100, 100) == 0.5
+
+
+@pytest.mark.parametrize("cores, share, workers, threads, expected", [
+    (2, 0.6065, None, None, (1, 2)),     # this machine: one thread more than cores, the trainer's
+    (1, 0.6065, None, None, (1, 1)),     # taskset -c 0: one of each, sharing the core
+    (8, 0.6065, None, None, (4, 5)),     # ceil(3.15), ceil(4.85)
+    (16, 0.25, None, None, (12, 4)),     # f C whole: exactly the cores
+    (16, 0.01, None, None, (16, 1)),     # at least one thread
+    (8, 0.6, 7, None, (7, 2)),           # --workers 7 stays; the trainer gets what is left, + 1
+    (8, 0.6, None, 1, (4, 1)),           # train.threads 1 stays; workers ceil(0.4 x 8)
+    (4, 0.5, 3, 3, (3, 3)),              # both given: as given
+])
+def test_split_cores_by_hand(cores, share, workers, threads, expected):
+    assert split_cores(cores, share, workers, threads) == expected
+
+
+def test_pick_batch_is_the_smallest_within_ten_percent_of_the_fastest():
+    assert pick_batch({64: 1059, 128: 1325, 256: 1252}) == 128        # 2 threads here: 128 is the fastest
+    assert pick_batch({64: 788, 128: 866, 256: 823}) == 64             # 1 thread: 788 >= 0.9 x 866
+    assert pick_batch({64: 3000, 128: 5900, 256: 6200}) == 128         # 5900 >= 5580
+    assert pick_batch({64: 3000, 128: 6000, 256: 11000}) == 256        # a launch-bound GPU
+
+
+def test_plan_on_this_machine_and_on_one_core():
+    plan = make_plan(MARIO, 2, False, MEASURED)
+    assert (plan.workers, plan.trainer_threads, plan.batch_size, plan.games_in_flight) == (1, 2, 128, 16)
+    assert plan.trainer_share == pytest.approx(0.6065, abs=1e-3) and plan.set_by_user == ()
+    one = make_plan(MARIO, 1, False, MEASURED)
+    assert (one.workers, one.trainer_threads) == (1, 1)
+    line = one.line(MARIO)
+    assert line.startswith("[run] plan for 1 core, no GPU: 1 self-play worker x 16 games in flight; trainer 1 thread")
+    assert "does 61% of the work at ratio 8" in line
+
+
+def test_plan_with_a_gpu_keeps_one_core_for_the_trainer_and_grows_the_batch():
+    gpu = Speeds(batch_samples_per_s={64: 3000.0, 128: 6000.0, 256: 11000.0})
+    plan = make_plan(MARIO, 16, True, gpu)
+    assert (plan.workers, plan.trainer_threads, plan.batch_size) == (15, 1, 256)
+    line = plan.line(MARIO)
+    assert "plan for 16 cores, a GPU: 15 self-play workers" in line and "on cuda, 256 samples a step" in line
+    assert "(lr 0.002, a checkpoint every 25 steps)" in line
+
+
+def test_what_the_user_set_stays_and_needs_no_measurement():
+    cfg = dataclasses.replace(MARIO, train=dataclasses.replace(MARIO.train, threads=3, batch_size=64))
+    assert needs(cfg, False, 5) == (False, False)
+    plan = make_plan(cfg, 2, False, Speeds(), workers=5)
+    assert (plan.workers, plan.trainer_threads, plan.batch_size) == (5, 3, 64)
+    assert plan.set_by_user == ("workers", "threads", "batch_size")
+    assert "5 self-play workers (yours)" in plan.line(cfg) and "3 threads (yours)" in plan.line(cfg)
+    assert needs(MARIO, False, None) == (True, True) and needs(MARIO, True, None) == (False, True)
+    with pytest.raises(ValueError, match="self-play's and the trainer's speeds"):
+        make_plan(MARIO, 2, False, Speeds())
+    with pytest.raises(ValueError, match="samples/s by batch"):
+        make_plan(MARIO, 2, False, Speeds(158.0, 820.0))
+
+
+def test_planned_config_scales_what_counts_steps_where_the_batch_is_auto():
+    base = planned_config(MARIO)                       # a trainer alone: 1 thread, batch 64, nothing scaled
+    assert (base.train.threads, base.train.batch_size, base.train.lr) == (1, 64, MARIO.train.lr)
+    big = planned_config(MARIO, threads=2, batch=256)  # k = 4
+    assert (big.train.threads, big.train.batch_size) == (2, 256)
+    assert big.train.lr == pytest.approx(0.002) and big.train.checkpoint_interval == 25
+    assert big.eval.ema_half_life == pytest.approx(175.0)
+    assert [r.until for r in big.search.temperature] == [500, 1000, 2000, 3000, None]
+    assert planned_config(big) == big                  # planned once: the children plan nothing more
+    fixed = dataclasses.replace(MARIO, train=dataclasses.replace(MARIO.train, batch_size=128))
+    kept = planned_config(fixed, threads=2)            # the user's batch: lr and intervals as given
+    assert (kept.train.batch_size, kept.train.lr, kept.train.checkpoint_interval) == (128, 0.001, 100)
+    # the planned config round-trips through YAML as the children read it
+    assert config_from_dict(yaml.safe_load(config_to_yaml(big)), "x") == big
+
+
+def test_batch_and_threads_accept_auto_or_numbers_only():
+    for bad, why in (({"batch_size": 0}, "train.batch_size"), ({"threads": "many"}, "train.threads"),
+                     ({"threads": -1}, "train.threads")):
+        with pytest.raises(ConfigError, match=why):
+            config_from_dict({"train": bad}, "c.yaml")
+
+
+def test_speed_probe_measures_a_real_env_and_trainer(tmp_path):
+    cfg = load_config(write_config(tmp_path, "cartpole", **TINY_CARTPOLE))
+    moves = selfplay_moves_per_s(cfg, seconds=0.3)
+    rates = trainer_samples_per_s(cfg, [8, 16], threads=1, seconds=0.2)
+    assert moves > 10 and set(rates) == {8, 16} and all(r > 10 for r in rates.values())
+
+
+def test_run_on_one_core_prints_a_plan_that_fits_it(tmp_path):
+    cfg = write_config(tmp_path, "cartpole", selfplay=TINY_CARTPOLE["selfplay"],
+                       train={**TINY_CARTPOLE["train"], "batch_size": "auto"})
+    run = tmp_path / "run"
+    out = subprocess.run([sys.executable, "-m", "muzero_lite", "run", "--config", str(cfg), "--run-dir", str(run),
+                          "--seconds", "15", "--status-every", "0"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=180, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+    assert out.returncode == 0, out.stdout + out.stderr
+    plan = [line for line in out.stdout.splitlines() if line.startswith("[run] plan for")]
+    assert plan and plan[0].startswith("[run] plan for 1 core, no GPU: 1 self-play worker x "), out.stdout
+    assert "trainer 1 thread on cpu" in plan[0] and "samples/s by batch 64: " in plan[0]
+    planned = yaml.safe_load((run / "checkpoints" / PLANNED_CONFIG).read_text())
+    assert planned["train"]["threads"] == 1 and planned["train"]["batch_size"] in (64, 128, 256)
+    assert "[train] stopped at step" in out.stdout

@@ -204,8 +204,8 @@ class TrainConfig:
     num_unroll_steps: int = field(default=5, metadata=_check(_positive, "must be > 0"))
     # n of the n-step value target
     td_steps: int = field(default=10, metadata=_check(_positive, "must be > 0"))
-    # samples per training step; auto: `run`'s plan picks 64, 128 or 256, the smallest within 10% of the
-    # fastest on the trainer's device, and scales lr, checkpoint_interval and eval.ema_half_life with it
+    # samples per training step; auto: `run`'s plan picks 64, 128 or 256, the fastest on the trainer's
+    # device, and scales lr, checkpoint_interval, eval.ema_half_life and the temperature rows with it
     # (processes/plan.py; a trainer started alone: 64). lr and those intervals are given for BASE_BATCH
     batch_size: typing.Union[int, str] = field(default="auto", metadata=_check(
         lambda v: v == "auto" or (isinstance(v, int) and v > 0), "must be a number > 0 or auto"))
@@ -260,6 +260,10 @@ class TrainConfig:
     # torch threads of the trainer; auto: `run`'s plan shares the cores between it and self-play
     # (processes/plan.py; a trainer started alone: 1); 0: torch's default
     threads: typing.Union[int, str] = field(default="auto", metadata=_check(
+        lambda v: v == "auto" or (isinstance(v, int) and v >= 0), "must be a number >= 0 or auto"))
+    # torch threads of the trainer while it asks self-play to wait (the workers' cores are idle then);
+    # auto: `run`'s plan (all the cores on a CPU); 0: train.threads
+    catch_up_threads: typing.Union[int, str] = field(default="auto", metadata=_check(
         lambda v: v == "auto" or (isinstance(v, int) and v >= 0), "must be a number >= 0 or auto"))
 
 

@@ -37,41 +37,44 @@ def test_trainer_share_by_hand():
 
 
 @pytest.mark.parametrize("cores, share, workers, threads, expected", [
-    (2, 0.6065, None, None, (1, 2)),     # this machine: one thread more than cores, the trainer's
+    (2, 0.6065, None, None, (1, 1)),     # this machine: round(1.21) = 1 thread, a worker on the other core
     (1, 0.6065, None, None, (1, 1)),     # taskset -c 0: one of each, sharing the core
-    (8, 0.6065, None, None, (4, 5)),     # ceil(3.15), ceil(4.85)
-    (16, 0.25, None, None, (12, 4)),     # f C whole: exactly the cores
-    (16, 0.01, None, None, (16, 1)),     # at least one thread
-    (8, 0.6, 7, None, (7, 2)),           # --workers 7 stays; the trainer gets what is left, + 1
-    (8, 0.6, None, 1, (4, 1)),           # train.threads 1 stays; workers ceil(0.4 x 8)
+    (8, 0.6065, None, None, (3, 5)),     # round(4.85) = 5 threads, 3 workers
+    (16, 0.25, None, None, (12, 4)),     # f C whole
+    (16, 0.01, None, None, (15, 1)),     # at least one thread
+    (4, 0.99, None, None, (1, 3)),       # at least one worker
+    (8, 0.6, 7, None, (7, 1)),           # --workers 7 stays; the trainer gets the core left
+    (8, 0.6, None, 2, (6, 2)),           # train.threads 2 stays; a worker on each other core
     (4, 0.5, 3, 3, (3, 3)),              # both given: as given
 ])
 def test_split_cores_by_hand(cores, share, workers, threads, expected):
     assert split_cores(cores, share, workers, threads) == expected
 
 
-def test_pick_batch_is_the_smallest_within_ten_percent_of_the_fastest():
-    assert pick_batch({64: 1059, 128: 1325, 256: 1252}) == 128        # 2 threads here: 128 is the fastest
-    assert pick_batch({64: 788, 128: 866, 256: 823}) == 64             # 1 thread: 788 >= 0.9 x 866
-    assert pick_batch({64: 3000, 128: 5900, 256: 6200}) == 128         # 5900 >= 5580
+def test_pick_batch_is_the_fastest():
+    assert pick_batch({64: 1059, 128: 1325, 256: 1252}) == 128
+    assert pick_batch({64: 788, 128: 866, 256: 823}) == 128            # one thread, this machine
     assert pick_batch({64: 3000, 128: 6000, 256: 11000}) == 256        # a launch-bound GPU
+    assert pick_batch({64: 900, 128: 900, 256: 800}) == 64             # a tie: the smaller
 
 
 def test_plan_on_this_machine_and_on_one_core():
     plan = make_plan(MARIO, 2, False, MEASURED)
-    assert (plan.workers, plan.trainer_threads, plan.batch_size, plan.games_in_flight) == (1, 2, 128, 16)
+    assert (plan.workers, plan.trainer_threads, plan.batch_size, plan.games_in_flight) == (1, 1, 128, 16)
+    assert plan.catch_up_threads == 2                  # the worker's core too, while it waits
     assert plan.trainer_share == pytest.approx(0.6065, abs=1e-3) and plan.set_by_user == ()
     one = make_plan(MARIO, 1, False, MEASURED)
-    assert (one.workers, one.trainer_threads) == (1, 1)
+    assert (one.workers, one.trainer_threads, one.catch_up_threads) == (1, 1, 1)
     line = one.line(MARIO)
-    assert line.startswith("[run] plan for 1 core, no GPU: 1 self-play worker x 16 games in flight; trainer 1 thread")
+    assert line.startswith("[run] plan for 1 core, no GPU: 1 self-play worker x 16 games in flight; trainer 1 thread on")
     assert "does 61% of the work at ratio 8" in line
+    assert "trainer 1 thread (2 while self-play waits) on cpu" in plan.line(MARIO)
 
 
 def test_plan_with_a_gpu_keeps_one_core_for_the_trainer_and_grows_the_batch():
     gpu = Speeds(batch_samples_per_s={64: 3000.0, 128: 6000.0, 256: 11000.0})
     plan = make_plan(MARIO, 16, True, gpu)
-    assert (plan.workers, plan.trainer_threads, plan.batch_size) == (15, 1, 256)
+    assert (plan.workers, plan.trainer_threads, plan.batch_size, plan.catch_up_threads) == (15, 1, 256, 0)
     line = plan.line(MARIO)
     assert "plan for 16 cores, a GPU: 15 self-play workers" in line and "on cuda, 256 samples a step" in line
     assert "(lr 0.002, a checkpoint every 25 steps)" in line
@@ -85,6 +88,8 @@ def test_what_the_user_set_stays_and_needs_no_measurement():
     assert plan.set_by_user == ("workers", "threads", "batch_size")
     assert "5 self-play workers (yours)" in plan.line(cfg) and "3 threads (yours)" in plan.line(cfg)
     assert needs(MARIO, False, None) == (True, True) and needs(MARIO, True, None) == (False, True)
+    assert needs(MARIO, False, 1) == (False, True)     # --workers given: the trainer takes the cores left
+    assert make_plan(MARIO, 4, False, Speeds(batch_samples_per_s={64: 1.0}), workers=1).trainer_threads == 3
     with pytest.raises(ValueError, match="self-play's and the trainer's speeds"):
         make_plan(MARIO, 2, False, Speeds())
     with pytest.raises(ValueError, match="samples/s by batch"):
@@ -100,6 +105,7 @@ def test_planned_config_scales_what_counts_steps_where_the_batch_is_auto():
     assert big.eval.ema_half_life == pytest.approx(175.0)
     assert [r.until for r in big.search.temperature] == [500, 1000, 2000, 3000, None]
     assert planned_config(big) == big                  # planned once: the children plan nothing more
+    assert big.train.catch_up_threads == 0 and planned_config(MARIO, catch_up=2).train.catch_up_threads == 2
     fixed = dataclasses.replace(MARIO, train=dataclasses.replace(MARIO.train, batch_size=128))
     kept = planned_config(fixed, threads=2)            # the user's batch: lr and intervals as given
     assert (kept.train.batch_size, kept.train.lr, kept.train.checkpoint_interval) == (128, 0.001, 100)

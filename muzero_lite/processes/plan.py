@@ -7,19 +7,21 @@ At a pinned replay ratio r, every env move costs self-play 1/W core-seconds (W: 
 on one core, its games in flight together) and the trainer r/T (T: its samples/s on one thread at the
 base batch), so the trainer's share of the work is f = (r/T) / (r/T + 1/W).
 
-- CPU only, C cores: the trainer gets ceil(f C) threads and there are ceil((1 - f) C) workers (at least
-  one each). When f C is not whole that is one thread more than there are cores: whichever side waits
-  for the other (a worker for the trainer, the trainer for games) sleeps, and its core goes to the
-  other side, so that neither leaves a core idle. (With train.replay_ratio 0 or unpinned, f = 1/2.)
+- CPU only, C cores: the trainer gets round(f C) threads (at least 1) and the other cores one worker
+  each (at least 1): never more busy threads than cores, since a trainer thread that loses its core
+  holds up the others (measured: a 2-thread trainer beside a worker on 2 cores made 0.92x the moves/s
+  of a 1-thread one, docs/experiments.md). While the trainer has asked self-play to wait, the workers'
+  cores are idle, so it trains with all C threads then (train.catch_up_threads). (With
+  train.replay_ratio 0 or unpinned, f = 1/2.)
 - A GPU for the trainer: it keeps one thread on one core to feed the GPU, and C - 1 cores play.
-- The batch, where train.batch_size is auto: the smallest of 64, 128, 256 (BASE_BATCH times 1, 2, 4)
-  whose measured samples/s, on the trainer's device and threads, is at least BATCH_WITHIN of the
-  fastest's. A batch k times the base trains the same samples per env move in k times fewer steps, so
-  the learning rate is multiplied by sqrt(k) (the square-root rule for Adam) and what is counted in
-  training steps (train.checkpoint_interval, eval.ema_half_life, search.temperature's rows) is divided by
-  k: each keeps its length in samples (`planned_config`). 256 is the largest batch shown to learn as
-  well (docs/experiments.md). `run` writes the planned config to its folder (PLANNED_CONFIG) and starts
-  every child with it, so that the trainer and the workers count alike.
+- The batch, where train.batch_size is auto: of 64, 128, 256 (BASE_BATCH times 1, 2, 4) the one with
+  the most samples/s measured on the trainer's device and threads. A batch k times the base trains
+  the same samples per env move in k times fewer steps, so the learning rate is multiplied by sqrt(k)
+  (the square-root rule for Adam) and what is counted in training steps (train.checkpoint_interval,
+  eval.ema_half_life, search.temperature's rows) is divided by k: each keeps its length in samples
+  (`planned_config`). 256 learned as well as 64 at matched env moves (docs/experiments.md). `run`
+  writes the planned config to its folder (PLANNED_CONFIG) and starts every child with it, so that
+  the trainer and the workers count alike.
 """
 from __future__ import annotations
 
@@ -34,8 +36,6 @@ from ..config import BASE_BATCH, Config
 BATCH_FACTORS = (1, 2, 4)
 # `run`'s planned config in the checkpoints folder: the config every child of the run is started with
 PLANNED_CONFIG = "run_config.yaml"
-# the smallest batch whose samples/s is at least this share of the fastest batch's
-BATCH_WITHIN = 0.9
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class Plan:
     trainer_threads: int
     batch_size: int
     trainer_share: Optional[float]                  # f, the trainer's share of the work (None: not measured)
+    catch_up_threads: int = 0                       # the trainer's threads while self-play waits (0: as many)
     set_by_user: tuple[str, ...] = ()
     speeds: Speeds = Speeds()
 
@@ -65,10 +66,12 @@ class Plan:
         def n(count: int, what: str, key: str) -> str:
             return f"{count} {what}{'s' * (count != 1)}" + (" (yours)" if key in self.set_by_user else "")
         parts = [f"{n(self.workers, 'self-play worker', 'workers')} x {self.games_in_flight} games in flight",
-                 f"trainer {n(self.trainer_threads, 'thread', 'threads')} on {'cuda' if self.gpu else 'cpu'}, "
-                 f"{n(self.batch_size, 'sample', 'batch_size')} a step"]
+                  f"trainer {n(self.trainer_threads, 'thread', 'threads')}"
+                 + (f" ({self.catch_up_threads} while self-play waits)"
+                    if self.catch_up_threads > self.trainer_threads else "")
+                 + f" on {'cuda' if self.gpu else 'cpu'}, {n(self.batch_size, 'sample', 'batch_size')} a step"]
         if self.batch_size != BASE_BATCH and cfg.train.batch_size == "auto":
-            t = planned_config(cfg, self.trainer_threads, self.batch_size).train
+            t = planned_config(cfg, self.trainer_threads, self.batch_size, self.catch_up_threads).train
             parts[-1] += f" (lr {t.lr:.3g}, a checkpoint every {t.checkpoint_interval} steps)"
         sp = self.speeds
         if self.trainer_share is not None:
@@ -91,23 +94,23 @@ def trainer_share(ratio: float, selfplay_moves_per_s: float, trainer_samples_per
 
 def split_cores(cores: int, share: float, workers: Optional[int] = None,
                 threads: Optional[int] = None) -> tuple[int, int]:
-    """(workers, trainer threads) on `cores` CPU cores for a trainer doing `share` of the work; a given
-    value stays, and the other fills the cores up to one more thread than there are cores."""
-    want_threads = max(1, math.ceil(share * cores - 1e-9))
-    want_workers = max(1, math.ceil((1.0 - share) * cores - 1e-9))
+    """(workers, trainer threads) on `cores` CPU cores for a trainer doing `share` of the work: round(share x
+    cores) threads and a worker on each other core, at least one of each; a given value stays, and the
+    other takes the cores left (at least 1)."""
     if workers is not None and threads is not None:
         return workers, threads
     if workers is not None:
-        return workers, max(1, min(want_threads, cores + 1 - workers))
+        return workers, max(1, cores - workers)
     if threads is not None:
-        return max(1, min(want_workers, cores + 1 - threads)), threads
-    return want_workers, want_threads
+        return max(1, cores - threads), threads
+    want_threads = min(max(1, round(share * cores)), max(1, cores - 1))
+    return max(1, cores - want_threads), want_threads
 
 
 def pick_batch(samples_per_s: dict[int, float]) -> int:
-    """The smallest batch whose samples/s is at least BATCH_WITHIN of the fastest batch's."""
+    """The batch with the most samples/s (the smaller one of a tie)."""
     best = max(samples_per_s.values())
-    return min(b for b, s in samples_per_s.items() if s >= BATCH_WITHIN * best)
+    return min(b for b, s in samples_per_s.items() if s == best)
 
 
 def cores_for(cfg: Config, cores: int, gpu: bool, speeds: Speeds,
@@ -117,8 +120,8 @@ def cores_for(cfg: Config, cores: int, gpu: bool, speeds: Speeds,
     threads = None if cfg.train.threads == "auto" else cfg.train.threads
     if gpu:
         return workers or max(1, cores - 1), threads or 1, None
-    if workers is not None and threads is not None:
-        return workers, threads, None
+    if workers is not None or threads is not None:          # the other takes the cores left
+        return (*split_cores(cores, 0.5, workers, threads), None)
     if speeds.selfplay_moves_per_s is None or speeds.trainer_samples_per_s is None:
         raise ValueError("the plan needs self-play's and the trainer's speeds")
     t = cfg.train
@@ -141,24 +144,28 @@ def make_plan(cfg: Config, cores: int, gpu: bool, speeds: Speeds, workers: Optio
         if not speeds.batch_samples_per_s:
             raise ValueError("the plan needs the trainer's samples/s by batch")
         batch = pick_batch(speeds.batch_samples_per_s)
-    return Plan(cores, gpu, workers, cfg.selfplay.games_in_flight, threads, batch, share, user, speeds)
+    catch_up = cfg.train.catch_up_threads
+    catch_up = (cores if not gpu and threads > 0 else 0) if catch_up == "auto" else catch_up
+    return Plan(cores, gpu, workers, cfg.selfplay.games_in_flight, threads, batch, share, catch_up, user, speeds)
 
 
 def needs(cfg: Config, gpu: bool, workers: Optional[int]) -> tuple[bool, bool]:
     """What make_plan will need measured: (self-play's and the one-thread trainer's speeds, samples/s by batch)."""
-    split = not gpu and (workers is None or cfg.train.threads == "auto")
+    split = not gpu and workers is None and cfg.train.threads == "auto"
     return split, cfg.train.batch_size == "auto"
 
 
-def planned_config(cfg: Config, threads: Optional[int] = None, batch: Optional[int] = None) -> Config:
-    """cfg as a run's processes use it: the trainer's threads and batch as given (None: the config's; auto:
-    1 thread, BASE_BATCH). Where the config's batch is auto, a batch k x BASE_BATCH multiplies lr by
-    sqrt(k) and divides what is counted in training steps by k (train.checkpoint_interval,
+def planned_config(cfg: Config, threads: Optional[int] = None, batch: Optional[int] = None,
+                   catch_up: Optional[int] = None) -> Config:
+    """cfg as a run's processes use it: the trainer's threads, batch and catch-up threads as given (None: the
+    config's; auto: 1 thread, BASE_BATCH, 0). Where the config's batch is auto, a batch k x BASE_BATCH
+    multiplies lr by sqrt(k) and divides what is counted in training steps by k (train.checkpoint_interval,
     eval.ema_half_life, the rows of search.temperature), so that each keeps its length in samples."""
     t = cfg.train
     threads = threads if threads is not None else (1 if t.threads == "auto" else t.threads)
     batch = batch if batch is not None else (BASE_BATCH if t.batch_size == "auto" else t.batch_size)
-    train, search, ev = {"threads": threads, "batch_size": batch}, {}, {}
+    catch_up = catch_up if catch_up is not None else (0 if t.catch_up_threads == "auto" else t.catch_up_threads)
+    train, search, ev = {"threads": threads, "batch_size": batch, "catch_up_threads": catch_up}, {}, {}
     if t.batch_size == "auto" and batch != BASE_BATCH:
         k = batch / BASE_BATCH
         train.update(lr=t.lr * math.sqrt(k), checkpoint_interval=max(1, round(t.checkpoint_interval / k)))

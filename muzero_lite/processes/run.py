@@ -264,7 +264,7 @@ def _plan(cfg: Config, paths: RunPaths, workers: Optional[int], out) -> tuple[Co
         _emit(out, "[run] measuring self-play and the trainer on this machine for the plan (a few seconds)")
     plan = plan_for_machine(cfg, workers, cores, gpu)
     _emit(out, plan.line(cfg))
-    planned = planned_config(cfg, plan.trainer_threads, plan.batch_size)
+    planned = planned_config(cfg, plan.trainer_threads, plan.batch_size, plan.catch_up_threads)
     paths.make()
     return planned, save_resolved_config(planned, paths.checkpoints, PLANNED_CONFIG), plan.workers
 

@@ -91,6 +91,13 @@ def _nap(seconds: float) -> float:
     return time.time() - began
 
 
+def _use_threads(want: int, now: int) -> int:
+    """Set torch's intra-op threads to `want` when it differs from `now`; returns it."""
+    if want != now:
+        torch.set_num_threads(want)
+    return want
+
+
 def run_trainer(cfg: Config, run_dir: str | os.PathLike = ".", steps: Optional[int] = None,
                 out=sys.stdout, poll_interval: float = 1.0, stale_temp_s: float = STALE_TEMP_S) -> int:
     """Train until `steps` more steps are done (or forever); returns the final training step.
@@ -148,6 +155,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
     saved_step, last_status, last_poll, last_stamp, last_step_at = learner.step, 0.0, 0.0, None, time.time()
     rate_t0, rate_samples = time.time(), 0
     step_s = 0.0                  # seconds a training step takes, waits left out (a moving average)
+    threads_now = t.threads
     pace = PaceWriter(paths.checkpoints, t.replay_ratio, t.pin_replay_ratio)
     clock = WaitClock(time.time())       # the trainer's time waiting for games, by status interval
     every = t.curve_every_moves
@@ -180,6 +188,8 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
             samples, moves = learner.step * t.batch_size, env_moves.total
             training = buffer.num_moves >= t.min_buffer_moves
             pace.update(samples, moves, learner.step, training, now, t.batch_size / step_s if step_s else 0.0)
+            if t.threads and t.catch_up_threads:   # self-play waits for this trainer: its cores are free
+                threads_now = _use_threads(t.catch_up_threads if pace.waiting else t.threads, threads_now)
             if not training:
                 if now - last_status >= t.status_interval:
                     print(f"[train] waiting for games: {buffer.num_moves}/{t.min_buffer_moves} moves loaded "

@@ -65,11 +65,11 @@ class Plan:
         """The plan in one line, as `run` prints it."""
         def n(count: int, what: str, key: str) -> str:
             return f"{count} {what}{'s' * (count != 1)}" + (" (yours)" if key in self.set_by_user else "")
-        parts = [f"{n(self.workers, 'self-play worker', 'workers')} x {self.games_in_flight} games in flight",
-                  f"trainer {n(self.trainer_threads, 'thread', 'threads')}"
-                 + (f" ({self.catch_up_threads} while self-play waits)"
+        catch_up = (f" ({self.catch_up_threads} while self-play waits)"
                     if self.catch_up_threads > self.trainer_threads else "")
-                 + f" on {'cuda' if self.gpu else 'cpu'}, {n(self.batch_size, 'sample', 'batch_size')} a step"]
+        parts = [f"{n(self.workers, 'self-play worker', 'workers')} x {self.games_in_flight} games in flight",
+                 f"trainer {n(self.trainer_threads, 'thread', 'threads')}{catch_up} on "
+                 f"{'cuda' if self.gpu else 'cpu'}, {n(self.batch_size, 'sample', 'batch_size')} a step"]
         if self.batch_size != BASE_BATCH and cfg.train.batch_size == "auto":
             t = planned_config(cfg, self.trainer_threads, self.batch_size, self.catch_up_threads).train
             parts[-1] += f" (lr {t.lr:.3g}, a checkpoint every {t.checkpoint_interval} steps)"

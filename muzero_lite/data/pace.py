@@ -6,8 +6,9 @@ step * batch_size / env_moves. It never trains past train.replay_ratio (it waits
 with train.pin_replay_ratio, it asks self-play to wait once it has fallen more than PIN_SLACK
 behind its target (or AHEAD_S seconds of its training, `selfplay_waits`), until it is back within
 RESUME_SLACK. It says so in checkpoints/pace.json, written atomically when the answer changes and
-every HEARTBEAT_S as a sign of life; workers read it before each move (`PaceReader.wait`). A file older than STALE_S (a trainer that died or was stopped) is ignored, so
-self-play never waits on a trainer that is not there. Learning then depends on env moves alone,
+every HEARTBEAT_S as a sign of life; workers read it before each move (`PaceReader.wait`). A file
+older than STALE_S (a trainer that died or was stopped) is ignored, so self-play never waits on a
+trainer that is not there. Learning then depends on env moves alone,
 not on how fast the machine is or how many runs share it (docs/algorithm.md §1).
 """
 from __future__ import annotations

@@ -4,10 +4,11 @@ Starts `python -m muzero_lite run` on a fresh folder for --seconds (the config's
 trainer threads and batch as that checkout decides them), and measures over the steady part of the
 run (from the trainer's first status row --skip seconds or more after the start): env moves/s from the
 trainer's train_metrics.csv, and the share of the cores this script may use (taskset is respected) that the
-run's processes kept busy, from their CPU time in /proc (a process that waits sleeps, so waits
-and polls count as idle), over that window and over the whole run. With --base REV the same is run
-with a git worktree of REV (its own configs/), alternating with this checkout round by round, and the ratio of moves/s is printed: a
-machine whose speed drifts slows both alike.
+run's processes kept busy (by process: trainer, self-play, the supervisor), from their CPU time in
+/proc (a process that waits sleeps, so waits and polls count as idle), over that window and over the
+whole run. With --base REV the same is run with a git worktree of REV (its own configs/), alternating
+with this checkout round by round, and the ratio of moves/s is printed: a machine whose speed drifts
+slows both alike.
 
     .venv/bin/python benchmarks/run_balance.py [--config configs/mario.yaml] [--seconds 180] [--skip 60]
         [--base REV] [--rounds 1] [--set train.batch_size=128 ...] [--workers N] [--keep DIR]
@@ -148,8 +149,8 @@ def main() -> int:
                     res = one_run(checkout, checkout / args.config, changes, runs / f"{name.split()[0]}_{r}",
                                   args.seconds, args.skip, args.workers)
                     results[name].append(res)
-                    print(f"round {r} {name}: {res['moves_per_s']:.1f} moves/s, {res['steps_per_s']:.1f} train steps/s, cores busy {100 * res['busy']:.0f}% "
-                          f"(trainer {100 * res['busy_by_role']['train']:.0f}%, self-play "
+                    print(f"round {r} {name}: {res['moves_per_s']:.1f} moves/s, {res['steps_per_s']:.1f} train steps/s, "
+                          f"cores busy {100 * res['busy']:.0f}% (trainer {100 * res['busy_by_role']['train']:.0f}%, self-play "
                           f"{100 * res['busy_by_role']['selfplay']:.0f}%, run {100 * res['busy_by_role']['run']:.0f}%) "
                           f"(whole run {100 * res['whole_busy']:.0f}%), "
                           f"ratio {res['ratio']:.2f}, trainer waits {_share(res['trainer_wait'])}, self-play waits "

@@ -141,3 +141,14 @@ def test_run_on_one_core_prints_a_plan_that_fits_it(tmp_path):
     planned = yaml.safe_load((run / "checkpoints" / PLANNED_CONFIG).read_text())
     assert planned["train"]["threads"] == 1 and planned["train"]["batch_size"] in (64, 128, 256)
     assert "[train] stopped at step" in out.stdout
+
+
+def test_the_trainer_switches_its_threads_only_when_the_count_changes(monkeypatch):
+    import torch
+
+    from muzero_lite.processes import trainer
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n))
+    assert trainer._use_threads(2, 1) == 2 and calls == [2]      # self-play waits: both cores
+    assert trainer._use_threads(2, 2) == 2 and calls == [2]      # unchanged: no call
+    assert trainer._use_threads(1, 2) == 1 and calls == [2, 1]   # self-play plays again

@@ -167,6 +167,19 @@ def parent_pids() -> dict[int, int]:
     return out
 
 
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants now running, from /proc."""
+    children: dict[int, list[int]] = {}
+    for child, ppid in parent_pids().items():
+        children.setdefault(ppid, []).append(child)
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
 def status_kb(field: str, pid: int | str = "self") -> int:
     """A kB field of /proc/PID/status (VmRSS, VmHWM, ...); KeyError if it has none, OSError if it has ended."""
     with open(f"/proc/{pid}/status") as f:

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import KEEP_ALL_CHECKPOINTS, ROOT, muzero_run, parent_pids, stop_on_signals, write_run_config
+from common import KEEP_ALL_CHECKPOINTS, ROOT, muzero_run, process_tree, stop_on_signals, write_run_config
 from curves import learn_curves
 
 from muzero_lite.algorithm.networks import build_networks, configure_torch
@@ -75,19 +75,6 @@ class MoveCounter:
         return sum(n for m, n in self.stamps if m <= t)
 
 
-def _tree(pid: int) -> list[int]:
-    """pid and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for child, ppid in parent_pids().items():
-        children.setdefault(ppid, []).append(child)
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += children.get(p, [])
-    return out
-
-
 def _signal_tree(pids: list[int], sig: int) -> None:
     """Send sig to each of pids that still runs."""
     for p in pids:
@@ -112,7 +99,7 @@ def _actor_pids() -> list[int]:
     """This script's self-play Ray actors: descendants of this process (the cluster's raylets are its
     children, the actors theirs) that Ray titled ray::SelfplayActor..."""
     pids = []
-    for p in _tree(os.getpid()):
+    for p in process_tree(os.getpid()):
         try:
             with open(f"/proc/{p}/cmdline", "rb") as f:
                 if f.read().startswith(b"ray::SelfplayActor"):
@@ -151,7 +138,7 @@ def one_seed(config: Path, seed: int, budget: float, eval_every: float, workers,
                 time.sleep(0.05)
                 if clock.run_time(time.time()) < next_eval:
                     continue
-                tree = _tree(proc.pid) + (_actor_pids() if ray_address else [])
+                tree = process_tree(proc.pid) + (_actor_pids() if ray_address else [])
                 _signal_tree(tree, signal.SIGSTOP)
                 paused_at = time.time()
                 try:

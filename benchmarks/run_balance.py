@@ -27,7 +27,7 @@ from pathlib import Path
 from statistics import median
 
 import yaml
-from common import ROOT, parent_pids, print_columns, stop_on_signals, worktree, write_run_config
+from common import ROOT, print_columns, process_tree, stop_on_signals, worktree, write_run_config
 
 from muzero_lite.reporting.metrics import TRAIN_CSV, cell_number, read_rows
 
@@ -37,14 +37,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def tree_cpu_seconds(root_pid: int) -> dict[str, float]:
     """User + system CPU seconds of root_pid and every process below it now alive (from /proc), by role:
     "run" (the supervisor), "train", "selfplay" (all workers) and "all"."""
-    parents = parent_pids()
-    tree, todo = set(), [root_pid]
-    while todo:
-        pid = todo.pop()
-        tree.add(pid)
-        todo += [p for p, pp in parents.items() if pp == pid and p not in tree]
     out = {"run": 0.0, "train": 0.0, "selfplay": 0.0, "all": 0.0}
-    for pid in tree:
+    for pid in process_tree(root_pid):
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()

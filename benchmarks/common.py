@@ -114,6 +114,18 @@ def write_run_config(config: Path, run_dir: Path, changes: dict) -> Path:
 
 
 @contextmanager
+def parse_sets(pairs: list[str]) -> dict:
+    """{"section": {"key": value}} from KEY=VALUE strings (section.key=YAML value)."""
+    changes: dict = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        section, _, name = key.partition(".")
+        if not name or not _:
+            raise SystemExit(f"--set {pair}: expected section.key=value")
+        changes.setdefault(section, {})[name] = yaml.safe_load(value)
+    return changes
+
+
 def muzero_run(cfg_path: Path, run_dir: Path, workers: int | None = None,
                stop_timeout: float = 120.0, extra: tuple = ()) -> Iterator[subprocess.Popen]:
     """`muzero-lite run --verbose [extra]` on run_dir while the with block runs (workers None: its default),

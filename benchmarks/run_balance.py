@@ -26,8 +26,7 @@ import time
 from pathlib import Path
 from statistics import median
 
-import yaml
-from common import ROOT, print_columns, process_tree, stop_on_signals, worktree, write_run_config
+from common import ROOT, parse_sets, print_columns, process_tree, stop_on_signals, worktree, write_run_config
 
 from muzero_lite.reporting.metrics import TRAIN_CSV, cell_number, read_rows
 
@@ -51,18 +50,6 @@ def tree_cpu_seconds(root_pid: int) -> dict[str, float]:
         out[role] += seconds
         out["all"] += seconds
     return out
-
-
-def parse_sets(pairs: list[str]) -> dict:
-    """{"section": {"key": value}} from KEY=VALUE strings (section.key=YAML value)."""
-    changes: dict = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        section, _, name = key.partition(".")
-        if not name or not _:
-            raise SystemExit(f"--set {pair}: expected section.key=value")
-        changes.setdefault(section, {})[name] = yaml.safe_load(value)
-    return changes
 
 
 def one_run(checkout: Path, config: Path, changes: dict, folder: Path, seconds: float, skip: float,

@@ -170,6 +170,11 @@ class SearchConfig:
     # MuZero: the prior's logits raised by each action's rescaled Q, unsearched actions at the
     # prior-weighted mean Q of the searched ones (`search.completed_q_policy`)
     policy_target: str = field(default="normalised_q", metadata=_one_of("normalised_q", "completed_q"))
+    # the root value stored for value targets (docs/algorithm.md §3.5): "mean" the mean Q over all
+    # actions with the unsearched ones at the searched minimum (the original's; biased low); "policy"
+    # the prior-weighted mean Q of the searched actions (what following the policy is worth, as far as
+    # the search saw)
+    root_value: str = field(default="mean", metadata=_one_of("mean", "policy"))
     # moves of a game from which the schedule's `late` inverse temperature applies
     late_move: int = field(default=225, metadata=_check(_non_negative, "must be >= 0"))
     # inverse temperature of action sampling by training step
@@ -186,6 +191,12 @@ class SelfplayConfig:
     random_games: int = field(default=20, metadata=_check(_non_negative, "must be >= 0"))
     # write a gif for every k-th game of a worker (1: every game; 0: none); see paths.keep_gifs
     gif_every: int = field(default=5, metadata=_check(_non_negative, "must be >= 0"))
+    # εz-greedy exploration (docs/algorithm.md §3.8): at a move not already held, with this probability
+    # self-play plays a uniformly random action held for n moves, n ~ zeta(explore_hold_mu) (0: off;
+    # evaluation never explores)
+    explore_epsilon: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "must be in [0, 1]"))
+    # exponent μ of the zeta distribution of held moves, P(n) ∝ n^-μ (2: half the stretches 1 move, some tens)
+    explore_hold_mu: float = field(default=2.0, metadata=_check(lambda v: v > 1, "must be > 1"))
     # frames per second of gifs
     gif_fps: int = field(default=30, metadata=_check(_positive, "must be > 0"))
     # a strip under each gif frame: move, action, searched actions with their Q, predicted value and

@@ -176,6 +176,7 @@ def test_death_ends_the_game_with_the_life_term():
             break
         before = after
     assert done and after["terminated"] and not after["truncated"] and not after["flag"]
+    assert after["death"] == "enemy"                        # read from the emulator's RAM, not a pit
     expected = 0.5 * mario.mario_reward(before, after, died=True, flag=False, weights=RewardConfig())
     assert reward == pytest.approx(expected) and reward < 0  # 0.5 * (Δx <= 15 - 15 per life)
     env.close()
@@ -203,6 +204,8 @@ class FakeNesPy9:
 
     def __init__(self):
         self.t = 0
+        self.ram = np.zeros(2048, np.uint8)
+        self.ram[0x00b5] = 2                                 # below the screen: he fell
 
     def _info(self):
         return {"coins": 0, "flag_get": False, "life": 2, "time": 400 - self.t // 4, "x_pos": 40 + self.t,
@@ -234,5 +237,6 @@ def test_nes_py_9_shapes_and_a_death_mid_move(monkeypatch):
     frames, reward, done, info = env.step(RIGHT)  # frames 5, 6: the game ends; (5, 6) and a repeat
     assert (frames == 6).all() and done and info["terminated"] and info["moves"] == 2
     assert reward == 2 + 0 - 15  # Δx 2, clock unchanged, death
+    assert info["death"] == "pit" and mario.death_cause(object(), info) == "unknown"
     assert env.render_rgb().shape == (240, 256, 3)
     env.close()

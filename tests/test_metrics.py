@@ -141,10 +141,12 @@ def test_csv_of_other_columns_is_kept_aside_and_a_cut_row_is_dropped(tmp_path):
 
 def test_game_figures_from_hostile_meta_are_numbers_or_none():
     meta = {"return": "lots", "max_x": float("nan"), "flag": "yes", "policy_entropy": 10 ** 400,
-            "search_changed": [1], "wall_time": 0, "checkpoint_step": True}
+            "search_changed": [1], "wall_time": 0, "checkpoint_step": True, "terminated": 1, "q_spread": "0.5",
+            "chosen_prior": 0.25, "explored": 3}
     f = game_figures(meta, 7)
-    assert f == {"moves": 7.0, "return": None, "max_x": None, "flag": 0.0, "stalled": 0.0, "policy_entropy": None,
-                 "search_changed": None, "moves_per_s": None, "checkpoint_step": None}
+    assert f == {"moves": 7.0, "return": None, "max_x": None, "flag": 0.0, "stalled": 0.0, "terminated": 0.0,
+                 "policy_entropy": None, "search_changed": None, "chosen_prior": 0.25, "q_spread": None,
+                 "value_scale": None, "explored": 3.0, "moves_per_s": None, "checkpoint_step": None}
 
 
 def test_log_eval_rows_at_the_trainers_env_moves(tmp_path):

@@ -6,6 +6,7 @@ import torch
 from muzero_lite.algorithm.search import (
     completed_q_policy,
     normalise_q,
+    policy_value,
     sample_actions,
     select_actions,
     truncated_search,
@@ -178,3 +179,24 @@ def test_search_with_completed_q_target():
     assert np.array_equal(r.q, seed.q) and np.array_equal(r.normalised_q, seed.normalised_q)
     with pytest.raises(ValueError, match="policy_target 'gumbel'"):
         truncated_search(root(logits), recurrent, root_actions=2, search_depth=2, discount=0.5, policy_target="gumbel")
+
+
+def test_policy_root_value_by_hand():
+    # nstep, k=2: Q(1) = 5, Q(2) = 6 (test_nstep_rule_by_hand); prior softmax(0.1, 2, 1): the searched
+    # actions weigh e^2 and e^1, so v = (5 e^2 + 6 e) / (e^2 + e) = 5.268941 (the mean rule: (5 + 5 + 6) / 3)
+    logits = [[0.1, 2.0, 1.0]]
+    args = dict(root_actions=2, search_depth=2, discount=0.5, q_rule="nstep")
+    mean = truncated_search(root(logits), recurrent, **args)
+    policy = truncated_search(root(logits), recurrent, root_value="policy", **args)
+    assert mean.root_value[0] == pytest.approx(16 / 3)
+    assert policy.root_value[0] == pytest.approx((5 * np.e ** 2 + 6 * np.e) / (np.e ** 2 + np.e), rel=1e-6)
+    # only the stored value changes: Q, the target policy and what is played stay the same
+    assert np.array_equal(mean.q, policy.q) and np.array_equal(mean.policy, policy.policy)
+    with pytest.raises(ValueError, match="root_value 'max'"):
+        truncated_search(root(logits), recurrent, root_value="max", **args)
+
+
+def test_policy_value_ignores_unsearched_actions():
+    # a prior of (0.5, 0.3, 0.2) that searched 2 and 0 with Q -1 and 3: (0.2 * -1 + 0.5 * 3) / 0.7
+    v = policy_value(np.log([[0.5, 0.3, 0.2]]), np.array([[2, 0]]), np.array([[-1.0, 3.0]]))
+    assert v.tolist() == pytest.approx([1.3 / 0.7])

@@ -86,6 +86,17 @@ MAXVISIT_INIT = 50
 VALUE_SCALE = 0.1
 
 
+def policy_value(logits: np.ndarray, searched: np.ndarray, q_searched: np.ndarray) -> np.ndarray:
+    """[B] the prior-weighted mean Q of the searched actions, sum_s p(s) q(s) / sum_s p(s), p = softmax(logits).
+
+    logits [B, A] of the prior, searched [B, k] the searched actions, q_searched [B, k] their Q. What
+    following the policy is worth as far as the search saw: unlike the mean over all actions, it does
+    not count the unsearched ones at the worst searched Q.
+    """
+    p_s = np.take_along_axis(softmax(logits.astype(np.float64)), searched, axis=1)   # [B, k]
+    return (p_s * q_searched).sum(1) / p_s.sum(1)
+
+
 def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.ndarray) -> np.ndarray:
     """The improved policy softmax(logits + sigma(completed Q)) [B, A] of Gumbel MuZero (Danihelka et al. 2022).
 
@@ -99,9 +110,7 @@ def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.
     spread over the full sigma range of 5.1.
     """
     logits = logits.astype(np.float64)
-    prior = softmax(logits)                                                         # [B, A]
-    p_s = np.take_along_axis(prior, searched, axis=1)                               # [B, k]
-    mixed = (p_s * q_searched).sum(1) / p_s.sum(1)                                  # [B]
+    mixed = policy_value(logits, searched, q_searched)                              # [B]
     completed = np.repeat(mixed[:, None], logits.shape[1], axis=1)                  # [B, A]
     np.put_along_axis(completed, searched, q_searched, axis=1)
     lo, hi = completed.min(1, keepdims=True), completed.max(1, keepdims=True)
@@ -112,13 +121,15 @@ def completed_q_policy(logits: np.ndarray, searched: np.ndarray, q_searched: np.
 def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, root_actions: int,
                      search_depth: int, discount: float, q_rule: str = "mean",
                      sample_rng: Optional[Rngs] = None,
-                     policy_target: str = "normalised_q") -> SearchResult:
+                     policy_target: str = "normalised_q", root_value: str = "mean") -> SearchResult:
     """Look ahead from root_actions actions of each root; return Q, root value, target policy.
 
     root: initial inference of B observations (hidden [B, ...], value [B], policy_logits [B, A]).
     The searched actions are the policy's top root_actions, or, given sample_rng, its top
     action plus root_actions-1 others sampled from the policy (`sample_actions`).
     policy_target: "normalised_q" (normalised Q over its sum, the original's) or "completed_q" (`completed_q_policy`).
+    root_value: "mean" (Q averaged over all A actions, unsearched at the minimum, the original's) or
+    "policy" (`policy_value`).
     """
     logits = root.policy_logits
     b, a = logits.shape
@@ -144,7 +155,13 @@ def truncated_search(root: InferenceOutput, recurrent_fn: RecurrentFn, *, root_a
         policy = completed_q_policy(logits.detach().cpu().numpy(), searched_np, q_searched)
     else:
         raise ValueError(f"unknown policy_target {policy_target!r} (normalised_q or completed_q)")
-    return SearchResult(q=q.astype(np.float32), root_value=q.mean(1).astype(np.float32),
+    if root_value == "mean":
+        value = q.mean(1)
+    elif root_value == "policy":
+        value = policy_value(logits.detach().cpu().numpy(), searched_np, q_searched)
+    else:
+        raise ValueError(f"unknown root_value {root_value!r} (mean or policy)")
+    return SearchResult(q=q.astype(np.float32), root_value=value.astype(np.float32),
                         policy=policy.astype(np.float32), normalised_q=norm.astype(np.float32),
                         searched=searched_np)
 

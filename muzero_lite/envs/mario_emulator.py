@@ -63,6 +63,18 @@ def emulator_reset(emulator: Any) -> tuple[np.ndarray, dict]:
     return out, _read_info(emulator)  # nes-py 8: obs only
 
 
+def death_cause(emulator: Any, info: dict) -> str:
+    """Why Mario died, read from RAM at the frame the emulator ended the game: "pit" (below the
+    screen: the vertical viewport byte 0x00b5 > 1), "clock" (the timer ran out) or "enemy" (the dying
+    state 0x0b otherwise: an enemy, or a fire bar or Bowser's fire); "unknown" without readable RAM."""
+    ram = getattr(emulator, "ram", None)
+    if ram is None:
+        return "unknown"
+    if int(ram[0x00b5]) > 1:
+        return "pit"
+    return "clock" if info.get("time") == 0 else "enemy"
+
+
 def emulator_step(emulator: Any, byte: int) -> tuple[np.ndarray, bool, dict]:
     """Run one frame with a controller byte: (screen (maybe a view), done, raw info)."""
     out = emulator.step(byte)

@@ -100,6 +100,8 @@ class MarioEnv(Env):
         self._info = after
         self._done = terminated or truncated
         info = {**with_counters(after, self._moves, terminated, truncated), "stalled": stalled}
+        if emu_done and not after["flag"]:
+            info["death"] = mario.death_cause(self._emulator, after)
         return self._framer.from_pooled(pooled), float(reward), self._done, info
 
     def _view(self, screen: np.ndarray) -> np.ndarray:

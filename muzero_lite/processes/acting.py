@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..algorithm.exploration import HeldExploration
 from ..algorithm.observations import stack_observations
 from ..algorithm.search import Rngs, select_actions, truncated_search
 from ..algorithm.types import GameRecord, GameSpec, InferenceOutput, SearchResult
@@ -56,22 +57,33 @@ class GameArrays:
 
 
 class SearchStats:
-    """How the search behaved over a game: the policy's mean entropy, and how often search overruled it."""
+    """How the search behaved over a game (docs/experiments.md's exploration diagnosis): the policy's
+    entropy, how often search overruled it, the prior's mass on the move played, the spread of the
+    searched Q against the value's scale, and how many moves the explorer played."""
 
     def __init__(self):
-        self.searches, self.entropy_sum, self.changed = 0, 0.0, 0
+        self.searches, self.changed, self.explored = 0, 0, 0
+        self.sums = {"policy_entropy": 0.0, "chosen_prior": 0.0, "q_spread": 0.0, "value_scale": 0.0}
 
-    def add(self, entropy: float, changed: bool) -> None:
-        """Count one searched position: its policy's entropy, and whether search overruled the policy."""
+    def add(self, searched: "Searched", action: int, explored: bool) -> None:
+        """Count one searched position, where `action` was played (by the explorer when explored)."""
         self.searches += 1
-        self.entropy_sum += entropy
-        self.changed += int(changed)
+        self.changed += int(searched.changed)
+        self.explored += int(explored)
+        q = searched.result.q[0, searched.result.searched[0]]                          # [k] searched Q
+        prior = torch.softmax(searched.root.policy_logits[0].double(), 0)               # [A]
+        for key, x in (("policy_entropy", searched.entropy), ("chosen_prior", float(prior[action])),
+                       ("q_spread", float(q.max() - q.min())), ("value_scale", abs(float(searched.root.value[0])))):
+            self.sums[key] += x
 
     def meta(self) -> dict:
-        """policy_entropy: mean nats of the policy's softmax at the searched positions; search_changed: the
-        share of them where the search's best action was not the policy's first choice (None: no search)."""
+        """Means over the searched positions (None without search): policy_entropy, nats of the policy's
+        softmax; search_changed, the share where the search's best action was not the policy's first
+        choice; chosen_prior, the policy's probability of the move played; q_spread, max - min of the
+        searched actions' Q; value_scale, |the network's root value|. explored: moves the explorer played."""
         n = self.searches
-        return {"policy_entropy": self.entropy_sum / n if n else None, "search_changed": self.changed / n if n else None}
+        means = {key: total / n if n else None for key, total in self.sums.items()}
+        return {**means, "search_changed": self.changed / n if n else None, "explored": self.explored}
 
 
 def policy_entropy(logits: torch.Tensor) -> np.ndarray:
@@ -96,7 +108,7 @@ def infer_and_search(model, obs: torch.Tensor, cfg: Config,
     root = model.initial_inference(obs)
     result = truncated_search(root, model.recurrent_inference, root_actions=s.root_actions,
                               search_depth=s.search_depth, discount=cfg.env.discount, q_rule=s.q_rule,
-                              sample_rng=sample_rng, policy_target=s.policy_target)
+                              sample_rng=sample_rng, policy_target=s.policy_target, root_value=s.root_value)
     return root, result
 
 
@@ -181,6 +193,9 @@ class Game:
         self.gif.capture(self.info)
         self.random_moves = int(rng.integers(0, e.initial_random_moves + 1)) if e.initial_random_moves else 0
         self.sampling = cfg.search.root_selection == "sample" and not greedy
+        p = cfg.selfplay
+        self.explorer = (HeldExploration(p.explore_epsilon, p.explore_hold_mu, env.num_actions, e.max_moves)
+                         if p.explore_epsilon > 0 and not (greedy or random_agent) else None)
         self.stats = SearchStats()
         self.total, self.max_x, self.t, self.done = 0.0, self.info.get("x_pos", 0), 0, False
         self.started = time.time()
@@ -209,12 +224,15 @@ class Game:
             action, note = int(self.rng.integers(self.env.num_actions)), "random agent"
         else:
             game.root_values[self.t], game.policies[self.t] = result.root_value[0], result.policy[0]
-            self.stats.add(searched.entropy, searched.changed)
+            explored = None
             if self.t < self.random_moves:
                 action, note = int(self.rng.integers(self.env.num_actions)), "random move"
+            elif self.explorer is not None and (explored := self.explorer.next(self.rng)) is not None:
+                action, note = explored, "held random"
             else:
                 inv_t = temperature_at(s, self.training_step, self.t)
                 action = int(select_actions(result.normalised_q, inv_t, self.rng, greedy=self.greedy)[0])
+            self.stats.add(searched, action, explored is not None)
         if self.sticky and self.t >= self.noop_moves and self.rng.random() < self.sticky:
             action, note = self.last_action, "sticky"          # the previous move again (sticky actions)
         self.last_action = action
@@ -233,6 +251,7 @@ class Game:
             "env": e.id, "level": info.get("level"), "moves": t, "return": float(self.total),
             "max_x": int(self.max_x) if e.is_mario else None, "flag": bool(info.get("flag", False)),
             "terminated": bool(info.get("terminated", self.done)), "stalled": bool(info.get("stalled", False)),
+            "death": info.get("death"),
             "training_step": int(self.training_step),
             "wall_time": time.time() - self.started, "greedy": self.greedy, "noop_moves": int(min(self.noop_moves, t)),
             **self.stats.meta(),

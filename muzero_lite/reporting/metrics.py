@@ -39,8 +39,12 @@ TRAIN_FIELDS = ["time", "env_moves", "train/step", "train/loss", "train/weighted
                 "train/replay_ratio", "train/samples_per_s", "selfplay/buffer_games", "selfplay/buffer_moves",
                 "selfplay/rejected_files"]
 # game: the game file's name, so that a restarted trainer neither logs nor counts a game twice
-SELFPLAY_FIELDS = ["time", "env_moves", "moves", "return", "max_x", "flag", "stalled", "policy_entropy",
-                   "search_changed", "moves_per_s", "checkpoint_step", "worker", "level", "game"]
+# the search's figures of a game (acting.SearchStats): means over its searched positions, explored a count
+SEARCH_FIGURES = ["policy_entropy", "search_changed", "chosen_prior", "q_spread", "value_scale", "explored"]
+GAME_FIGURES = ["moves", "return", "max_x", "flag", "stalled", "terminated", *SEARCH_FIGURES, "moves_per_s",
+                "checkpoint_step"]
+# death: Mario's cause of death (pit, enemy, clock; empty when he lived)
+SELFPLAY_FIELDS = ["time", "env_moves", *GAME_FIGURES, "worker", "level", "death", "game"]
 EVAL_FIELDS = ["time", "env_moves", "training_step", "level", "games", "mean_return", "min_return", "max_return",
                "mean_max_x", "max_max_x", "flags", "mean_moves", "distinct"]
 # eval row figures that become eval/<level>/<figure> scalars
@@ -83,7 +87,7 @@ def game_figures(meta: dict[str, Any], length: int) -> dict[str, Optional[float]
     """The numbers of one game for CSV and TensorBoard, from its meta (untrusted) and its length (checked).
 
     None where the meta lacks a figure or holds something that is not a finite number: max_x
-    outside Mario, policy_entropy and search_changed for games played without search.
+    outside Mario, the search figures (SEARCH_FIGURES) for games played without search.
     """
     wall = as_number(meta.get("wall_time"))
     # a worker's moves/s where it says (its games in flight share its time), else this game's own
@@ -91,8 +95,8 @@ def game_figures(meta: dict[str, Any], length: int) -> dict[str, Optional[float]
     rate = rate if rate is not None else length / wall if wall and wall > 0 else None
     return {"moves": float(length), "return": as_number(meta.get("return")), "max_x": as_number(meta.get("max_x")),
             "flag": float(meta.get("flag") is True), "stalled": float(meta.get("stalled") is True),
-            "policy_entropy": as_number(meta.get("policy_entropy")),
-            "search_changed": as_number(meta.get("search_changed")),
+            "terminated": float(meta.get("terminated") is True),
+            **{key: as_number(meta.get(key)) for key in SEARCH_FIGURES},
             "moves_per_s": rate,
             "checkpoint_step": as_number(meta.get("checkpoint_step"))}
 
@@ -211,10 +215,10 @@ class RunLog:
         """One counted game, env_moves the count with it: its CSV row (written at the next `polled`) and scalars."""
         now = time.time()
         f = game_figures(meta, length)
-        self.pending.append([f"{now:.1f}", env_moves] + [_cell(f[k]) for k in SELFPLAY_FIELDS[2:11]]
-                            + [_text(meta.get("worker")), _text(meta.get("level")), name])
+        self.pending.append([f"{now:.1f}", env_moves] + [_cell(f[k]) for k in GAME_FIGURES]
+                            + [_text(meta.get(k)) for k in ("worker", "level", "death")] + [name])
         mario = f["max_x"] is not None
-        for key in ("return", "max_x", "moves", "moves_per_s", "policy_entropy", "search_changed"):
+        for key in ("return", "max_x", "moves", "moves_per_s", *SEARCH_FIGURES):
             if f[key] is not None:
                 self.tb.add_scalar(f"selfplay/{key}", f[key], env_moves, walltime=now)
         if mario:                      # a flag only exists in Mario

@@ -22,6 +22,7 @@ def game_line(n: int, rec: GameRecord, step: Optional[int], rate: float, is_mari
         parts += ["stalled"] if m.get("stalled") else []
     if m.get("policy_entropy") is not None:
         parts += [f"entropy {m['policy_entropy']:.2f}", f"search changed {100 * m['search_changed']:.0f}%"]
+        parts += [f"explored {m['explored']}"] if m.get("explored") else []
     parts += [f"ckpt {step if step is not None else 'uniform'}", f"moves/s {rate:.1f}"]
     return " | ".join(parts)
 

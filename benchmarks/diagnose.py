@@ -1,0 +1,146 @@
+"""Why self-play does (not) find what pays: the search's figures of every self-play game, by env moves.
+
+Reads checkpoints/selfplay_metrics.csv of one or more run folders (seeds of one config) and pools their
+games into buckets of --bucket env moves. Per bucket: games, mean return, the share of games that
+ended by the env's own termination (Acrobot's and MountainCar's goal, CartPole's fall, Mario's death
+or flag), the policy's entropy (nats) and its maximum log A, the prior's mass on the move played, how
+often the search's best move was not the policy's first choice, the spread of the searched actions' Q
+against |the root value| (how much the soft move choice amplifies: min-max normalisation turns any
+spread into 0..1), and the share of moves the held explorer played. For Mario also where games end:
+deaths by cause (pit, enemy, clock), stalls, time limits, flags, and the x where the last bucket's
+games most often ended. Writes <out>.csv and <out>.png (one panel per figure).
+
+    .venv/bin/python benchmarks/diagnose.py RUN_DIR [RUN_DIR ...] [--bucket 10000] [--out PREFIX]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from common import print_columns
+
+from muzero_lite.reporting.metrics import SELFPLAY_CSV, cell_number, read_rows
+
+PANELS = [("return", "mean return"), ("ended", "ended by the env (share)"), ("entropy", "policy entropy (nats)"),
+          ("chosen_prior", "prior mass on the move played"), ("changed", "search overruled the prior (share)"),
+          ("spread_ratio", "Q spread / |root value|"), ("explored", "moves by the explorer (share)")]
+
+
+def games_of(run_dirs: list[Path]) -> list[dict]:
+    """Every self-play game row of the runs (their env moves kept per run)."""
+    rows = []
+    for d in run_dirs:
+        rows += read_rows(Path(d) / "checkpoints" / SELFPLAY_CSV)
+    return rows
+
+
+def _mean(rows: list[dict], key: str, weight: str | None = None) -> float:
+    """Mean of a column over rows (weighted by another column), NaN where no row has it."""
+    pairs = [(cell_number(r, key), cell_number(r, weight) if weight else 1.0) for r in rows]
+    pairs = [(x, w) for x, w in pairs if x is not None and w]
+    return sum(x * w for x, w in pairs) / sum(w for _, w in pairs) if pairs else math.nan
+
+
+def bucket_figures(rows: list[dict]) -> dict:
+    """The figures of one bucket of game rows (search figures weighted by each game's moves)."""
+    moves = sum(cell_number(r, "moves") or 0 for r in rows)
+    explored = sum(cell_number(r, "explored") or 0 for r in rows)
+    spread, scale = _mean(rows, "q_spread", "moves"), _mean(rows, "value_scale", "moves")
+    deaths = Counter(r.get("death") or "" for r in rows)
+    n = len(rows)
+    return {"games": n, "return": _mean(rows, "return"), "ended": _mean(rows, "terminated"),
+            "entropy": _mean(rows, "policy_entropy", "moves"), "chosen_prior": _mean(rows, "chosen_prior", "moves"),
+            "changed": _mean(rows, "search_changed", "moves"), "q_spread": spread, "value_scale": scale,
+            "spread_ratio": spread / scale if scale else math.nan, "explored": explored / moves if moves else math.nan,
+            "max_x": _mean(rows, "max_x"), "flags": _mean(rows, "flag"), "stalled": _mean(rows, "stalled"),
+            "pit": deaths["pit"] / n, "enemy": deaths["enemy"] / n, "clock": deaths["clock"] / n}
+
+
+def buckets(rows: list[dict], size: int) -> list[tuple[int, dict]]:
+    """(bucket end in env moves, figures) for each bucket that holds games."""
+    by: dict[int, list[dict]] = {}
+    for r in rows:
+        at = cell_number(r, "env_moves")
+        if at is not None:
+            by.setdefault(int(math.ceil(at / size)) * size, []).append(r)
+    return [(end, bucket_figures(by[end])) for end in sorted(by)]
+
+
+def where_games_end(rows: list[dict], bin_px: int = 50, top: int = 6) -> list[tuple[int, int]]:
+    """Mario: (x bin start, games) of the bins of max_x where most games ended by death or stall."""
+    ends = Counter(int(x // bin_px) * bin_px for r in rows
+                   if (x := cell_number(r, "max_x")) is not None and (r.get("death") or cell_number(r, "stalled")))
+    return ends.most_common(top)
+
+
+def plot(table: list[tuple[int, dict]], prefix: Path, title: str) -> None:
+    """<prefix>.png: one panel per figure by env moves."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, 4, figsize=(14, 6))
+    x = [end for end, _ in table]
+    for ax, (key, label) in zip(axes.flat, PANELS):
+        ax.plot(x, [f[key] for _, f in table], marker=".")
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("env moves", fontsize=8)
+    ax = axes.flat[len(PANELS)]
+    for key in ("pit", "enemy", "stalled", "flags"):
+        ax.plot(x, [f[key] for _, f in table], marker=".", label=key)
+    ax.set_title("Mario: how games end (share)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(f"{prefix}.png", dpi=90)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", type=Path, nargs="+", help="run folders (seeds of one config)")
+    ap.add_argument("--bucket", type=int, default=10000, help="env moves per bucket")
+    ap.add_argument("--out", type=Path, default=None, help="prefix of the .csv and .png (default: none written)")
+    args = ap.parse_args()
+    if args.bucket <= 0:
+        ap.error(f"--bucket must be > 0; got {args.bucket}")
+    rows = games_of(args.runs)
+    if not rows:
+        ap.error(f"no self-play games in {', '.join(map(str, args.runs))} (checkpoints/{SELFPLAY_CSV})")
+    table = buckets(rows, args.bucket)
+    mario = any(cell_number(r, "max_x") is not None for r in rows)
+    keys = ["games", "return", "ended", "entropy", "chosen_prior", "changed", "q_spread", "value_scale", "explored"]
+    keys += ["max_x", "flags", "pit", "enemy", "stalled"] if mario else []
+    print(f"{len(rows)} self-play games of {len(args.runs)} runs, by {args.bucket:,} env moves")
+    print_columns(["env moves"] + keys, [[f"{end:,}"] + [_fmt(f[k]) for k in keys] for end, f in table])
+    if mario:
+        last = [r for r in rows if (cell_number(r, "env_moves") or 0) > table[-1][0] - args.bucket]
+        print("where the last bucket's games ended (max_x bin of 50 px: games): "
+              + ", ".join(f"{x}: {n}" for x, n in where_games_end(last)))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{args.out}.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["env_moves"] + list(table[0][1]))
+            w.writeheader()
+            w.writerows({"env_moves": end, **{k: _round(v) for k, v in fig.items()}} for end, fig in table)
+        plot(table, args.out, " + ".join(str(r) for r in args.runs))
+        print(f"wrote {args.out}.csv and {args.out}.png")
+
+
+def _fmt(v: float) -> str:
+    """A table cell: integers as they are, others to 3 significant digits, NaN as -."""
+    if isinstance(v, int):
+        return str(v)
+    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3g}"
+
+
+def _round(v):
+    """A CSV cell: 4 significant digits for floats."""
+    return float(f"{v:.4g}") if isinstance(v, float) and math.isfinite(v) else v
+
+
+if __name__ == "__main__":
+    main()

@@ -113,7 +113,6 @@ def write_run_config(config: Path, run_dir: Path, changes: dict) -> Path:
     return path
 
 
-@contextmanager
 def parse_sets(pairs: list[str]) -> dict:
     """{"section": {"key": value}} from KEY=VALUE strings (section.key=YAML value)."""
     changes: dict = {}
@@ -126,6 +125,7 @@ def parse_sets(pairs: list[str]) -> dict:
     return changes
 
 
+@contextmanager
 def muzero_run(cfg_path: Path, run_dir: Path, workers: int | None = None,
                stop_timeout: float = 120.0, extra: tuple = ()) -> Iterator[subprocess.Popen]:
     """`muzero-lite run --verbose [extra]` on run_dir while the with block runs (workers None: its default),

@@ -175,6 +175,10 @@ class SearchConfig:
     # the prior-weighted mean Q of the searched actions (what following the policy is worth, as far as
     # the search saw)
     root_value: str = field(default="mean", metadata=_one_of("mean", "policy"))
+    # how self-play picks its move (docs/algorithm.md §3.7): "softmax_q" from softmax(β · normalised Q),
+    # β from `temperature` (the original's); "target" drawn from the stored target policy (policy_target:
+    # with completed_q, Gumbel MuZero's improved policy, which keeps the prior's spread where Q is flat)
+    move_rule: str = field(default="softmax_q", metadata=_one_of("softmax_q", "target"))
     # moves of a game from which the schedule's `late` inverse temperature applies
     late_move: int = field(default=225, metadata=_check(_non_negative, "must be >= 0"))
     # inverse temperature of action sampling by training step

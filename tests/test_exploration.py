@@ -58,8 +58,9 @@ def test_epsilon_zero_draws_nothing_and_bad_values_are_refused():
         HeldExploration(1.5, 2.0, 3, 10)
 
 
-def _cartpole(tmp_path, greedy: bool, **selfplay):
-    cfg = load_config(write_config(tmp_path, "cartpole", selfplay=selfplay, env={"max_moves": 60}))
+def _cartpole(tmp_path, greedy: bool, search_move_rule: str = "softmax_q", **selfplay):
+    cfg = load_config(write_config(tmp_path, "cartpole", selfplay=selfplay, env={"max_moves": 60},
+                                   search={"move_rule": search_move_rule, "policy_target": "completed_q"}))
     env = make_env(cfg.env, 0)
     torch.manual_seed(0)
     net = build_networks(cfg, game_spec(cfg.env)).eval()
@@ -88,3 +89,20 @@ def test_config_refuses_a_bad_hold_exponent(tmp_path):
         load_config(write_config(tmp_path, "cartpole", selfplay={"explore_hold_mu": 1.0}))
     with pytest.raises(ConfigError, match=r"selfplay.explore_epsilon = 2.0: must be in \[0, 1\]"):
         load_config(write_config(tmp_path, "cartpole", selfplay={"explore_epsilon": 2.0}))
+
+
+def test_move_rule_target_draws_self_plays_move_from_the_stored_target(tmp_path, monkeypatch):
+    from muzero_lite.processes import acting
+    handed = []
+
+    def first_choice(policy, rng):                  # records what it is handed, plays its argmax
+        handed.append(policy[0].copy())
+        return policy.argmax(1)
+
+    monkeypatch.setattr(acting, "sample_policy", first_choice)
+    rec = _cartpole(tmp_path, greedy=False, search_move_rule="target")
+    assert len(handed) == len(rec.actions) > 0
+    assert np.allclose(np.array(handed), rec.policies) and (rec.actions == rec.policies.argmax(1)).all()
+    handed.clear()
+    _cartpole(tmp_path, greedy=True, search_move_rule="target")   # evaluation keeps argmax normalised Q
+    assert handed == []

@@ -36,7 +36,7 @@ def test_the_template_plays_each_env_from_its_spaces(tmp_path, env_id, actions, 
         rec, _ = play_game(env, net, cfg, np.random.default_rng(0), render=False)
     finally:
         env.close()
-    # every action is searched (root_actions 4 >= A); bounded observations arrive in [-1, 1]
+    # every action is searched (root_actions 8 >= A); bounded observations arrive in [-1, 1]
     # (FrozenLake's Discrete observation one-hot)
     assert rec.policies.shape == (len(rec.actions), actions) and np.allclose(rec.policies.sum(1), 1, atol=1e-5)
     assert np.abs(rec.frames).max() <= 1.0 + 1e-6

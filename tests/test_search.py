@@ -8,6 +8,7 @@ from muzero_lite.algorithm.search import (
     normalise_q,
     policy_value,
     sample_actions,
+    sample_policy,
     select_actions,
     truncated_search,
 )
@@ -200,3 +201,19 @@ def test_policy_value_ignores_unsearched_actions():
     # a prior of (0.5, 0.3, 0.2) that searched 2 and 0 with Q -1 and 3: (0.2 * -1 + 0.5 * 3) / 0.7
     v = policy_value(np.log([[0.5, 0.3, 0.2]]), np.array([[2, 0]]), np.array([[-1.0, 3.0]]))
     assert v.tolist() == pytest.approx([1.3 / 0.7])
+
+
+def test_sample_policy_draws_by_the_cumulative_row():
+    policy = np.array([[0.2, 0.5, 0.3], [0.2, 0.5, 0.3], [0.0, 0.0, 1.0]])
+    # u 0.1 < 0.2 -> 0; u 0.69 in [0.2, 0.7) -> 1; u 0.95 -> 2 (the last action takes what rounding leaves)
+    class Fixed:                                   # a row's generator whose one uniform is given
+        def __init__(self, u):
+            self.u = u
+
+        def random(self, n):
+            return np.full(n, self.u)
+
+    rngs = [Fixed(u) for u in (0.1, 0.69, 0.95)]
+    assert sample_policy(policy, rngs).tolist() == [0, 1, 2]
+    draws = sample_policy(np.tile([[0.2, 0.5, 0.3]], (20000, 1)), np.random.default_rng(0))
+    assert np.bincount(draws, minlength=3) / 20000 == pytest.approx([0.2, 0.5, 0.3], abs=0.015)

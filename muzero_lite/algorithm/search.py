@@ -175,6 +175,10 @@ def select_actions(normalised_q: np.ndarray, inverse_temperature: float | np.nda
     if greedy:
         return normalised_q.argmax(1)
     t = np.asarray(inverse_temperature, dtype=np.float64).reshape(-1, 1)           # [B or 1, 1]
-    p = softmax(t * normalised_q.astype(np.float64))
-    u = uniforms(rng, p.shape[0], 1)                                                # [B, 1]
-    return np.minimum((p.cumsum(1) < u).sum(1), p.shape[1] - 1)
+    return sample_policy(softmax(t * normalised_q.astype(np.float64)), rng)
+
+
+def sample_policy(policy: np.ndarray, rng: Rngs) -> np.ndarray:
+    """[B, A] rows of probabilities -> [B] one action drawn from each row (one uniform a row)."""
+    u = uniforms(rng, policy.shape[0], 1)                                           # [B, 1]
+    return np.minimum((policy.cumsum(1) < u).sum(1), policy.shape[1] - 1)

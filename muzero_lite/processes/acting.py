@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..algorithm.exploration import HeldExploration
 from ..algorithm.observations import stack_observations
-from ..algorithm.search import Rngs, select_actions, truncated_search
+from ..algorithm.search import Rngs, sample_policy, select_actions, truncated_search
 from ..algorithm.types import GameRecord, GameSpec, InferenceOutput, SearchResult
 from ..config import Config, temperature_at
 from ..envs.base import Env
@@ -229,6 +229,8 @@ class Game:
                 action, note = int(self.rng.integers(self.env.num_actions)), "random move"
             elif self.explorer is not None and (explored := self.explorer.next(self.rng)) is not None:
                 action, note = explored, "held random"
+            elif s.move_rule == "target" and not self.greedy:
+                action = int(sample_policy(result.policy, self.rng)[0])
             else:
                 inv_t = temperature_at(s, self.training_step, self.t)
                 action = int(select_actions(result.normalised_q, inv_t, self.rng, greedy=self.greedy)[0])

@@ -1,6 +1,7 @@
 """The pure functions of the benchmark scripts and their common module, against hand-computed cases."""
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,10 +68,13 @@ def test_a_run_started_with_paths_relative_to_the_callers_folder_writes_there(tm
     (tmp_path / "R").mkdir()
     run_config = write_run_config(config.relative_to(tmp_path), Path("R"), {"seed": 3})
     assert not run_config.is_absolute()
-    with muzero_run(run_config, run_config.parent, workers=1, extra=("--seconds", "10")) as proc:
-        proc.wait(120)
+    written = tmp_path / "R" / "checkpoints" / "config.yaml"
+    with muzero_run(run_config, run_config.parent, workers=1, extra=("--seconds", "120")) as proc:
+        deadline = time.time() + 120                 # the trainer writes it once started (slower on a busy machine)
+        while not written.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.5)
     assert proc.returncode == 0, (tmp_path / "R" / "run.log").read_text()
-    assert (tmp_path / "R" / "checkpoints" / "config.yaml").exists() and not (ROOT / "R").exists()
+    assert written.exists() and not (ROOT / "R").exists()
 
 
 def test_proc_readers_see_this_process():

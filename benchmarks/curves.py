@@ -86,7 +86,11 @@ def run_seeds(config: Path, seeds: list[int], moves: int, every: int, root: Path
         for seed, d in zip(seeds, dirs):
             d.mkdir(parents=True, exist_ok=True)
             extra = dict(changes or {})
-            extra["train"] = {**extra.get("train", {}), "curve_every_moves": every}
+            # several runs share the machine: each trainer keeps one thread (the plan of a run alone would
+            # give it all the cores while its self-play waits, and 3 such trainers on 2 cores ran at a third
+            # of their speed); learning by env moves does not depend on it (the ratio is pinned)
+            shared = {"threads": 1, "catch_up_threads": 1} if len(seeds) > 1 else {}
+            extra["train"] = {**shared, **extra.get("train", {}), "curve_every_moves": every}
             cfg_path = write_run_config(config, d, {**extra, "seed": seed})
             procs[seed] = (d, stack.enter_context(muzero_run(cfg_path, d, workers)))
         start, shown = time.time(), 0.0

@@ -175,9 +175,10 @@ class SearchConfig:
     # the prior-weighted mean Q of the searched actions (what following the policy is worth, as far as
     # the search saw)
     root_value: str = field(default="mean", metadata=_one_of("mean", "policy"))
-    # how self-play picks its move (docs/algorithm.md §3.7): "softmax_q" from softmax(β · normalised Q),
-    # β from `temperature` (the original's); "target" drawn from the stored target policy (policy_target:
-    # with completed_q, Gumbel MuZero's improved policy, which keeps the prior's spread where Q is flat)
+    # how moves are picked (docs/algorithm.md §3.7): "softmax_q" self-play from softmax(β · normalised Q),
+    # β from `temperature`, evaluation argmax normalised Q (the original's); "target" self-play draws from
+    # the stored target policy, evaluation plays its argmax (with policy_target completed_q, Gumbel MuZero's
+    # improved policy: the prior raised by the searched Q, so a flat or noisy Q leaves the prior's choice)
     move_rule: str = field(default="softmax_q", metadata=_one_of("softmax_q", "target"))
     # moves of a game from which the schedule's `late` inverse temperature applies
     late_move: int = field(default=225, metadata=_check(_non_negative, "must be >= 0"))

@@ -229,8 +229,8 @@ class Game:
                 action, note = int(self.rng.integers(self.env.num_actions)), "random move"
             elif self.explorer is not None and (explored := self.explorer.next(self.rng)) is not None:
                 action, note = explored, "held random"
-            elif s.move_rule == "target" and not self.greedy:
-                action = int(sample_policy(result.policy, self.rng)[0])
+            elif s.move_rule == "target":           # greedy: the target's best move (Gumbel MuZero's final choice)
+                action = int(result.policy[0].argmax() if self.greedy else sample_policy(result.policy, self.rng)[0])
             else:
                 inv_t = temperature_at(s, self.training_step, self.t)
                 action = int(select_actions(result.normalised_q, inv_t, self.rng, greedy=self.greedy)[0])

@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import write_config
 
-from muzero_lite.algorithm.exploration import HeldExploration, hold_length
+from muzero_lite.algorithm.exploration import HeldExploration, game_epsilon, hold_length
 from muzero_lite.algorithm.networks import build_networks
 from muzero_lite.config import ConfigError, load_config
 from muzero_lite.envs.make import game_spec, make_env
@@ -106,3 +106,14 @@ def test_move_rule_target_draws_self_plays_move_from_the_stored_target(tmp_path,
     handed.clear()
     greedy = _cartpole(tmp_path, greedy=True, search_move_rule="target")   # evaluation: the target's argmax
     assert handed == [] and (greedy.actions == greedy.policies.argmax(1)).all()
+
+
+def test_game_epsilon_follows_the_ape_x_ladder():
+    assert game_epsilon(Script(), 0.1, 0.0) == 0.1                       # no spread: no draw
+    assert game_epsilon(Script(randoms=[0.5]), 0.4, 7.0) == pytest.approx(0.4 ** 4.5)
+    rng = np.random.default_rng(0)
+    eps = np.array([game_epsilon(rng, 0.4, 7.0) for _ in range(20000)])
+    # mean of 0.4^(1 + 7u) over u in [0, 1): 0.4 (1 - 0.4^7) / (7 ln 2.5) = 0.0623; median 0.4^4.5 = 0.0162
+    assert eps.min() >= 0.4 ** 8 and eps.max() <= 0.4
+    assert eps.mean() == pytest.approx(0.4 * (1 - 0.4 ** 7) / (7 * np.log(2.5)), rel=0.03)
+    assert np.median(eps) == pytest.approx(0.4 ** 4.5, rel=0.05)

@@ -14,6 +14,14 @@ from typing import Optional
 import numpy as np
 
 
+def game_epsilon(rng: np.random.Generator, epsilon: float, spread: float) -> float:
+    """One game's ε: epsilon^(1 + spread·u), u ~ U(0, 1) drawn from the game's generator (no draw when
+    spread is 0). Ape-X's ladder of actors (ε 0.4, spread 7) as a distribution over games: most games play
+    close to the search's choice, a few explore a lot, so an env that needs no exploration still gets
+    near-greedy games, and one that needs it gets wild ones."""
+    return epsilon if spread <= 0 else float(epsilon ** (1 + spread * rng.random()))
+
+
 def hold_length(rng: np.random.Generator, mu: float, cap: int) -> int:
     """n >= 1 moves from the zeta distribution with exponent mu > 1 (numpy's zipf), at most cap."""
     return int(min(rng.zipf(mu), cap))

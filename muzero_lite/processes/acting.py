@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..algorithm.exploration import HeldExploration
+from ..algorithm.exploration import HeldExploration, game_epsilon
 from ..algorithm.observations import stack_observations
 from ..algorithm.search import Rngs, sample_policy, select_actions, truncated_search
 from ..algorithm.types import GameRecord, GameSpec, InferenceOutput, SearchResult
@@ -194,7 +194,8 @@ class Game:
         self.random_moves = int(rng.integers(0, e.initial_random_moves + 1)) if e.initial_random_moves else 0
         self.sampling = cfg.search.root_selection == "sample" and not greedy
         p = cfg.selfplay
-        self.explorer = (HeldExploration(p.explore_epsilon, p.explore_hold_mu, env.num_actions, e.max_moves)
+        self.explorer = (HeldExploration(game_epsilon(rng, p.explore_epsilon, p.explore_spread), p.explore_hold_mu,
+                                         env.num_actions, e.max_moves)
                          if p.explore_epsilon > 0 and not (greedy or random_agent) else None)
         self.stats = SearchStats()
         self.total, self.max_x, self.t, self.done = 0.0, self.info.get("x_pos", 0), 0, False

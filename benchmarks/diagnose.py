@@ -6,11 +6,12 @@ ended by the env's own termination (Acrobot's and MountainCar's goal, CartPole's
 or flag), the policy's entropy (nats) and its maximum log A, the prior's mass on the move played, how
 often the search's best move was not the policy's first choice, the spread of the searched actions' Q
 against |the root value| (how much the soft move choice amplifies: min-max normalisation turns any
-spread into 0..1), and the share of moves the held explorer played. For Mario also where games end:
+spread into 0..1), and the share of moves the held explorer played. --values: whether the value
+carries a goal back (each run's newest value d moves before the end of the games the env ended). For Mario also where games end:
 deaths by cause (pit, enemy, clock), stalls, time limits, flags, and the x where the last bucket's
 games most often ended. Writes <out>.csv and <out>.png (one panel per figure).
 
-    .venv/bin/python benchmarks/diagnose.py RUN_DIR [RUN_DIR ...] [--bucket 10000] [--out PREFIX]
+    .venv/bin/python benchmarks/diagnose.py RUN_DIR [RUN_DIR ...] [--bucket 10000] [--out PREFIX] [--values]
 """
 from __future__ import annotations
 
@@ -77,8 +78,40 @@ def where_games_end(rows: list[dict], bin_px: int = 50, top: int = 6) -> list[tu
     return ends.most_common(top)
 
 
-def plot(table: list[tuple[int, dict]], prefix: Path, title: str) -> None:
-    """<prefix>.png: one panel per figure by env moves."""
+def value_by_distance(run_dir: Path, distances=(1, 10, 50, 100)) -> dict:
+    """Does the value carry the goal back? The newest checkpoint's value (averaged weights) at positions d
+    moves before the end of the self-play games in run_dir/games that ended by the env (a goal in
+    Acrobot or MountainCar), beside its mean over the games that did not: {"d": mean value, ..., "not
+    ended": mean value, "games": (ended, not)}; None without a checkpoint or an ended game."""
+    import torch
+    from common import run_networks
+
+    from muzero_lite.algorithm.observations import stack_observations
+    from muzero_lite.data.checkpoints import eval_weights, list_checkpoints, load_checkpoint
+    from muzero_lite.data.gamefile import list_game_files, read_game
+    cfg, net = run_networks(Path(run_dir))
+    newest = list_checkpoints(Path(run_dir) / cfg.paths.checkpoints)
+    if not newest:
+        return None
+    net.load_state_dict(eval_weights(load_checkpoint(newest[0][1])))
+    ended, other = [], []
+    for f in list_game_files(Path(run_dir) / cfg.paths.games):
+        rec = read_game(f)
+        t = np.arange(len(rec.actions))
+        obs = torch.from_numpy(stack_observations(rec.frames, rec.actions, t, cfg.env.stack_moves, rec.policies.shape[1]))
+        with torch.no_grad():
+            v = net.initial_inference(obs).value.numpy()                              # [T]
+        (ended if rec.meta.get("terminated") else other).append(v)
+    if not ended:
+        return None
+    out = {str(d): float(np.mean([v[-d] for v in ended if len(v) >= d])) for d in distances}
+    out["not ended"] = float(np.mean(np.concatenate(other))) if other else math.nan
+    out["games"] = (len(ended), len(other))
+    return out
+
+
+def plot(table: list[tuple[int, dict]], prefix: Path, title: str, mario: bool) -> None:
+    """<prefix>.png: one panel per figure by env moves (and Mario's causes of the end)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -89,10 +122,13 @@ def plot(table: list[tuple[int, dict]], prefix: Path, title: str) -> None:
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("env moves", fontsize=8)
     ax = axes.flat[len(PANELS)]
-    for key in ("pit", "enemy", "stalled", "flags"):
-        ax.plot(x, [f[key] for _, f in table], marker=".", label=key)
-    ax.set_title("Mario: how games end (share)", fontsize=9)
-    ax.legend(fontsize=7)
+    if mario:
+        for key in ("pit", "enemy", "stalled", "flags"):
+            ax.plot(x, [f[key] for _, f in table], marker=".", label=key)
+        ax.set_title("Mario: how games end (share)", fontsize=9)
+        ax.legend(fontsize=7)
+    else:
+        ax.axis("off")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(f"{prefix}.png", dpi=90)
@@ -104,6 +140,8 @@ def main() -> None:
     ap.add_argument("runs", type=Path, nargs="+", help="run folders (seeds of one config)")
     ap.add_argument("--bucket", type=int, default=10000, help="env moves per bucket")
     ap.add_argument("--out", type=Path, default=None, help="prefix of the .csv and .png (default: none written)")
+    ap.add_argument("--values", action="store_true",
+                    help="also each run's newest value at positions d moves before the end of its ended games")
     args = ap.parse_args()
     if args.bucket <= 0:
         ap.error(f"--bucket must be > 0; got {args.bucket}")
@@ -120,13 +158,19 @@ def main() -> None:
         last = [r for r in rows if (cell_number(r, "env_moves") or 0) > table[-1][0] - args.bucket]
         print("where the last bucket's games ended (max_x bin of 50 px: games): "
               + ", ".join(f"{x}: {n}" for x, n in where_games_end(last)))
+    for run in args.runs if args.values else []:
+        v = value_by_distance(run)
+        print(f"{run}: " + ("no checkpoint or no ended game" if v is None else
+                             f"value d moves before the end of {v['games'][0]} ended games: "
+                             + ", ".join(f"d {d}: {v[str(d)]:.1f}" for d in (1, 10, 50, 100))
+                             + f"; over the {v['games'][1]} other games: {v['not ended']:.1f}"))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(f"{args.out}.csv", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=["env_moves"] + list(table[0][1]))
             w.writeheader()
             w.writerows({"env_moves": end, **{k: _round(v) for k, v in fig.items()}} for end, fig in table)
-        plot(table, args.out, " + ".join(str(r) for r in args.runs))
+        plot(table, args.out, " + ".join(str(r) for r in args.runs), mario)
         print(f"wrote {args.out}.csv and {args.out}.png")
 
 

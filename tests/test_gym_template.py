@@ -1,5 +1,6 @@
 """configs/gym.yaml: a copy with only env.id changed plays each env of the suite, and refuses the ones it
 cannot take in one line (exit 2, nothing written)."""
+import gymnasium
 import numpy as np
 import pytest
 import torch
@@ -7,11 +8,23 @@ import yaml
 from conftest import ROOT, cli
 
 from muzero_lite.algorithm.networks import build_networks
+from muzero_lite.cli import main
 from muzero_lite.config import load_config
 from muzero_lite.envs.make import game_spec, make_env
 from muzero_lite.processes.acting import play_game
 
 TEMPLATE = ROOT / "configs" / "gym.yaml"
+DICT_ENV = "MuzeroLiteTestDict-v0"
+
+
+class DictEnv(gymnasium.Env):
+    """Dict observations and two actions (only its spaces are read)."""
+    observation_space = gymnasium.spaces.Dict({"x": gymnasium.spaces.Box(-1, 1, (2,), np.float32)})
+    action_space = gymnasium.spaces.Discrete(2)
+
+
+if DICT_ENV not in gymnasium.registry:
+    gymnasium.register(id=DICT_ENV, entry_point=DictEnv)
 
 
 def copy_with_id(folder, env_id: str):
@@ -53,3 +66,14 @@ def test_the_template_refuses_what_it_cannot_play_in_one_line(tmp_path, env_id, 
     assert r.stderr.startswith(f"muzero-lite: config error: {path}: env.id = '{env_id}': ")
     assert all(w in r.stderr for w in words), r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_template_refuses_dict_observations_in_one_line(tmp_path, capsys):
+    # an env registered in this process only, so the command runs in it (cli.main), not as a child
+    path = copy_with_id(tmp_path, DICT_ENV)
+    assert main(["train", "--config", str(path), "--run-dir", str(tmp_path / "run"), "--steps", "1"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and captured.out == "" and not (tmp_path / "run").exists()
+    assert err.startswith(f"muzero-lite: config error: {path}: env.id = '{DICT_ENV}': observation space Dict(")
+

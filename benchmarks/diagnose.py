@@ -7,11 +7,12 @@ or flag), the policy's entropy (nats) and its maximum log A, the prior's mass on
 often the search's best move was not the policy's first choice, the spread of the searched actions' Q
 against |the root value| (how much the soft move choice amplifies: min-max normalisation turns any
 spread into 0..1), and the share of moves the held explorer played. --values: whether the value
-carries a goal back (each run's newest value d moves before the end of the games the env ended). For Mario also where games end:
+carries a goal back (each run's newest value d moves before the end of the games the env ended).
+--play: what each run's newest checkpoint plays, greedy and sampled (action shares, runs of one action). For Mario also where games end:
 deaths by cause (pit, enemy, clock), stalls, time limits, flags, and the x where the last bucket's
 games most often ended. Writes <out>.csv and <out>.png (one panel per figure).
 
-    .venv/bin/python benchmarks/diagnose.py RUN_DIR [RUN_DIR ...] [--bucket 10000] [--out PREFIX] [--values]
+    .venv/bin/python benchmarks/diagnose.py RUN_DIR [RUN_DIR ...] [--bucket 10000] [--out PREFIX] [--values] [--play]
 """
 from __future__ import annotations
 
@@ -110,6 +111,36 @@ def value_by_distance(run_dir: Path, distances=(1, 10, 50, 100)) -> dict:
     return out
 
 
+def play_probe(run_dir: Path, seed: int = 5) -> list[str]:
+    """One greedy and one sampled game with the run's newest checkpoint (averaged weights): the share of
+    each action, the mean length of a run of one action, and the first 40 moves. A greedy game that
+    holds one action throughout says the Q differences carry an action bias, not the state."""
+    from common import run_networks
+
+    from muzero_lite.data.checkpoints import eval_weights, list_checkpoints, load_checkpoint
+    from muzero_lite.envs.make import make_env
+    from muzero_lite.processes.acting import play_game
+    cfg, net = run_networks(Path(run_dir))
+    newest = list_checkpoints(Path(run_dir) / cfg.paths.checkpoints)
+    if not newest:
+        return ["no checkpoint"]
+    net.load_state_dict(eval_weights(load_checkpoint(newest[0][1])))
+    env = make_env(cfg.env, 0)
+    lines = []
+    try:
+        for greedy in (True, False):
+            rec, _ = play_game(env, net, cfg, np.random.default_rng(seed), greedy=greedy, render=False)
+            a = rec.actions
+            runs = np.diff(np.flatnonzero(np.diff(np.r_[-1, a, -1]) != 0))           # lengths of runs of one action
+            shares = np.bincount(a, minlength=env.num_actions) / len(a)
+            lines.append(f"{'greedy' if greedy else 'sampled'}: return {rec.meta['return']:.1f}, action shares "
+                         f"{' '.join(f'{x:.2f}' for x in shares)}, mean run {runs.mean():.1f}, first 40 "
+                         + "".join(str(int(x)) for x in a[:40]))
+    finally:
+        env.close()
+    return lines
+
+
 def plot(table: list[tuple[int, dict]], prefix: Path, title: str, mario: bool) -> None:
     """<prefix>.png: one panel per figure by env moves (and Mario's causes of the end)."""
     import matplotlib
@@ -140,6 +171,8 @@ def main() -> None:
     ap.add_argument("runs", type=Path, nargs="+", help="run folders (seeds of one config)")
     ap.add_argument("--bucket", type=int, default=10000, help="env moves per bucket")
     ap.add_argument("--out", type=Path, default=None, help="prefix of the .csv and .png (default: none written)")
+    ap.add_argument("--play", action="store_true",
+                    help="also one greedy and one sampled game of each run's newest checkpoint: what it plays")
     ap.add_argument("--values", action="store_true",
                     help="also each run's newest value at positions d moves before the end of its ended games")
     args = ap.parse_args()
@@ -164,6 +197,9 @@ def main() -> None:
                              f"value d moves before the end of {v['games'][0]} ended games: "
                              + ", ".join(f"d {d}: {v[str(d)]:.1f}" for d in (1, 10, 50, 100))
                              + f"; over the {v['games'][1]} other games: {v['not ended']:.1f}"))
+    for run in args.runs if args.play else []:
+        for line in play_probe(run):
+            print(f"{run}: {line}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(f"{args.out}.csv", "w", newline="") as f:

@@ -273,8 +273,9 @@ def ratio_report(run_dir: Path, after: int) -> str:
 
 def learn_curves(config: Path, seeds: list[int], moves: int, every: int, root: Path, figure: str, prefix: Path,
                  title: str, workers: Optional[int] = None, eval_only: bool = False,
-                 eval_procs: Optional[int] = None, changes: Optional[dict] = None) -> list[dict]:
-    """Run (unless eval_only), evaluate, summarise and write the curves; returns the summary."""
+                 eval_procs: Optional[int] = None, changes: Optional[dict] = None) -> tuple[list[dict], dict]:
+    """Run (unless eval_only), evaluate, summarise and write the curves; returns the summary and the
+    random agent's eval row."""
     if eval_only:
         dirs = [run_dir_of(root, s) for s in seeds]
     else:
@@ -287,4 +288,4 @@ def learn_curves(config: Path, seeds: list[int], moves: int, every: int, root: P
     write_outputs(prefix, rows, summary, rand, figure, seeds, title)
     print_summary(summary, rand, figure, seeds)
     print(f"\nwritten: {prefix}.csv, {prefix}_summary.csv, {prefix}.png")
-    return summary
+    return summary, rand

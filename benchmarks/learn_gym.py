@@ -45,12 +45,6 @@ TARGETS = {
 MEDIAN_BY = {"CartPole-v1": 20_000}
 
 
-def read_summary(prefix: Path) -> list[dict]:
-    """<prefix>_summary.csv as dicts of floats."""
-    with open(f"{prefix}_summary.csv", newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
-
-
 def first_at(rows: list[dict], key: str, target: float) -> Optional[int]:
     """Env moves of the first point whose `key` reaches target (None: never)."""
     return next((int(r["env_moves"]) for r in rows if r[key] >= target), None)
@@ -105,15 +99,14 @@ def main() -> None:
         prefix = Path(f"{args.out}_{env_id}")
         env_changes = {**changes, "env": {**changes.get("env", {}), "id": env_id}}
         print(f"\n== {env_id}: {moves:,} env moves, a point every {every:,}", flush=True)
-        learn_curves(args.config, args.seeds, moves, every, root / env_id, "mean_return", prefix,
-                     f"{env_id}: {args.config.name} (env.id only), median and worst of seeds {args.seeds}",
-                     eval_only=args.eval_only, changes=env_changes)
-        rows = read_summary(prefix)
+        rows, rand = learn_curves(args.config, args.seeds, moves, every, root / env_id, "mean_return", prefix,
+                                  f"{env_id}: {args.config.name} (env.id only), median and worst of seeds {args.seeds}",
+                                  eval_only=args.eval_only, changes=env_changes)
         last = rows[-1] if rows else {}
         table.append({"env": env_id, "moves": moves, "median": last.get("median"), "worst": last.get("worst"),
                       "median first at target": first_at(rows, "median", t.median),
                       "worst first at target": first_at(rows, "worst", t.worst),
-                      "random": last.get("random"), "targets": f"{t.median:g} / {t.worst:g}", "anchor": t.anchor,
+                      "random": rand["mean_return"], "targets": f"{t.median:g} / {t.worst:g}", "anchor": t.anchor,
                       "verdict": verdict(env_id, rows, t) if env_id in TARGETS else "-"})
         print(f"runs of {env_id}: {', '.join(str(run_dir_of(root / env_id, s)) for s in args.seeds)}", flush=True)
     keys = list(table[0])

@@ -70,10 +70,8 @@ class SearchStats:
         self.searches += 1
         self.changed += int(searched.changed)
         self.explored += int(explored)
-        q = searched.result.q[0, searched.result.searched[0]]                          # [k] searched Q
-        prior = torch.softmax(searched.root.policy_logits[0].double(), 0)               # [A]
-        for key, x in (("policy_entropy", searched.entropy), ("chosen_prior", float(prior[action])),
-                       ("q_spread", float(q.max() - q.min())), ("value_scale", abs(float(searched.root.value[0])))):
+        for key, x in (("policy_entropy", searched.entropy), ("chosen_prior", float(searched.prior[action])),
+                       ("q_spread", searched.q_spread), ("value_scale", abs(float(searched.root.value[0])))):
             self.sums[key] += x
 
     def meta(self) -> dict:
@@ -86,19 +84,23 @@ class SearchStats:
         return {**means, "search_changed": self.changed / n if n else None, "explored": self.explored}
 
 
-def policy_entropy(logits: torch.Tensor) -> np.ndarray:
-    """[B] entropy in nats of softmax(logits) of each row of [B, A]."""
+def entropy_and_probs(logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """[B, A] logits -> ([B] entropy in nats of each row's softmax, [B, A] the softmax itself)."""
     logp = torch.log_softmax(logits.double(), dim=1)
-    return (-(logp.exp() * logp).sum(1)).numpy()
+    p = logp.exp()
+    return (-(p * logp).sum(1)).numpy(), p.numpy()
 
 
 class Searched(NamedTuple):
-    """What the search said at one game's position (batches of one), and two facts about it."""
+    """What the search said at one game's position (batches of one), and facts about it (`SearchStats`)."""
     root: InferenceOutput
     result: SearchResult
     # nats of the policy's softmax, and whether the search's best action was not the policy's first choice
     entropy: float
     changed: bool
+    # [A] the policy's softmax, and max - min of the searched actions' Q
+    prior: np.ndarray
+    q_spread: float
 
 
 def infer_and_search(model, obs: torch.Tensor, cfg: Config,
@@ -279,10 +281,13 @@ def play_moves(games: list[Game]) -> None:
         obs = torch.cat([g.observation() for g in group])                             # [n, *input_shape]
         sample_rng = [g.rng for g in group] if group[0].sampling else None
         root, result = infer_and_search(group[0].model, obs, group[0].cfg, sample_rng)
-        entropy = policy_entropy(root.policy_logits)                                   # [n]
+        entropy, prior = entropy_and_probs(root.policy_logits)                            # [n], [n, A]
         changed = result.normalised_q.argmax(1) != root.policy_logits.argmax(1).numpy()  # [n]
+        q = np.take_along_axis(result.q, result.searched, axis=1)                      # [n, k] searched Q
+        spread = q.max(1) - q.min(1)                                                   # [n]
         for i, g in enumerate(group):
-            searched[id(g)] = Searched(_row(root, i), _row(result, i), float(entropy[i]), bool(changed[i]))
+            searched[id(g)] = Searched(_row(root, i), _row(result, i), float(entropy[i]), bool(changed[i]),
+                                       prior[i], float(spread[i]))
     for g in games:
         g.move(searched.get(id(g)))
 

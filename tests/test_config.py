@@ -40,6 +40,8 @@ BAD = [
     ("search: {temperature: [{until: 5, early: 1, late: 1}]}\n", ["search.temperature", "until is null"]),
     ("train: {bf16: yes please}\n", ["train.bf16", "'yes please'", "true, false or auto"]),
     ("train: {bf16: 1}\n", ["train.bf16", "1", "true, false or auto"]),
+    ("train: {value_bootstrap: target}\n", ["train.value_bootstrap", "'target'", "stored, fresh"]),
+    ("train: {target_interval: 0}\n", ["train.target_interval", "0", "> 0"]),
     ("env: {frame_size: [64]}\n", ["env.frame_size", "[64]"]),
     ("grayscale: true\n", ["grayscale", "unknown key"]),
     ("env: [1, 2]\n", ["env", "mapping"]),

@@ -203,3 +203,53 @@ def test_bf16_auto_follows_the_cpu_flags(tmp_path, monkeypatch):
         net = mlp
         assert Learner(TrainConfig(bf16=True), net, 5, cpu).bf16 is True
         assert Learner(TrainConfig(bf16=False), net, 5, cpu).bf16 is False
+
+
+def test_fresh_bootstrap_adds_the_target_networks_values():
+    """value_bootstrap fresh: the value target is target_values + weight * v_target(bootstrap input), with the
+    target network a copy renewed every target_interval steps; the new priorities show the target used."""
+    torch.manual_seed(0)
+    net = MuZeroNetworks((O,), A, NetworkConfig(kind="mlp", latent=8, width=16, support_size=5))
+    cfg = TrainConfig(lr=0.05, num_unroll_steps=K, value_bootstrap="fresh", target_interval=2, priority_epsilon=0.1)
+    lrn = Learner(cfg, net, 5, torch.device("cpu"))
+    rng = np.random.default_rng(1)
+    weight = np.where(rng.random((B, K + 1)) < 0.7, 0.5, 0.0).astype(np.float32)
+    b = batch()._replace(bootstrap_observations=rng.random((B * (K + 1), O)).astype(np.float32),
+                         bootstrap_discounts=weight)
+
+    def expected_priorities(target_net) -> np.ndarray:
+        with torch.no_grad():
+            boot = support_value(target_net, b.bootstrap_observations).reshape(B, K + 1)
+            z = b.target_values + weight * boot                                  # [B, K+1]
+            pred = predicted_values(lrn.net, b)                                  # [B, K+1] before the step
+        return np.abs(pred - z) + 0.1
+
+    for step in range(3):      # the target is renewed at steps 0 and 2, so step 1 reads the step-0 weights
+        if step % 2 == 0:
+            frozen = copy.deepcopy(lrn.net)
+        want = expected_priorities(frozen)
+        _, got = lrn.train_step(b)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    # the copy is not the trained network: after a step their values differ
+    assert not np.allclose(support_value(lrn.target, b.bootstrap_observations),
+                           support_value(lrn.net, b.bootstrap_observations))
+    with pytest.raises(ValueError, match="bootstrap_observations"):
+        lrn.train_step(batch())
+
+
+def support_value(net, obs: np.ndarray) -> np.ndarray:
+    from muzero_lite.algorithm.support import logits_to_scalar
+    with torch.no_grad():
+        return logits_to_scalar(net.predict(net.represent(torch.as_tensor(obs)))[0]).numpy()
+
+
+def predicted_values(net, b: Batch) -> np.ndarray:
+    """[B, K+1] the values the unroll predicts at each step (as train_step's forward pass)."""
+    from muzero_lite.algorithm.support import logits_to_scalar
+    with torch.no_grad():
+        h = net.represent(torch.as_tensor(b.observations))
+        out = [logits_to_scalar(net.predict(h)[0])]
+        for k in range(K):
+            h, _ = net.dynamics_step(h, torch.as_tensor(b.actions[:, k]))
+            out.append(logits_to_scalar(net.predict(h)[0]))
+    return torch.stack(out, 1).numpy()

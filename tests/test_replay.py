@@ -1,5 +1,7 @@
 """Prioritized replay: PER probabilities and weights by hand, window eviction, batch assembly, and the
 game ring under it (storage, slots and eviction)."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -299,3 +301,30 @@ def test_sampled_inputs_are_their_games_stacks_across_the_ring_wrap(image):
             np.testing.assert_array_equal(batch.observations[b], want)
             checked += 1
     assert checked == 6 * 64
+
+
+def test_fresh_bootstrap_batch_gives_back_the_stored_targets():
+    """With value_bootstrap fresh, rewards part + weight * v(bootstrap input) equals the stored-value target
+    when v reads the root value at that position: here each frame holds its root value, so v = input[0]."""
+    rng = np.random.default_rng(3)
+    games = []
+    for i, t_len in enumerate([7, 12, 4]):
+        g = make_game(t_len, seed=10 + i)
+        frames = np.stack([g.root_values, rng.normal(size=t_len)], axis=1).astype(np.float32)   # [T, 2]
+        games.append(dataclasses.replace(g, frames=frames))
+    stored = ReplayBuffer(settings(td_steps=3, discount=0.8), stack_moves=1, num_actions=3,
+                          rng=np.random.default_rng(0))
+    fresh = ReplayBuffer(settings(td_steps=3, discount=0.8, fresh_bootstrap=True), stack_moves=1, num_actions=3,
+                         rng=np.random.default_rng(0))
+    for g in games:
+        stored.add(g)
+        fresh.add(g)
+    k = 2
+    a, b = stored.sample(200, k), fresh.sample(200, k)
+    np.testing.assert_array_equal(a.positions, b.positions)
+    assert a.bootstrap_observations is None and a.bootstrap_discounts is None
+    assert b.bootstrap_observations.shape == (200 * (k + 1), 2 + 3)             # stack 1: frame [2] + one-hot [3]
+    v = b.bootstrap_observations[:, 0].reshape(200, k + 1)                       # the root value at t+k+n
+    np.testing.assert_allclose(b.target_values + b.bootstrap_discounts * v, a.target_values, rtol=1e-5, atol=1e-6)
+    # near the end the weight is 0 (the target ends with the game), elsewhere 0.8^3
+    np.testing.assert_allclose(np.unique(b.bootstrap_discounts), [0.0, 0.8 ** 3], rtol=1e-6)

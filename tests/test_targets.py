@@ -147,3 +147,24 @@ def test_value_targets_bootstrap_a_game_cut_short():
     z = value_targets(np.array([1.0, 2, 3]), np.array([10.0, 20, 30]), 0.5, 2, end_value=8.0)
     np.testing.assert_allclose(z, [9.5, 5.5, 7.0])
     np.testing.assert_allclose(value_targets(np.array([1.0, 2, 3]), np.array([10.0, 20, 30]), 0.5, 2), [9.5, 3.5, 3.0])
+
+
+def test_bootstrap_discounts_by_hand():
+    from muzero_lite.algorithm.targets import bootstrap_discounts
+    # n = 2, gamma = 0.5: weight 0.25 while t+k+2 < T, i.e. k + 2 < remaining
+    w = bootstrap_discounts(np.array([10, 3, 1]), num_unroll_steps=2, discount=0.5, td_steps=2)
+    np.testing.assert_array_equal(w, [[0.25, 0.25, 0.25], [0.25, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    assert w.dtype == np.float32
+
+
+def test_rewards_part_plus_fresh_bootstrap_is_the_stored_target():
+    # value_targets with v = 0, plus discount^n v_{t+n} where t+n < T, gives back value_targets with v
+    from muzero_lite.algorithm.targets import bootstrap_discounts
+    r = np.array([1.0, -2.0, 0.5, 3.0, -1.0])
+    v = np.array([0.3, -0.7, 1.1, 2.0, -4.0])
+    z = value_targets(r, v, 0.9, 2)
+    z_r = value_targets(r, np.zeros(5), 0.9, 2)
+    w = bootstrap_discounts(5 - np.arange(5), 0, 0.9, 2)[:, 0]                   # [T]
+    v_ahead = np.concatenate([v[2:], [0.0, 0.0]])                                # v_{t+2}, 0 past the end
+    np.testing.assert_allclose(z_r + w * v_ahead, z, rtol=1e-6)
+    np.testing.assert_allclose(w, [0.81, 0.81, 0.81, 0.0, 0.0], rtol=1e-6)

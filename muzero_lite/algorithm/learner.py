@@ -8,6 +8,7 @@ priorities and saves / loads its state. No files or envs.
 """
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -76,6 +77,11 @@ class Learner:
         self.step = 0
         # eval's weights: every float tensor of the state dict, averaged with decay 0.5 ** (1 / half-life)
         self.ema = ema_init(networks.state_dict()) if ema_half_life else None
+        # train.value_bootstrap fresh: the weights that value the bootstrap positions, renewed every
+        # target_interval steps (a slower copy than the one being trained keeps the targets from chasing it)
+        self.target = None
+        if cfg.value_bootstrap == "fresh":
+            self.target = copy.deepcopy(networks).eval().requires_grad_(False)
 
     def _autocast(self):
         """The forward passes' context: bfloat16 autocast on this device when train.bf16 resolves to on."""
@@ -83,6 +89,17 @@ class Learner:
 
     def _tensor(self, x: np.ndarray, dtype=torch.float32) -> torch.Tensor:
         return torch.as_tensor(x, dtype=dtype, device=self.device)
+
+    @torch.no_grad()
+    def bootstrap_values(self, batch: Batch) -> torch.Tensor:
+        """[B, K+1] the target network's values of the batch's bootstrap positions (value_bootstrap fresh)."""
+        if self.target is None or batch.bootstrap_observations is None or batch.bootstrap_discounts is None:
+            raise ValueError("fresh bootstrap values need train.value_bootstrap: fresh and a batch that has "
+                             "bootstrap_observations")
+        b, steps = batch.bootstrap_discounts.shape
+        with self._autocast():
+            value_logits, _ = self.target.predict(self.target.represent(self._tensor(batch.bootstrap_observations)))
+        return logits_to_scalar(value_logits.float()).view(b, steps)          # [B, K+1] (b-major, as stacked)
 
     def train_step(self, batch: Batch) -> tuple[StepMetrics, np.ndarray]:
         """One update of both optimisers; returns metrics and new priorities [B, K+1] (|v - z| + eps)."""
@@ -92,8 +109,14 @@ class Learner:
         actions = self._tensor(batch.actions, torch.long)                      # [B, K]
         b, k_steps = actions.shape
         steps = k_steps + 1
+        z = self._tensor(batch.target_values)                                  # [B, K+1]
+        if self.target is not None:
+            if self.step % cfg.target_interval == 0:
+                self.target.load_state_dict(net.state_dict())
+            boot = self.bootstrap_values(batch)                                # [B, K+1]
+            z = z + self._tensor(batch.bootstrap_discounts) * boot
         # targets step-major like the unroll below, contiguous like the logits they meet
-        z = self._tensor(batch.target_values).T.contiguous()                   # [K+1, B]
+        z = z.T.contiguous()                                                   # [K+1, B]
         mask = torch.ones_like(z) if batch.mask is None else self._tensor(batch.mask).T.contiguous()
         targets = Targets(values=z,
                           rewards=self._tensor(batch.target_rewards).T[1:].contiguous(),   # [K, B] (column 0 unused)
@@ -158,6 +181,8 @@ class Learner:
         if payload.get("exploration_optimizer"):
             self.exploration_optimizer.load_state_dict(payload["exploration_optimizer"])
         self.step = int(payload["step"])
+        if self.target is not None:
+            self.target.load_state_dict(self.net.state_dict())
         if self.ema is not None:     # a checkpoint made without an average starts one from its weights
             # the average where the checkpoint has one, else its newest weights (as `checkpoints.eval_weights`)
             self.ema = ema_init(payload.get("eval_networks") or payload["networks"], self.device)

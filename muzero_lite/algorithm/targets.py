@@ -66,6 +66,30 @@ def value_targets(r_t: np.ndarray, v_t: np.ndarray, discount: float, td_steps: i
     return z_t.astype(np.float32)
 
 
+def bootstrap_discounts(remaining: np.ndarray, num_unroll_steps: int, discount: float,
+                        td_steps: int) -> np.ndarray:
+    """The weight of the fresh value at position t+k+n in the target of step k (train.value_bootstrap: fresh).
+
+    With fresh bootstrapping the stored targets hold only the rewards part of value_targets (its
+    v_t all 0), and the trainer adds discount^n v(t+k+n) with v from its target network:
+
+    weight_k = discount^n   if t+k+n < T (the bootstrap position is inside the game)
+    weight_k = 0            otherwise (the target ends with the game, as in value_targets)
+
+    Args:
+      remaining: [B] moves from each sample's position to its game's end (T - t).
+      num_unroll_steps: K >= 0.
+      discount: gamma in (0, 1].
+      td_steps: n >= 1.
+    Returns:
+      [B, K+1] float32.
+    """
+    remaining = np.asarray(remaining, dtype=np.int64)
+    steps = np.arange(num_unroll_steps + 1)[None, :]                               # [1, K+1]
+    inside = steps + td_steps < remaining[:, None]                                 # [B, K+1] t+k+n < T
+    return np.where(inside, discount ** td_steps, 0.0).astype(np.float32)
+
+
 def unroll_targets(z_t: np.ndarray, r_t: np.ndarray, pi_t: np.ndarray, a_t: np.ndarray,
                    positions: np.ndarray, num_unroll_steps: int,
                    rng: np.random.Generator, remaining: np.ndarray | None = None) -> UnrollTargets:

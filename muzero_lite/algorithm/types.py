@@ -102,3 +102,8 @@ class Batch(NamedTuple):
     # [B, K+1] 1 where step k has a target (inside the game, or past the end of a game that really
     # ended: an absorbing state), 0 past the end of a game cut short by a time limit; None: all 1
     mask: Optional[np.ndarray] = None
+    # train.value_bootstrap fresh (else None): [B*(K+1), *input_shape] network input at each step's
+    # bootstrap position t+k+n (b-major: sample b's K+1 steps together), and [B, K+1] the weight of its
+    # value in the target (targets.bootstrap_discounts; target_values then hold the rewards part only)
+    bootstrap_observations: Optional[np.ndarray] = None
+    bootstrap_discounts: Optional[np.ndarray] = None

@@ -18,7 +18,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ..algorithm.observations import stack_observations
-from ..algorithm.targets import unroll_targets, value_targets
+from ..algorithm.targets import bootstrap_discounts, unroll_targets, value_targets
 from ..algorithm.types import Batch, GameRecord
 from ..config import Config
 from .game_ring import GameRing
@@ -37,12 +37,16 @@ class ReplaySettings(NamedTuple):
     priority_beta: float
     # games cut short by a time limit bootstrap from their last root value
     bootstrap_truncated: bool
+    # train.value_bootstrap == "fresh": targets store only their rewards part, and each batch carries the
+    # inputs at the bootstrap positions t+k+n for the trainer's target network
+    fresh_bootstrap: bool = False
 
     @classmethod
     def of(cls, cfg: Config) -> "ReplaySettings":
         """The settings of a run's config."""
         t = cfg.train
-        return cls(t.window_size, cfg.env.discount, t.td_steps, t.new_priority, t.priority_beta, t.bootstrap_truncated)
+        return cls(t.window_size, cfg.env.discount, t.td_steps, t.new_priority, t.priority_beta, t.bootstrap_truncated,
+                   t.value_bootstrap == "fresh")
 
 
 def _from_ring(name: str, doc: str) -> property:
@@ -85,7 +89,10 @@ class ReplayBuffer:
         # a game cut short by a time limit goes on past its end: bootstrap from its last root value
         cut_short = self.cfg.bootstrap_truncated and not record.meta.get("terminated", True)
         end_value = float(record.root_values[-1]) if cut_short else 0.0
-        z = value_targets(record.rewards, record.root_values, self.cfg.discount, self.cfg.td_steps, end_value)  # [T]
+        # fresh bootstrapping: the values at t+n come from the trainer at each draw, only the rewards are kept
+        # (and a cut game's end value, used where t+n is past the end)
+        v_t = np.zeros_like(record.root_values) if self.cfg.fresh_bootstrap else record.root_values
+        z = value_targets(record.rewards, v_t, self.cfg.discount, self.cfg.td_steps, end_value)  # [T]
         return self.ring.add(record, z, absorbing=not cut_short, priority=self.cfg.new_priority)
 
     # ------------------------------------------------------------------ priorities
@@ -153,7 +160,18 @@ class ReplayBuffer:
         # past the end of a game that really ended, the targets are known (absorbing): train on them;
         # past the end of one cut short they are not: masked out
         mask = np.maximum(tg.mask, ring.absorbing[slots][:, None])                  # [B, K+1]
+        boot_obs = boot_weight = None
+        if self.cfg.fresh_bootstrap:
+            n = self.cfg.td_steps
+            remaining = ring.remaining[slots]                                       # [B]
+            boot_weight = bootstrap_discounts(remaining, num_unroll_steps, self.cfg.discount, n)   # [B, K+1]
+            ahead = np.arange(num_unroll_steps + 1)[None, :] + n                    # [1, K+1] k + n
+            # a position past its game's end has weight 0; its input is read from the game's last position
+            ahead = np.minimum(ahead, remaining[:, None] - 1)                       # [B, K+1]
+            boot_obs = stack_observations(ring.frames, ring.actions, (slots[:, None] + ahead).ravel(),
+                                          self.stack_moves, self.num_actions,
+                                          game_positions=(t[:, None] + ahead).ravel())   # [B*(K+1), ...]
         return Batch(observations=observations, actions=tg.actions, target_values=tg.target_values,
                      target_rewards=tg.target_rewards, target_policies=tg.target_policies,
                      weights=weights.astype(np.float32), game_ids=ring.game_of[slots].copy(), positions=t,
-                     mask=mask.astype(np.float32))
+                     mask=mask.astype(np.float32), bootstrap_observations=boot_obs, bootstrap_discounts=boot_weight)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from common import print_columns
 
+from muzero_lite.config import load_config
 from muzero_lite.reporting.metrics import SELFPLAY_CSV, cell_number, read_rows
 
 PANELS = [("return", "mean return"), ("ended", "ended by the env (share)"), ("entropy", "policy entropy (nats)"),
@@ -99,7 +100,8 @@ def value_by_distance(run_dir: Path, distances=(1, 10, 50, 100)) -> dict:
     for f in list_game_files(Path(run_dir) / cfg.paths.games):
         rec = read_game(f)
         t = np.arange(len(rec.actions))
-        obs = torch.from_numpy(stack_observations(rec.frames, rec.actions, t, cfg.env.stack_moves, rec.policies.shape[1]))
+        obs = torch.from_numpy(stack_observations(rec.frames, rec.actions, t, cfg.env.stack_moves, rec.policies.shape[1],
+                                                  action_history=cfg.env.action_history))
         with torch.no_grad():
             v = net.initial_inference(obs).value.numpy()                              # [T]
         (ended if rec.meta.get("terminated") else other).append(v)
@@ -141,6 +143,83 @@ def play_probe(run_dir: Path, seed: int = 5) -> list[str]:
     return lines
 
 
+def lookahead_probe(run_dir: Path, games: int = 3, seed: int = 5, prev_onehot: bool = True) -> list[str]:
+    """The learned value with a perfect model: greedy games on a classic-control env (Acrobot, MountainCar,
+    CartPole: its state can be set) where each move is argmax_a r_a + γ v(o'_a), o'_a the real env's next
+    observation after a. At each move also the learned model's own one-step look, r̂(s, a) + γ v̂(g(s, a)):
+    how often its best action is the real look's, and how often it picks the same action whatever the state.
+    Real look good and model look poor: the dynamics are what fails; both poor: the value is."""
+    import copy
+
+    import torch
+    from common import run_networks
+
+    from muzero_lite.algorithm.support import logits_to_scalar
+    from muzero_lite.data.checkpoints import eval_weights, list_checkpoints, load_checkpoint
+    from muzero_lite.envs.make import make_env
+    cfg, net = run_networks(Path(run_dir))
+    newest = list_checkpoints(Path(run_dir) / cfg.paths.checkpoints)
+    if not newest:
+        return ["no checkpoint"]
+    net.load_state_dict(eval_weights(load_checkpoint(newest[0][1])))
+    env = make_env(cfg.env, seed)
+    inner = getattr(env, "_env", None)
+    if inner is None or not hasattr(inner.unwrapped, "state") or cfg.env.stack_moves != 1 or cfg.env.frame_skip != 1:
+        env.close()
+        return ["lookahead: only for classic-control envs with stack_moves 1 and frame_skip 1"]
+    a_n, gamma = env.num_actions, cfg.env.discount
+
+    def inputs(frames: np.ndarray, prev: np.ndarray, first: bool = False) -> torch.Tensor:
+        """[N, O + A] network inputs of observations [N, O] reached by actions prev [N] (stack 1: the frame and
+        the one-hot of the action that led there, none at a game's first position)."""
+        x = frames.astype(np.float32)
+        if cfg.env.action_history:
+            x = np.concatenate([x, np.eye(a_n, dtype=np.float32)[prev] * (not first)], axis=1)
+        return torch.from_numpy(x)
+
+    returns, agree, model_best, real_best = [], 0, Counter(), Counter()
+    rng = np.random.default_rng(seed)
+    moves = 0
+    try:
+        for _ in range(games):
+            frame, _ = env.reset(rng)
+            prev, total, done, first = 0, 0.0, False, True
+            while not done:
+                saved = copy.deepcopy(inner.unwrapped.state)
+                nxt, rew = [], []
+                for a in range(a_n):                      # the real env one move ahead, then back
+                    inner.unwrapped.state = copy.deepcopy(saved)
+                    o, r, term, _, _ = inner.unwrapped.step(a)
+                    nxt.append(env._raw(o))
+                    rew.append(0.0 if term else r)
+                inner.unwrapped.state = copy.deepcopy(saved)
+                with torch.no_grad():
+                    # the value of o'_a as the net sees it, with a's one-hot (prev_onehot=False: the move before's)
+                    led = np.arange(a_n) if prev_onehot else np.full(a_n, prev)
+                    v_next = net.initial_inference(inputs(np.stack(nxt), led, first and not prev_onehot)).value.numpy()
+                    real_q = np.array(rew) * cfg.env.reward_scale + gamma * v_next                          # [A]
+                    h = net.represent(inputs(frame.reshape(1, -1), np.array([prev]), first)).expand(a_n, -1)
+                    h1, r_logits = net.dynamics_step(h, torch.arange(a_n))
+                    v_logits, _ = net.predict(h1)
+                    model_q = (logits_to_scalar(r_logits) + gamma * logits_to_scalar(v_logits)).numpy()     # [A]
+                a_real, a_model = int(real_q.argmax()), int(model_q.argmax())
+                agree += a_real == a_model
+                model_best[a_model] += 1
+                real_best[a_real] += 1
+                moves += 1
+                frame, r, done, _ = env.step(a_real)
+                frame = frame.reshape(-1)
+                total += r
+                prev, first = a_real, False
+            returns.append(total)
+    finally:
+        env.close()
+    share = lambda c: " ".join(f"{c[a] / moves:.2f}" for a in range(a_n))                      # noqa: E731
+    return [f"lookahead with the real env and the learned value: returns {' '.join(f'{x:.0f}' for x in returns)}; "
+            f"the model's one-step best = the real one at {agree / moves:.0%} of {moves} moves; best-action shares "
+            f"real {share(real_best)}, model {share(model_best)}"]
+
+
 def plot(table: list[tuple[int, dict]], prefix: Path, title: str, mario: bool) -> None:
     """<prefix>.png: one panel per figure by env moves (and Mario's causes of the end)."""
     import matplotlib
@@ -173,6 +252,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="prefix of the .csv and .png (default: none written)")
     ap.add_argument("--play", action="store_true",
                     help="also one greedy and one sampled game of each run's newest checkpoint: what it plays")
+    ap.add_argument("--lookahead", action="store_true",
+                    help="also greedy games of each run's newest value with the real env as the model (classic control)")
     ap.add_argument("--values", action="store_true",
                     help="also each run's newest value at positions d moves before the end of its ended games")
     args = ap.parse_args()
@@ -197,6 +278,11 @@ def main() -> None:
                              f"value d moves before the end of {v['games'][0]} ended games: "
                              + ", ".join(f"d {d}: {v[str(d)]:.1f}" for d in (1, 10, 50, 100))
                              + f"; over the {v['games'][1]} other games: {v['not ended']:.1f}"))
+    for run in args.runs if args.lookahead else []:
+        history = load_config(run / "config.yaml").env.action_history
+        for onehot in (True, False) if history else (True,):      # without the moves in the input both are one
+            for line in lookahead_probe(run, prev_onehot=onehot):
+                print(f"{run}: {'' if onehot else '(the one-hot of the move before, not of a) '}{line}")
     for run in args.runs if args.play else []:
         for line in play_probe(run):
             print(f"{run}: {line}")

@@ -94,6 +94,11 @@ class EnvConfig:
     grayscale: bool = True
     # moves stacked in the observation: the current one and stack_moves-1 before it
     stack_moves: int = field(default=4, metadata=_check(_positive, "must be > 0"))
+    # each stacked frame is followed by the move that led to it (a plane for images, a one-hot for vectors);
+    # false: frames only. An observation that is the whole state (Acrobot's, CartPole's) needs no moves, and
+    # with them the value learns the behaviour's habits (a held explorer's last move predicts its next),
+    # which the dynamics then copy into the search as a bias for one action (docs/experiments.md 12-06)
+    action_history: bool = True
     # a game ends after this many moves
     max_moves: int = field(default=550, metadata=_check(_positive, "must be > 0"))
     # Mario only: a game ends after this many moves in a row without a new maximum of x (Mario stuck,
@@ -563,6 +568,8 @@ def model_digest(cfg: Config) -> str:
     shape = {k: getattr(e, k) for k in ("id", "action_set", "frames_per_move", "frame_size", "grayscale", "stack_moves")}
     if not e.is_mario:
         shape.pop("action_set")
+    if not e.action_history:          # only where it differs from the default: earlier digests stay as they were
+        shape["action_history"] = False
     return _digest({"env": shape, "network": dataclasses.asdict(cfg.network)})
 
 

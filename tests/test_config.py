@@ -138,6 +138,8 @@ def test_model_digest_tracks_shapes_only():
     cfg = config_from_dict({})
     assert model_digest(cfg) == model_digest(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=1.0)))
     assert model_digest(cfg) != model_digest(dataclasses.replace(cfg, network=dataclasses.replace(cfg.network, channels=8)))
+    # frames without the moves that led to them: another input shape, so another digest
+    assert model_digest(cfg) != model_digest(dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, action_history=False)))
 
 
 def test_temperature_schedule_original():

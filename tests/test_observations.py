@@ -38,3 +38,18 @@ def test_ring_positions_wrap_and_stop_at_the_games_start():
     actions = np.array([0, 0, 1, 0])
     x = stack_observations(frames, actions, np.array([3]), stack_moves=3, num_actions=2, game_positions=np.array([1]))
     np.testing.assert_allclose(x[0, :, 0, 0], [0, 0, 3 / 255, 0, 4 / 255, 1.0], rtol=1e-6)
+
+
+def test_without_action_history_the_input_is_the_frames_only():
+    from muzero_lite.algorithm.observations import input_shape
+    # vectors: [O] frames, stack 2; the one-hots of test_vector cases are left out, the zeros before the start stay
+    frames = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=np.float32)
+    actions = np.array([2, 0, 1])
+    x = stack_observations(frames, actions, np.array([0, 2]), stack_moves=2, num_actions=3, action_history=False)
+    np.testing.assert_array_equal(x, [[0, 0, 1, 2], [3, 4, 5, 6]])
+    assert input_shape((2,), 2, 3, action_history=False) == (4,) and input_shape((2,), 2, 3) == (10,)
+    # images: the action planes are left out
+    img = np.array([10, 20, 30], dtype=np.uint8).reshape(3, 1, 1, 1, 1)
+    y = stack_observations(img, actions, np.array([0, 2]), stack_moves=2, num_actions=3, action_history=False)
+    np.testing.assert_allclose(y[:, :, 0, 0], [[0, 10 / 255], [20 / 255, 30 / 255]], rtol=1e-6)
+    assert input_shape((1, 1, 1, 1), 2, 3, action_history=False) == (2, 1, 1) == y.shape[1:]

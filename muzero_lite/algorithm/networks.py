@@ -207,7 +207,7 @@ class MuZeroNetworks(nn.Module):
 
 def build_networks(cfg: Config, spec: GameSpec) -> MuZeroNetworks:
     """The networks of a config for its game (spec from `envs.make.game_spec` or a game file), on the CPU."""
-    shape = input_shape(spec.frame_shape, cfg.env.stack_moves, spec.num_actions)
+    shape = input_shape(spec.frame_shape, cfg.env.stack_moves, spec.num_actions, cfg.env.action_history)
     return MuZeroNetworks(shape, spec.num_actions, cfg.network)
 
 

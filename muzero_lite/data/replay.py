@@ -62,12 +62,14 @@ class ReplayBuffer:
     draws by priority with importance weights, and the network inputs and targets of a batch.
     """
 
-    def __init__(self, cfg: ReplaySettings, stack_moves: int, num_actions: int, rng: np.random.Generator):
+    def __init__(self, cfg: ReplaySettings, stack_moves: int, num_actions: int, rng: np.random.Generator,
+                 action_history: bool = True):
         if stack_moves < 1 or num_actions < 1:
             raise ValueError(f"stack_moves = {stack_moves}, num_actions = {num_actions}: both must be >= 1")
         self.cfg = cfg
         self.stack_moves = stack_moves
         self.num_actions = num_actions
+        self.action_history = action_history        # env.action_history: the moves in the network inputs
         self.rng = rng
         self.ring = GameRing(cfg.window_size, num_actions)
 
@@ -154,7 +156,7 @@ class ReplayBuffer:
         ring = self.ring
         t = ring.move_number[slots]                                                 # [B] position in its game
         observations = stack_observations(ring.frames, ring.actions, slots, self.stack_moves, self.num_actions,
-                                          game_positions=t)
+                                          game_positions=t, action_history=self.action_history)
         tg = unroll_targets(ring.z, ring.rewards, ring.policies, ring.actions, slots, num_unroll_steps, self.rng,
                             remaining=ring.remaining[slots])
         # past the end of a game that really ended, the targets are known (absorbing): train on them;
@@ -170,7 +172,8 @@ class ReplayBuffer:
             ahead = np.minimum(ahead, remaining[:, None] - 1)                       # [B, K+1]
             boot_obs = stack_observations(ring.frames, ring.actions, (slots[:, None] + ahead).ravel(),
                                           self.stack_moves, self.num_actions,
-                                          game_positions=(t[:, None] + ahead).ravel())   # [B*(K+1), ...]
+                                          game_positions=(t[:, None] + ahead).ravel(),
+                                          action_history=self.action_history)            # [B*(K+1), ...]
         return Batch(observations=observations, actions=tg.actions, target_values=tg.target_values,
                      target_rewards=tg.target_rewards, target_policies=tg.target_policies,
                      weights=weights.astype(np.float32), game_ids=ring.game_of[slots].copy(), positions=t,

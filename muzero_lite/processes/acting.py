@@ -39,10 +39,10 @@ class GameArrays:
         self.policies = np.full((cap, a), 1.0 / a, dtype=np.float32)                   # [T, A] uniform unless searched
         self.frames[0] = first_frames
 
-    def observation(self, t: int, stack_moves: int) -> torch.Tensor:
+    def observation(self, t: int, stack_moves: int, action_history: bool = True) -> torch.Tensor:
         """The network input at position t: [1, *input_shape]."""
         return torch.from_numpy(stack_observations(self.frames, self.actions, np.array([t]), stack_moves,
-                                                   self.policies.shape[1]))
+                                                   self.policies.shape[1], action_history=action_history))
 
     def moved(self, t: int, action: int, reward: float, next_frames: np.ndarray) -> None:
         """Record move t and the frames it led to (position t+1, if there is room)."""
@@ -215,7 +215,7 @@ class Game:
 
     def observation(self) -> torch.Tensor:
         """The network input at the current position: [1, *input_shape]."""
-        return self.arrays.observation(self.t, self.cfg.env.stack_moves)
+        return self.arrays.observation(self.t, self.cfg.env.stack_moves, self.cfg.env.action_history)
 
     def move(self, searched: Optional[Searched] = None) -> None:
         """Choose and play one move; searched: what this game's search said, when it searches."""

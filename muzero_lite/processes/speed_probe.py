@@ -78,7 +78,8 @@ def trainer_samples_per_s(cfg: Config, batches: list[int], threads: int, seconds
     spec = game_spec(cfg.env)
     device = pick_device(cfg.train.device)
     rng = np.random.default_rng(0)
-    buffer = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions, rng)
+    buffer = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions, rng,
+                          action_history=cfg.env.action_history)
     for _ in range(PROBE_GAMES):
         buffer.add(synthetic_game(spec, min(cfg.env.max_moves, PROBE_GAME_MOVES), rng))
     out = {}

@@ -138,7 +138,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
         learner.load(found[1])
         print(f"[train] resumed from {found[0].name} at step {learner.step}", file=out, flush=True)
     buffer = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions,
-                          np.random.default_rng(cfg.seed + learner.step))
+                          np.random.default_rng(cfg.seed + learner.step), action_history=cfg.env.action_history)
     game_bytes = max_game_bytes(cfg.env.max_moves, spec.frame_shape, spec.frame_dtype, spec.num_actions)
     log = RunLog(run_dir, paths.checkpoints, out)
     env_moves = EnvMoves.resume(paths.checkpoints, paths.games)     # the run's count, across restarts

@@ -19,7 +19,7 @@ from common import ROOT
 from muzero_lite.algorithm.learner import Learner
 from muzero_lite.algorithm.networks import build_networks, configure_torch, pick_device
 from muzero_lite.config import load_config
-from muzero_lite.data.replay import ReplayBuffer, ReplaySettings
+from muzero_lite.data.replay import ReplayBuffer
 from muzero_lite.envs.make import game_spec
 from muzero_lite.processes.plan import planned_config
 from muzero_lite.processes.speed_probe import synthetic_game
@@ -35,10 +35,11 @@ class Subject:
         net = build_networks(cfg, spec)
         self.device = pick_device(self.t.device)
         self.learner = Learner(self.t, net.to(self.device), cfg.network.support_size, self.device,
+                               frame_size=int(np.prod(spec.frame_shape)),
                                ema_half_life=cfg.eval.ema_half_life)
         self.cfg = cfg
         rng = np.random.default_rng(0)
-        self.buf = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions, rng)
+        self.buf = ReplayBuffer.of(cfg, spec.num_actions, rng)
         while self.buf.total_moves_added < min(self.t.window_size, 20000):   # the window evicts: count what was added
             self.buf.add(synthetic_game(spec, min(cfg.env.max_moves, 300), rng))
         self.timings = {"sample": 0.0, "train": 0.0, "update": 0.0}

@@ -250,6 +250,11 @@ class TrainConfig:
     exploration_lr_ratio: float = field(default=0.25, metadata=_check(_positive, "must be > 0"))
     # the main loss subtracts this times the exploration cross-entropy
     exploration_weight: float = field(default=0.0004, metadata=_check(_non_negative, "must be >= 0"))
+    # weight of a loss that makes each unrolled state s^k tell the frame observed at t+k, through a linear
+    # decoder that only training uses (vector observations, network.kind mlp; not in the original). Without
+    # it the dynamics learn what a move does only through the value, reward and policy targets, which in
+    # Acrobot barely depend on one move: the search then cannot tell the moves apart (docs/experiments.md 12-06)
+    observation_weight: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
     # replay window: the most recent moves kept; oldest games leave whole (~8 KB a Mario move)
     window_size: int = field(default=50000, metadata=_check(_positive, "must be > 0"))
     # the value at t+n that an n-step value target bootstraps from (docs/algorithm.md §4.1). stored: the
@@ -509,6 +514,9 @@ def _validate(cfg: Config, src: str) -> Config:
     search = dataclasses.replace(cfg.search, temperature=temps)
     if env.is_mario and cfg.network.kind != "conv":
         raise ConfigError(f"{src}: network.kind = {cfg.network.kind!r}: Mario observations are images, use conv")
+    if cfg.train.observation_weight > 0 and cfg.network.kind != "mlp":
+        raise ConfigError(f"{src}: train.observation_weight = {cfg.train.observation_weight!r}: vector observations "
+                          f"only (network.kind mlp), not {cfg.network.kind}")
     return dataclasses.replace(cfg, env=env, search=search)
 
 

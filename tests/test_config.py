@@ -42,6 +42,8 @@ BAD = [
     ("train: {bf16: 1}\n", ["train.bf16", "1", "true, false or auto"]),
     ("train: {value_bootstrap: target}\n", ["train.value_bootstrap", "'target'", "stored, fresh"]),
     ("train: {target_interval: 0}\n", ["train.target_interval", "0", "> 0"]),
+    ("train: {observation_weight: 1}\n", ["train.observation_weight", "1", "vector observations", "mlp", "not conv"]),
+    ("train: {observation_weight: -1}\n", ["train.observation_weight", "-1", ">= 0"]),
     ("env: {frame_size: [64]}\n", ["env.frame_size", "[64]"]),
     ("grayscale: true\n", ["grayscale", "unknown key"]),
     ("env: [1, 2]\n", ["env", "mapping"]),

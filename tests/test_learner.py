@@ -253,3 +253,43 @@ def predicted_values(net, b: Batch) -> np.ndarray:
             h, _ = net.dynamics_step(h, torch.as_tensor(b.actions[:, k]))
             out.append(logits_to_scalar(net.predict(h)[0]))
     return torch.stack(out, 1).numpy()
+
+
+def test_observation_weight_trains_a_decoder_of_the_frames_and_resumes_it():
+    """train.observation_weight: the step adds weight * observation_loss(decoder(s^k), frame at t+k); the
+    decoder learns (its loss falls on a fixed batch), its state travels in the checkpoint payload."""
+    from muzero_lite.algorithm.losses import observation_loss
+    frame = 3
+    rng = np.random.default_rng(2)
+    b = batch()._replace(target_frames=rng.normal(size=(B, K + 1, frame)).astype(np.float32),
+                         mask=np.ones((B, K + 1), np.float32))
+
+    def make() -> Learner:
+        torch.manual_seed(0)
+        net = MuZeroNetworks((O,), A, NetworkConfig(kind="mlp", latent=8, width=16, support_size=5))
+        return Learner(TrainConfig(lr=0.02, num_unroll_steps=K, observation_weight=2.0), net, 5,
+                       torch.device("cpu"), frame_size=frame)
+
+    lrn = make()
+    with torch.no_grad():        # the figure the first step reports, by hand
+        h = [lrn.net.represent(torch.as_tensor(b.observations))]
+        for k in range(K):
+            h.append(lrn.net.dynamics_step(h[-1], torch.as_tensor(b.actions[:, k]))[0])
+        want = observation_loss(lrn.decoder(torch.stack(h)), torch.as_tensor(b.target_frames).transpose(0, 1),
+                                torch.ones(K + 1, B), torch.ones(B))[1].item()
+    first, _ = lrn.train_step(b)
+    assert first.observation == pytest.approx(want, rel=1e-4)
+    assert first.unweighted == pytest.approx(first.value + first.reward + first.policy
+                                             - 0.0004 * first.exploration + 2.0 * first.observation, rel=1e-5)
+    for _ in range(60):
+        last, _ = lrn.train_step(b)
+    assert last.observation < 0.7 * first.observation
+    again = make()
+    again.load(lrn.state())
+    assert all(torch.equal(p, q) for p, q in zip(again.decoder.parameters(), lrn.decoder.parameters()))
+    with pytest.raises(ValueError, match="target_frames"):
+        lrn.train_step(batch())
+    conv = MuZeroNetworks((3, 8, 8), A, NetworkConfig(kind="conv", channels=4, blocks=1, hidden_hw=2, width=8,
+                                                       support_size=5))
+    with pytest.raises(ValueError, match="mlp"):
+        Learner(TrainConfig(observation_weight=1.0), conv, 5, torch.device("cpu"), frame_size=3)

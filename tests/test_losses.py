@@ -157,3 +157,23 @@ def test_batch_major_targets_are_refused():
     with pytest.raises(ValueError, match="values"):
         muzero_loss(p, tg._replace(values=torch.zeros(3, 2)), t([1.0, 1.0, 1.0]), support_size=1,
                     exploration_weight=0.0)
+
+
+def test_observation_loss_by_hand():
+    from muzero_lite.algorithm.losses import observation_loss
+    # K = 1, B = 2, O = 2; c_0 = 1, c_1 = 1/1; sample 1's step 1 is past its game's end (mask 0)
+    decoded = torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[2.0, 2.0], [5.0, -5.0]]])     # [K+1, B, O]
+    frames = torch.tensor([[[0.0, 0.0], [1.0, 1.0]], [[0.0, 2.0], [0.0, 0.0]]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    weights = torch.tensor([1.0, 0.5])
+    # sample 0: step 0 mean((1, 0)^2) = 0.5, step 1 mean((2, 0)^2) = 2 -> 2.5; sample 1: step 0 mean(1, 1) = 1 -> 1
+    total, report = observation_loss(decoded, frames, mask, weights)
+    assert report.item() == pytest.approx((2.5 + 1.0) / 2)
+    assert total.item() == pytest.approx((2.5 * 1.0 + 1.0 * 0.5) / 2)
+    # the frames are targets: no gradient reaches them
+    frames.requires_grad_(True)
+    decoded.requires_grad_(True)
+    observation_loss(decoded, frames, mask, weights)[0].backward()
+    assert frames.grad is None and decoded.grad is not None
+    with pytest.raises(ValueError, match=r"\[K\+1, B, O\]"):
+        observation_loss(decoded, frames[:, :1], mask, weights)

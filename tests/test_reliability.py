@@ -25,7 +25,7 @@ from muzero_lite.data.atomic import is_temp
 from muzero_lite.data.checkpoints import list_checkpoints, load_checkpoint, newest_checkpoint, save_checkpoint
 from muzero_lite.data.gamefile import list_game_files, read_game, write_game
 from muzero_lite.data.gameloader import GameLoader, max_game_bytes
-from muzero_lite.data.replay import ReplayBuffer, ReplaySettings
+from muzero_lite.data.replay import ReplayBuffer
 from muzero_lite.data.runfolder import RunPaths, prune_games, save_resolved_config, sweep_stale_temps
 from muzero_lite.envs.make import game_spec
 from muzero_lite.processes import trainer
@@ -371,7 +371,7 @@ def test_game_deleted_between_listing_and_reading_is_no_error(tmp_path, monkeypa
         return real(path, **kw)
     monkeypatch.setattr(gameloader, "read_game", racing)
     out = io.StringIO()
-    buffer = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, ACTIONS, np.random.default_rng(0))
+    buffer = ReplayBuffer.of(cfg, ACTIONS, np.random.default_rng(0))
     loader = GameLoader(tmp_path / "games", buffer, OBS, ACTIONS, out)
     assert loader.poll() == 2 * MOVES
     assert (loader.loaded, loader.rejected, out.getvalue()) == (2, 0, "")

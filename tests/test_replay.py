@@ -328,3 +328,22 @@ def test_fresh_bootstrap_batch_gives_back_the_stored_targets():
     np.testing.assert_allclose(b.target_values + b.bootstrap_discounts * v, a.target_values, rtol=1e-5, atol=1e-6)
     # near the end the weight is 0 (the target ends with the game), elsewhere 0.8^3
     np.testing.assert_allclose(np.unique(b.bootstrap_discounts), [0.0, 0.8 ** 3], rtol=1e-6)
+
+
+def test_frame_targets_are_the_frames_at_each_step():
+    buf = ReplayBuffer(settings(frame_targets=True), stack_moves=2, num_actions=3, rng=np.random.default_rng(1))
+    games = [make_game(6, seed=20), make_game(3, seed=21)]
+    for g in games:
+        buf.add(g)
+    k = 3
+    b = buf.sample(300, k)
+    assert b.target_frames.shape == (300, k + 1, 2) and b.target_frames.dtype == np.float32
+    for i in range(300):
+        g = games[int(b.game_ids[i])]
+        for step in range(k + 1):
+            t = int(b.positions[i]) + step
+            want = g.frames[t] if t < len(g.actions) else np.zeros(2)     # past the end: zeros (masked)
+            np.testing.assert_array_equal(b.target_frames[i, step], want)
+    plain = make_buffer()
+    plain.add(games[0])
+    assert plain.sample(4, k).target_frames is None

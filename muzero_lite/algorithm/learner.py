@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..config import TrainConfig
-from .losses import Predictions, Targets, exploration_loss, muzero_loss, scale_gradient
+from .losses import Predictions, Targets, exploration_loss, muzero_loss, observation_loss, scale_gradient
 from .networks import MuZeroNetworks, use_bf16
 from .support import logits_to_scalar
 from .types import Batch
@@ -25,9 +25,11 @@ class StepMetrics(NamedTuple):
     """The losses of one step, for status lines, CSV and TensorBoard.
 
     value, reward, policy, exploration: batch means of each term (`losses.LossParts`: no importance
-    weights, no mask). unweighted: their total as the main loss combines them, value + reward + policy
-    - exploration_weight * exploration. total: the loss that is optimised, importance-weighted and
-    masked, so it differs from `unweighted` (it is smaller when weights are below 1).
+    weights, no mask); observation: the frame decoder's term (`losses.observation_loss`; 0 when
+    train.observation_weight is 0). unweighted: their total as the main loss combines them, value + reward
+    + policy - exploration_weight * exploration + observation_weight * observation. total: the loss that is
+    optimised, importance-weighted and masked, so it differs from `unweighted` (it is smaller when weights
+    are below 1).
     """
     value: float
     reward: float
@@ -35,6 +37,7 @@ class StepMetrics(NamedTuple):
     exploration: float
     total: float
     unweighted: float
+    observation: float = 0.0
 
 
 def ema_decay(half_life: float) -> float:
@@ -61,10 +64,11 @@ class Learner:
     """The networks' two optimisers and the training step.
 
     ema_half_life: eval.ema_half_life, the half-life in steps of the eval weights' average (0: none kept).
+    frame_size: O of the stored vector frames [O], for train.observation_weight's decoder (0: none).
     """
 
     def __init__(self, cfg: TrainConfig, networks: MuZeroNetworks, support_size: int, device: torch.device,
-                 ema_half_life: float = 0.0):
+                 ema_half_life: float = 0.0, frame_size: int = 0):
         self.cfg, self.net, self.support_size, self.device = cfg, networks, support_size, device
         self.ema_half_life = ema_half_life
         self.main_params = networks.main_parameters()
@@ -82,6 +86,15 @@ class Learner:
         self.target = None
         if cfg.value_bootstrap == "fresh":
             self.target = copy.deepcopy(networks).eval().requires_grad_(False)
+        # train.observation_weight: a linear map from a hidden state to the frame observed there. Training
+        # only (acting never reads it), with its own Adam: the main optimiser's state stays the same shape
+        self.decoder = self.decoder_optimizer = None
+        if cfg.observation_weight > 0:
+            if networks.kind != "mlp" or frame_size < 1:
+                raise ValueError(f"train.observation_weight needs an mlp network and the frame size; got "
+                                 f"{networks.kind}, frame_size {frame_size}")
+            self.decoder = torch.nn.Linear(networks.hidden_shape[0], frame_size).to(device)
+            self.decoder_optimizer = torch.optim.Adam(self.decoder.parameters(), lr=cfg.lr, foreach=True)
 
     def _autocast(self):
         """The forward passes' context: bfloat16 autocast on this device when train.bf16 resolves to on."""
@@ -143,10 +156,21 @@ class Learner:
         weights = self._tensor(batch.weights)                                  # [B]
         loss, parts = muzero_loss(predictions, targets, weights,
                                   support_size=self.support_size, exploration_weight=cfg.exploration_weight)
+        observed = torch.zeros((), device=self.device)
+        if self.decoder is not None:
+            if batch.target_frames is None:
+                raise ValueError("train.observation_weight > 0 needs batches with target_frames")
+            decoded = self.decoder(hidden.float()).view(steps, b, -1)          # [K+1, B, O]
+            frames = self._tensor(batch.target_frames).transpose(0, 1)         # [K+1, B, O]
+            term, observed = observation_loss(decoded, frames, self._tensor(batch.mask).T, weights)
+            loss = loss + cfg.observation_weight * term
+            self.decoder_optimizer.zero_grad(set_to_none=True)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.main_params, cfg.grad_clip)
         self.optimizer.step()
+        if self.decoder is not None:
+            self.decoder_optimizer.step()
 
         # the exploration network learns to predict the policy (both detached: only it moves)
         with self._autocast():
@@ -163,15 +187,19 @@ class Learner:
         with torch.no_grad():
             predicted = logits_to_scalar(value_logits).view(steps, b)          # [K+1, B]
             priorities = ((predicted - z).abs() + cfg.priority_epsilon).T.cpu().numpy()   # [B, K+1]
-            unweighted = parts.value + parts.reward + parts.policy - cfg.exploration_weight * parts.exploration
-            metrics = StepMetrics(*torch.stack([*parts, loss, unweighted]).tolist())
+            unweighted = (parts.value + parts.reward + parts.policy - cfg.exploration_weight * parts.exploration
+                          + cfg.observation_weight * observed)
+            metrics = StepMetrics(*torch.stack([*parts, loss, unweighted, observed]).tolist())
         return metrics, priorities
 
     def state(self) -> dict:
         """What a checkpoint holds of the learner."""
-        return {"networks": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "exploration_optimizer": self.exploration_optimizer.state_dict(), "step": self.step,
-                "eval_networks": self.ema}
+        out = {"networks": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+               "exploration_optimizer": self.exploration_optimizer.state_dict(), "step": self.step,
+               "eval_networks": self.ema}
+        if self.decoder is not None:
+            out["decoder"] = {"weights": self.decoder.state_dict(), "optimizer": self.decoder_optimizer.state_dict()}
+        return out
 
     def load(self, payload: dict) -> None:
         """Resume from a checkpoint payload: weights, both optimiser states, the step."""
@@ -181,6 +209,9 @@ class Learner:
         if payload.get("exploration_optimizer"):
             self.exploration_optimizer.load_state_dict(payload["exploration_optimizer"])
         self.step = int(payload["step"])
+        if self.decoder is not None and payload.get("decoder"):     # one made without it starts a new decoder
+            self.decoder.load_state_dict(payload["decoder"]["weights"])
+            self.decoder_optimizer.load_state_dict(payload["decoder"]["optimizer"])
         if self.target is not None:
             self.target.load_state_dict(self.net.state_dict())
         if self.ema is not None:     # a checkpoint made without an average starts one from its weights

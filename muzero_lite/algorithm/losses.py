@@ -126,6 +126,27 @@ def muzero_loss(predictions: Predictions, targets: Targets, weights: torch.Tenso
     return total, parts
 
 
+def observation_loss(decoded: torch.Tensor, frames: torch.Tensor, mask: torch.Tensor,
+                     weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How well each unrolled state tells the frame observed at its step (train.observation_weight) -> (total, report).
+
+    decoded: [K+1, B, O] the decoder's output from s^0..s^K; frames: [K+1, B, O] the frames observed at
+    t..t+K (their values are targets: no gradient); mask: [K+1, B] 1 where t+k is inside the game;
+    weights: [B] importance-sampling weights. With c_0 = 1, c_k = 1/K for k >= 1:
+
+        L_b = sum_{k=0..K} c_k m_k mean_o (decoded_k,o - frame_k,o)^2
+
+    total = mean_b(weights_b * L_b), to add (times observation_weight) to the main loss; report = mean_b(L_b).
+    """
+    if decoded.shape != frames.shape or decoded.dim() != 3 or tuple(mask.shape) != tuple(decoded.shape[:2]):
+        raise ValueError(f"decoded {tuple(decoded.shape)} and frames {tuple(frames.shape)} must both be [K+1, B, O], "
+                         f"mask {tuple(mask.shape)} [K+1, B]")
+    scale = _step_scale(decoded.shape[0], decoded.device)                              # [K+1, 1]
+    per_step = ((decoded.float() - frames.detach().float()) ** 2).mean(-1)             # [K+1, B]
+    per_sample = (scale * mask * per_step).sum(0)                                      # [B]
+    return (per_sample * weights).mean(), per_sample.detach().mean()
+
+
 def exploration_loss(policy_logits: torch.Tensor, exploration_logits: torch.Tensor) -> torch.Tensor:
     """The exploration network's own loss (docs/algorithm.md §4): it learns to predict the policy.
 

@@ -107,3 +107,6 @@ class Batch(NamedTuple):
     # value in the target (targets.bootstrap_discounts; target_values then hold the rewards part only)
     bootstrap_observations: Optional[np.ndarray] = None
     bootstrap_discounts: Optional[np.ndarray] = None
+    # train.observation_weight > 0 (else None): [B, K+1, O] the frame observed at t+k (vector frames;
+    # zeros past the end of a game, where the mask is 0 and it is not learned)
+    target_frames: Optional[np.ndarray] = None

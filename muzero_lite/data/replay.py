@@ -40,13 +40,15 @@ class ReplaySettings(NamedTuple):
     # train.value_bootstrap == "fresh": targets store only their rewards part, and each batch carries the
     # inputs at the bootstrap positions t+k+n for the trainer's target network
     fresh_bootstrap: bool = False
+    # train.observation_weight > 0: each batch carries the frames observed at t..t+K
+    frame_targets: bool = False
 
     @classmethod
     def of(cls, cfg: Config) -> "ReplaySettings":
         """The settings of a run's config."""
         t = cfg.train
         return cls(t.window_size, cfg.env.discount, t.td_steps, t.new_priority, t.priority_beta, t.bootstrap_truncated,
-                   t.value_bootstrap == "fresh")
+                   t.value_bootstrap == "fresh", t.observation_weight > 0)
 
 
 def _from_ring(name: str, doc: str) -> property:
@@ -72,6 +74,12 @@ class ReplayBuffer:
         self.action_history = action_history        # env.action_history: the moves in the network inputs
         self.rng = rng
         self.ring = GameRing(cfg.window_size, num_actions)
+
+    @classmethod
+    def of(cls, cfg: Config, num_actions: int, rng: np.random.Generator) -> "ReplayBuffer":
+        """The buffer of a run's config: its replay settings, stack and network inputs."""
+        return cls(ReplaySettings.of(cfg), cfg.env.stack_moves, num_actions, rng,
+                   action_history=cfg.env.action_history)
 
     # ------------------------------------------------------------------ size
 
@@ -174,7 +182,12 @@ class ReplayBuffer:
                                           self.stack_moves, self.num_actions,
                                           game_positions=(t[:, None] + ahead).ravel(),
                                           action_history=self.action_history)            # [B*(K+1), ...]
+        frames = None
+        if self.cfg.frame_targets:
+            idx = (slots[:, None] + np.arange(num_unroll_steps + 1)[None, :]) % ring.capacity     # [B, K+1]
+            frames = (ring.frames[idx] * tg.mask[:, :, None]).astype(np.float32)                  # [B, K+1, O]
         return Batch(observations=observations, actions=tg.actions, target_values=tg.target_values,
                      target_rewards=tg.target_rewards, target_policies=tg.target_policies,
                      weights=weights.astype(np.float32), game_ids=ring.game_of[slots].copy(), positions=t,
-                     mask=mask.astype(np.float32), bootstrap_observations=boot_obs, bootstrap_discounts=boot_weight)
+                     mask=mask.astype(np.float32), bootstrap_observations=boot_obs, bootstrap_discounts=boot_weight,
+                     target_frames=frames)

@@ -21,7 +21,7 @@ from ..algorithm.learner import Learner
 from ..algorithm.networks import acting_networks, build_networks, pick_device
 from ..algorithm.types import GameRecord, GameSpec
 from ..config import BASE_BATCH, Config
-from ..data.replay import ReplayBuffer, ReplaySettings
+from ..data.replay import ReplayBuffer
 from ..envs.make import game_spec, make_env
 from .acting import Game, play_moves
 from .plan import BATCH_FACTORS, Plan, Speeds, cores_for, make_plan, needs
@@ -78,14 +78,14 @@ def trainer_samples_per_s(cfg: Config, batches: list[int], threads: int, seconds
     spec = game_spec(cfg.env)
     device = pick_device(cfg.train.device)
     rng = np.random.default_rng(0)
-    buffer = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions, rng,
-                          action_history=cfg.env.action_history)
+    buffer = ReplayBuffer.of(cfg, spec.num_actions, rng)
     for _ in range(PROBE_GAMES):
         buffer.add(synthetic_game(spec, min(cfg.env.max_moves, PROBE_GAME_MOVES), rng))
     out = {}
     with torch_threads(threads):
         for batch in batches:
-            learner = Learner(cfg.train, build_networks(cfg, spec).to(device), cfg.network.support_size, device)
+            learner = Learner(cfg.train, build_networks(cfg, spec).to(device), cfg.network.support_size, device,
+                              frame_size=int(np.prod(spec.frame_shape)))
             k = cfg.train.num_unroll_steps
 
             def step() -> None:

@@ -38,7 +38,7 @@ from ..data.checkpoints import (
 )
 from ..data.gameloader import GameLoader, max_game_bytes
 from ..data.pace import PaceWriter, WaitClock, trainer_ahead
-from ..data.replay import ReplayBuffer, ReplaySettings
+from ..data.replay import ReplayBuffer
 from ..data.runfolder import RunPaths, prune_games, save_resolved_config, sigterm_as_interrupt, sweep_stale_temps
 from ..data.trainer_lock import TrainerLock
 from ..envs.make import game_spec
@@ -127,6 +127,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
     device = pick_device(t.device)
     torch.manual_seed(cfg.seed)
     learner = Learner(t, build_networks(cfg, spec).to(device), cfg.network.support_size, device,
+                      frame_size=int(np.prod(spec.frame_shape)),
                       ema_half_life=cfg.eval.ema_half_life)
     why = f" ({learner.bf16_why})" if learner.bf16_why else ""
     print(f"[train] device {device}, bfloat16 forward passes {'on' if learner.bf16 else 'off'}{why}", file=out, flush=True)
@@ -137,8 +138,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
     if found:
         learner.load(found[1])
         print(f"[train] resumed from {found[0].name} at step {learner.step}", file=out, flush=True)
-    buffer = ReplayBuffer(ReplaySettings.of(cfg), cfg.env.stack_moves, spec.num_actions,
-                          np.random.default_rng(cfg.seed + learner.step), action_history=cfg.env.action_history)
+    buffer = ReplayBuffer.of(cfg, spec.num_actions, np.random.default_rng(cfg.seed + learner.step))
     game_bytes = max_game_bytes(cfg.env.max_moves, spec.frame_shape, spec.frame_dtype, spec.num_actions)
     log = RunLog(run_dir, paths.checkpoints, out)
     env_moves = EnvMoves.resume(paths.checkpoints, paths.games)     # the run's count, across restarts
@@ -225,7 +225,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
                 waits = (clock.share(now), pace.selfplay_wait_share(now))   # the trainer's, self-play's
                 pace.shares = {"trainer_wait_share": waits[0], "selfplay_wait_share": waits[1]}
                 print(train_line(learner.step, metrics, t.exploration_weight, *counts, intake.pruned, rate, ratio,
-                                 waits), file=out, flush=True)
+                                 waits, t.observation_weight), file=out, flush=True)
                 log.train(learner.step, metrics, learner.optimizer.param_groups[0]["lr"], buffer.num_games,
                           buffer.num_moves, loader.rejected, rate, ratio, env_moves.total, waits)
     except KeyboardInterrupt:

@@ -242,6 +242,8 @@ class RunLog:
                    "train/value_loss": metrics.value, "train/reward_loss": metrics.reward,
                    "train/policy_loss": metrics.policy, "train/exploration_loss": metrics.exploration,
                    "train/lr": lr, "train/replay_ratio": ratio, "train/samples_per_s": rate}
+        if metrics.observation:           # train.observation_weight > 0 (TensorBoard only: the CSV keeps its columns)
+            figures["train/observation_loss"] = metrics.observation
         self.train_csv.write([[f"{now:.1f}", env_moves, step, *(repr(float(figures[k])) for k in TRAIN_FIELDS[3:12]),
                                games, moves, rejected]])
         for tag, value in figures.items():

@@ -38,7 +38,7 @@ def waiting(trainer: Optional[float], selfplay: Optional[float]) -> str:
 
 
 def train_line(step: int, metrics, exploration_weight: float, games: int, moves: int, rejected: int, pruned: int,
-               rate: float, ratio: float, waits: tuple = (None, None)) -> str:
+               rate: float, ratio: float, waits: tuple = (None, None), observation_weight: float = 0.0) -> str:
     """The trainer's line at each status interval: losses, what is loaded, speed and replay ratio.
 
     `loss` is the sum of the printed parts (value + reward + policy - exploration_weight * explore, each a
@@ -47,8 +47,9 @@ def train_line(step: int, metrics, exploration_weight: float, games: int, moves:
     trainer waited for games and that it asked self-play to wait for it (None: not known).
     """
     m = metrics
+    observed = f" + {observation_weight:g} x observation {m.observation:.3f}" if observation_weight else ""
     return (f"[train] step {step} | loss {m.unweighted:.3f} = value {m.value:.3f} + reward {m.reward:.3f} "
-            f"+ policy {m.policy:.3f} - {exploration_weight:g} x explore {m.exploration:.3f} | "
+            f"+ policy {m.policy:.3f} - {exploration_weight:g} x explore {m.exploration:.3f}{observed} | "
             f"weighted {m.total:.3f} | games {games} moves {moves} rejected {rejected} pruned {pruned} | "
             f"samples/s {rate:.0f} | replay ratio {ratio:.2f} | {waiting(*waits)}")
 

@@ -64,3 +64,27 @@ def test_the_suite_runs_lunarlander_end_to_end(tmp_path):
     assert row["env"] == "LunarLander-v3" and row["moves"] == "1000" and row["verdict"].startswith("missed")
     assert float(row["random"]) < 0                        # a random lander crashes: the same protocol's row
     assert "The template's suite" in r.stdout and (tmp_path / "runs" / "LunarLander-v3" / "seed0").is_dir()
+
+
+def test_lookahead_probe_of_an_untrained_network_breaks_every_tie_to_action_0(tmp_path):
+    """diagnose.py --lookahead on a real CartPole: with the heads zero at the start, every real and model look
+    ties, argmax takes action 0 (push left) at every move, both looks agree everywhere and the pole falls fast."""
+    import numpy as np
+    import torch
+    import yaml
+
+    from muzero_lite.algorithm.networks import build_networks
+    from muzero_lite.config import config_from_dict, load_config
+    from muzero_lite.data.checkpoints import save_checkpoint
+    from muzero_lite.data.runfolder import save_resolved_config
+    from muzero_lite.envs.make import game_spec
+    cfg = config_from_dict(yaml.safe_load((ROOT / "configs" / "gym.yaml").read_text()), "gym.yaml")   # CartPole-v1
+    save_resolved_config(cfg, tmp_path)
+    torch.manual_seed(0)
+    net = build_networks(cfg, game_spec(cfg.env))
+    save_checkpoint(tmp_path / cfg.paths.checkpoints, cfg, 1, net.state_dict())
+    (line,) = diagnose.lookahead_probe(tmp_path, games=2)
+    returns = [float(x) for x in line.split("returns ")[1].split(";")[0].split()]
+    assert len(returns) == 2 and max(returns) < 30                  # always left: down in ~10 moves (random 18.7)
+    assert "= the real one at 100% of" in line and "real 1.00 0.00, model 1.00 0.00" in line
+    assert np.isfinite(returns).all() and load_config(tmp_path / "config.yaml").env.action_history is False

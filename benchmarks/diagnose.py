@@ -164,6 +164,8 @@ def lookahead_probe(run_dir: Path, games: int = 3, seed: int = 5, prev_onehot: b
     net.load_state_dict(eval_weights(load_checkpoint(newest[0][1])))
     env = make_env(cfg.env, seed)
     inner = getattr(env, "_env", None)
+    if inner is not None:
+        env.reset(np.random.default_rng(seed))       # MountainCar has a state only once it is reset
     if inner is None or not hasattr(inner.unwrapped, "state") or cfg.env.stack_moves != 1 or cfg.env.frame_skip != 1:
         env.close()
         return ["lookahead: only for classic-control envs with stack_moves 1 and frame_skip 1"]

@@ -257,7 +257,7 @@ class TrainConfig:
     observation_weight: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
     # replay window: the most recent moves kept; oldest games leave whole (~8 KB a Mario move)
     window_size: int = field(default=50000, metadata=_check(_positive, "must be > 0"))
-    # the value at t+n that an n-step value target bootstraps from (docs/algorithm.md §4.1). stored: the
+    # the value at t+n that an n-step value target bootstraps from (docs/algorithm.md §4). stored: the
     # search's root value recorded when the game was played (the original's rule; it never changes, so in a
     # long window a target keeps the guess of the network that played the game). fresh: the value the
     # target network (a copy of the weights, renewed every target_interval steps) gives position t+n now

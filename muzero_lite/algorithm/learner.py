@@ -3,8 +3,10 @@
 The learner unrolls the networks K steps from each sample (gradients into each hidden state are
 halved) and hands their outputs to muzero_lite.algorithm.losses: `muzero_loss` is optimised over every
 network except the exploration network, which has its own optimiser and learns `exploration_loss`
-on detached hidden states. It also keeps the eval weights' moving average, makes the new replay
-priorities and saves / loads its state. No files or envs.
+on detached hidden states. Two options add to the step: `train.value_bootstrap: fresh` (a target
+network values each sample's bootstrap positions) and `train.observation_weight` (a frame decoder with
+its own optimiser; `losses.observation_loss`). It also keeps the eval weights' moving average, makes the
+new replay priorities and saves / loads its state. No files or envs.
 """
 from __future__ import annotations
 

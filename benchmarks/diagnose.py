@@ -188,18 +188,19 @@ def lookahead_probe(run_dir: Path, games: int = 3, seed: int = 5, prev_onehot: b
             prev, total, done, first = 0, 0.0, False, True
             while not done:
                 saved = copy.deepcopy(inner.unwrapped.state)
-                nxt, rew = [], []
+                nxt, rew, goes_on = [], [], []
                 for a in range(a_n):                      # the real env one move ahead, then back
                     inner.unwrapped.state = copy.deepcopy(saved)
                     o, r, term, _, _ = inner.unwrapped.step(a)
-                    nxt.append(env._raw(o))
-                    rew.append(0.0 if term else r)
+                    nxt.append(env._raw(o))                   # scaled as the run's env scales it
+                    rew.append(r)
+                    goes_on.append(not term)                  # no value after the game's end
                 inner.unwrapped.state = copy.deepcopy(saved)
                 with torch.no_grad():
                     # the value of o'_a as the net sees it, with a's one-hot (prev_onehot=False: the move before's)
                     led = np.arange(a_n) if prev_onehot else np.full(a_n, prev)
                     v_next = net.initial_inference(inputs(np.stack(nxt), led, first and not prev_onehot)).value.numpy()
-                    real_q = np.array(rew) * cfg.env.reward_scale + gamma * v_next                          # [A]
+                    real_q = np.array(rew) * cfg.env.reward_scale + gamma * v_next * np.array(goes_on)     # [A]
                     h = net.represent(inputs(frame.reshape(1, -1), np.array([prev]), first)).expand(a_n, -1)
                     h1, r_logits = net.dynamics_step(h, torch.arange(a_n))
                     v_logits, _ = net.predict(h1)

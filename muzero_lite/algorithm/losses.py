@@ -131,8 +131,9 @@ def observation_loss(decoded: torch.Tensor, frames: torch.Tensor, mask: torch.Te
     """How well each unrolled state tells the frame observed at its step (train.observation_weight) -> (total, report).
 
     decoded: [K+1, B, O] the decoder's output from s^0..s^K; frames: [K+1, B, O] the frames observed at
-    t..t+K (their values are targets: no gradient); mask: [K+1, B] 1 where t+k is inside the game;
-    weights: [B] importance-sampling weights. With c_0 = 1, c_k = 1/K for k >= 1:
+    t..t+K (their values are targets: no gradient); mask: [K+1, B] 1 where step k has a target (the
+    learner passes the batch's mask: inside the game, or the absorbing state after a game that ended,
+    whose frame is zeros); weights: [B] importance-sampling weights. With c_0 = 1, c_k = 1/K for k >= 1:
 
         L_b = sum_{k=0..K} c_k m_k mean_o (decoded_k,o - frame_k,o)^2
 

@@ -108,5 +108,6 @@ class Batch(NamedTuple):
     bootstrap_observations: Optional[np.ndarray] = None
     bootstrap_discounts: Optional[np.ndarray] = None
     # train.observation_weight > 0 (else None): [B, K+1, O] the frame observed at t+k (vector frames;
-    # zeros past the end of a game, where the mask is 0 and it is not learned)
+    # zeros past the end of a game: learned as the absorbing state's frame where `mask` is 1, after a game
+    # that really ended, like its value 0; masked out after one cut short)
     target_frames: Optional[np.ndarray] = None

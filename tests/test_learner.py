@@ -255,7 +255,7 @@ def predicted_values(net, b: Batch) -> np.ndarray:
     return torch.stack(out, 1).numpy()
 
 
-def test_observation_weight_trains_a_decoder_of_the_frames_and_resumes_it():
+def test_observation_weight_trains_a_decoder_of_the_frames_and_resumes_it(tmp_path):
     """train.observation_weight: the step adds weight * observation_loss(decoder(s^k), frame at t+k); the
     decoder learns (its loss falls on a fixed batch), its state travels in the checkpoint payload."""
     from muzero_lite.algorithm.losses import observation_loss
@@ -284,9 +284,15 @@ def test_observation_weight_trains_a_decoder_of_the_frames_and_resumes_it():
     for _ in range(60):
         last, _ = lrn.train_step(b)
     assert last.observation < 0.7 * first.observation
+    # through a checkpoint file, as the trainer writes and resumes it
+    cfg = config_from_dict({"env": {"id": "CartPole-v1"}, "network": {"kind": "mlp"}})
+    st = lrn.state()
+    save_checkpoint(tmp_path, cfg, lrn.step, st["networks"], st["optimizer"], st["exploration_optimizer"],
+                    decoder=st["decoder"])
     again = make()
-    again.load(lrn.state())
+    again.load(newest_checkpoint(tmp_path, cfg)[1])
     assert all(torch.equal(p, q) for p, q in zip(again.decoder.parameters(), lrn.decoder.parameters()))
+    assert again.decoder_optimizer.state_dict()["state"][0]["step"] == lrn.decoder_optimizer.state_dict()["state"][0]["step"]
     with pytest.raises(ValueError, match="target_frames"):
         lrn.train_step(batch())
     conv = MuZeroNetworks((3, 8, 8), A, NetworkConfig(kind="conv", channels=4, blocks=1, hidden_hw=2, width=8,

@@ -58,11 +58,13 @@ def checkpoint_name(step: int) -> str:
 def save_checkpoint(folder: str | os.PathLike, cfg: Config, step: int, networks: dict,
                     optimizer: Optional[dict] = None, exploration_optimizer: Optional[dict] = None,
                     keep: Optional[int] = None, eval_networks: Optional[dict] = None,
-                    env_moves: Optional[int] = None, also_as: Optional[Path] = None) -> Path:
+                    env_moves: Optional[int] = None, also_as: Optional[Path] = None,
+                    decoder: Optional[dict] = None) -> Path:
     """Write checkpoint-<step>.pt atomically, then delete all but the newest `keep`; returns its path.
 
     env_moves: the env moves the trainer had loaded (recorded, None if unknown). also_as: write the
     same bytes to this path too (atomically; `curve_checkpoint_path`), a file pruning never deletes.
+    decoder: the frame decoder's weights and optimiser (train.observation_weight; `Learner.state`).
     """
     payload = {
         "format_version": CHECKPOINT_FORMAT_VERSION,
@@ -75,6 +77,7 @@ def save_checkpoint(folder: str | os.PathLike, cfg: Config, step: int, networks:
         "optimizer": optimizer,
         "exploration_optimizer": exploration_optimizer,
         "eval_networks": eval_networks,
+        "decoder": decoder,
     }
     buf = io.BytesIO()
     torch.save(payload, buf)

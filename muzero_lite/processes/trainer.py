@@ -174,7 +174,7 @@ def _train(cfg: Config, paths: RunPaths, lock: TrainerLock, run_dir: str | os.Pa
         also = curve_checkpoint_path(paths.checkpoints, mark) if mark is not None else None
         save_checkpoint(paths.checkpoints, cfg, learner.step, s["networks"], s["optimizer"],
                         s["exploration_optimizer"], keep=t.keep_checkpoints, eval_networks=s["eval_networks"],
-                        env_moves=env_moves.total, also_as=also)
+                        env_moves=env_moves.total, also_as=also, decoder=s.get("decoder"))
         saved_step = learner.step
 
     try:

@@ -13,6 +13,7 @@ from muzero_lite.config import ConfigError, config_from_dict, config_to_yaml, lo
 from muzero_lite.processes.plan import (
     PLANNED_CONFIG,
     Speeds,
+    kept_batch,
     make_plan,
     needs,
     pick_batch,
@@ -96,6 +97,28 @@ def test_what_the_user_set_stays_and_needs_no_measurement():
         make_plan(MARIO, 2, False, Speeds(158.0, 820.0))
 
 
+def test_a_resumed_run_keeps_the_batch_of_its_earlier_start(tmp_path):
+    # measured again on a loaded machine, 3 Mario seeds resumed at 32k moves picked 256, 64 and 128 where
+    # they had 64, 256 and 128: the trainer counts samples as steps x batch, so its ratio jumped 4x
+    ckpts = tmp_path / "checkpoints"
+    assert kept_batch(ckpts) is None                                   # no folder: a new run
+    ckpts.mkdir()
+    (ckpts / PLANNED_CONFIG).write_text(yaml.safe_dump({"train": {"batch_size": 256}}))
+    assert kept_batch(ckpts) is None                                   # planned, but nothing trained yet
+    (ckpts / "checkpoint-000001003.pt").write_bytes(b"x")
+    assert kept_batch(ckpts) == 256
+    for text in ["train: {batch_size: auto}", "train: {}", "[1, 2]", "train: {batch_size: true}", ": :"]:
+        (ckpts / PLANNED_CONFIG).write_text(text)
+        assert kept_batch(ckpts) is None, text                         # unreadable: the plan measures
+    assert needs(MARIO, False, None, kept=256) == (True, False)        # the batch needs no measurement
+    plan = make_plan(MARIO, 2, False, Speeds(158.0, 820.0), kept=256)
+    assert (plan.batch_size, plan.batch_kept, plan.trainer_threads) == (256, True, 1)
+    assert "256 samples a step (kept from the run's earlier start) (lr 0.002" in plan.line(MARIO)
+    fixed = dataclasses.replace(MARIO, train=dataclasses.replace(MARIO.train, batch_size=64))
+    assert make_plan(fixed, 2, False, Speeds(158.0, 820.0), kept=256).batch_size == 64   # the user's number stays
+    assert not make_plan(MARIO, 2, False, MEASURED).batch_kept
+
+
 def test_planned_config_scales_what_counts_steps_where_the_batch_is_auto():
     base = planned_config(MARIO)                       # a trainer alone: 1 thread, batch 64, nothing scaled
     assert (base.train.threads, base.train.batch_size, base.train.lr) == (1, 64, MARIO.train.lr)
@@ -141,6 +164,15 @@ def test_run_on_one_core_prints_a_plan_that_fits_it(tmp_path):
     planned = yaml.safe_load((run / "checkpoints" / PLANNED_CONFIG).read_text())
     assert planned["train"]["threads"] == 1 and planned["train"]["batch_size"] in (64, 128, 256)
     assert "[train] stopped at step" in out.stdout
+    # the same command again resumes from the run's checkpoint with the batch it was planned with, unmeasured
+    again = subprocess.run([sys.executable, "-m", "muzero_lite", "run", "--config", str(cfg), "--run-dir", str(run),
+                            "--seconds", "8", "--status-every", "0"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=180, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+    assert again.returncode == 0, again.stdout + again.stderr
+    plan = [line for line in again.stdout.splitlines() if line.startswith("[run] plan for")]
+    assert plan and "(kept from the run's earlier start)" in plan[0] and "samples/s by batch" not in plan[0], plan
+    assert f"{planned['train']['batch_size']} samples a step" in plan[0]
+    assert yaml.safe_load((run / "checkpoints" / PLANNED_CONFIG).read_text())["train"] == planned["train"]
 
 
 def test_the_trainer_switches_its_threads_only_when_the_count_changes(monkeypatch):

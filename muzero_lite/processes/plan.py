@@ -21,16 +21,23 @@ base batch), so the trainer's share of the work is f = (r/T) / (r/T + 1/W).
   eval.ema_half_life, search.temperature's rows) is divided by k: each keeps its length in samples
   (`planned_config`). 256 learned as well as 64 at matched env moves (docs/experiments.md). `run`
   writes the planned config to its folder (PLANNED_CONFIG) and starts every child with it, so that
-  the trainer and the workers count alike.
+  the trainer and the workers count alike. A run that resumes from a checkpoint keeps the batch it was
+  planned with (`kept_batch`): the trainer counts its samples as steps x batch and its schedules in
+  steps, so a batch measured again (it differs from start to start on a loaded machine) would shift
+  its replay ratio and schedules.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
+import yaml
+
 from ..config import BASE_BATCH, Config
+from ..data.checkpoints import list_checkpoints
 
 # the batches the plan may pick, as multiples of BASE_BATCH
 BATCH_FACTORS = (1, 2, 4)
@@ -60,6 +67,7 @@ class Plan:
     catch_up_threads: int = 0                       # the trainer's threads while self-play waits (0: as many)
     set_by_user: tuple[str, ...] = ()
     speeds: Speeds = Speeds()
+    batch_kept: bool = False                        # the batch of the run's earlier start (`kept_batch`)
 
     def line(self, cfg: Config) -> str:
         """The plan in one line, as `run` prints it."""
@@ -69,7 +77,8 @@ class Plan:
                     if self.catch_up_threads > self.trainer_threads else "")
         parts = [f"{n(self.workers, 'self-play worker', 'workers')} x {self.games_in_flight} games in flight",
                  f"trainer {n(self.trainer_threads, 'thread', 'threads')}{catch_up} on "
-                 f"{'cuda' if self.gpu else 'cpu'}, {n(self.batch_size, 'sample', 'batch_size')} a step"]
+                 f"{'cuda' if self.gpu else 'cpu'}, {n(self.batch_size, 'sample', 'batch_size')} a step"
+                 + (" (kept from the run's earlier start)" if self.batch_kept else "")]
         if self.batch_size != BASE_BATCH and cfg.train.batch_size == "auto":
             t = planned_config(cfg, self.trainer_threads, self.batch_size, self.catch_up_threads).train
             parts[-1] += f" (lr {t.lr:.3g}, a checkpoint every {t.checkpoint_interval} steps)"
@@ -130,29 +139,47 @@ def cores_for(cfg: Config, cores: int, gpu: bool, speeds: Speeds,
     return (*split_cores(cores, share, workers, threads), share)
 
 
-def make_plan(cfg: Config, cores: int, gpu: bool, speeds: Speeds, workers: Optional[int] = None) -> Plan:
+def make_plan(cfg: Config, cores: int, gpu: bool, speeds: Speeds, workers: Optional[int] = None,
+              kept: Optional[int] = None) -> Plan:
     """The plan for a run of cfg on `cores` cores (a GPU for the trainer or not), from the measured speeds.
 
     workers: --workers (None: planned). train.threads and train.batch_size auto are planned; numbers
-    stay. ValueError when a speed the plan needs was not measured (`needs` says which)."""
+    stay. kept: the batch of the run's earlier start (`kept_batch`), which an auto batch keeps.
+    ValueError when a speed the plan needs was not measured (`needs` says which)."""
     t = cfg.train
     user = tuple(name for name, given in (("workers", workers is not None), ("threads", t.threads != "auto"),
                                           ("batch_size", t.batch_size != "auto")) if given)
     workers, threads, share = cores_for(cfg, cores, gpu, speeds, workers)
     batch = t.batch_size
-    if batch == "auto":
+    batch_kept = batch == "auto" and kept is not None
+    if batch_kept:
+        batch = kept
+    elif batch == "auto":
         if not speeds.batch_samples_per_s:
             raise ValueError("the plan needs the trainer's samples/s by batch")
         batch = pick_batch(speeds.batch_samples_per_s)
     catch_up = cfg.train.catch_up_threads
     catch_up = (cores if not gpu and threads > 0 else 0) if catch_up == "auto" else catch_up
-    return Plan(cores, gpu, workers, cfg.selfplay.games_in_flight, threads, batch, share, catch_up, user, speeds)
+    return Plan(cores, gpu, workers, cfg.selfplay.games_in_flight, threads, batch, share, catch_up, user, speeds,
+                batch_kept)
 
 
-def needs(cfg: Config, gpu: bool, workers: Optional[int]) -> tuple[bool, bool]:
+def needs(cfg: Config, gpu: bool, workers: Optional[int], kept: Optional[int] = None) -> tuple[bool, bool]:
     """What make_plan will need measured: (self-play's and the one-thread trainer's speeds, samples/s by batch)."""
     split = not gpu and workers is None and cfg.train.threads == "auto"
-    return split, cfg.train.batch_size == "auto"
+    return split, cfg.train.batch_size == "auto" and kept is None
+
+
+def kept_batch(checkpoints: Path) -> Optional[int]:
+    """The batch a resumed run keeps: the one in the planned config of the run's earlier start, where the
+    folder holds a checkpoint of it (None: a new run, or no readable planned batch; the plan measures)."""
+    if not list_checkpoints(checkpoints):
+        return None
+    try:
+        batch = yaml.safe_load((Path(checkpoints) / PLANNED_CONFIG).read_text())["train"]["batch_size"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    return batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else None
 
 
 def planned_config(cfg: Config, threads: Optional[int] = None, batch: Optional[int] = None,

@@ -32,7 +32,7 @@ from ..data.runfolder import RunPaths, save_resolved_config
 from ..data.trainer_lock import held_by
 from ..reporting.run_status import RunStatus
 from ..reporting.status_lines import run_line
-from .plan import PLANNED_CONFIG, needs, planned_config
+from .plan import PLANNED_CONFIG, kept_batch, needs, planned_config
 from .speed_probe import plan_for_machine
 
 MAX_RESTARTS = 3
@@ -260,9 +260,10 @@ def _plan(cfg: Config, paths: RunPaths, workers: Optional[int], out) -> tuple[Co
     """Share the machine (`plan`): measure what the plan needs, say it in one line, and write the planned
     config that every child starts with; returns it, its path and the number of workers."""
     cores, gpu = len(os.sched_getaffinity(0)), pick_device(cfg.train.device).type == "cuda"
-    if any(needs(cfg, gpu, workers)):
+    kept = kept_batch(paths.checkpoints)          # a resumed run trains on with its batch
+    if any(needs(cfg, gpu, workers, kept)):
         _emit(out, "[run] measuring self-play and the trainer on this machine for the plan (a few seconds)")
-    plan = plan_for_machine(cfg, workers, cores, gpu)
+    plan = plan_for_machine(cfg, workers, cores, gpu, kept)
     _emit(out, plan.line(cfg))
     planned = planned_config(cfg, plan.trainer_threads, plan.batch_size, plan.catch_up_threads)
     paths.make()

@@ -102,9 +102,10 @@ def trainer_samples_per_s(cfg: Config, batches: list[int], threads: int, seconds
     return out
 
 
-def plan_for_machine(cfg: Config, workers: Optional[int], cores: int, gpu: bool) -> Plan:
-    """Measure what the plan for cfg on this machine needs (`plan.needs`), and make it."""
-    split, by_batch = needs(cfg, gpu, workers)
+def plan_for_machine(cfg: Config, workers: Optional[int], cores: int, gpu: bool, kept: Optional[int] = None) -> Plan:
+    """Measure what the plan for cfg on this machine needs (`plan.needs`), and make it; kept: the batch a
+    resumed run keeps (`plan.kept_batch`)."""
+    split, by_batch = needs(cfg, gpu, workers, kept)
     speeds = Speeds()
     if split:
         base = BASE_BATCH if cfg.train.batch_size == "auto" else cfg.train.batch_size
@@ -113,4 +114,4 @@ def plan_for_machine(cfg: Config, workers: Optional[int], cores: int, gpu: bool)
         threads = cores_for(cfg, cores, gpu, speeds, workers)[1]
         speeds = dataclasses.replace(speeds, batch_samples_per_s=trainer_samples_per_s(
             cfg, [BASE_BATCH * k for k in BATCH_FACTORS], threads))
-    return make_plan(cfg, cores, gpu, speeds, workers)
+    return make_plan(cfg, cores, gpu, speeds, workers, kept)

@@ -221,7 +221,9 @@ def write_outputs(prefix: Path, rows: list[dict], summary: list[dict], rand: dic
         w.writerows(rows)
         w.writerow({"seed": "random", **rand})
     with open(f"{prefix}_summary.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["env_moves", "median", "worst"] + [f"seed{s}" for s in seeds] + ["random"])
+        flags = ["flags_median", "flags_worst"] if summary and "flags_median" in summary[0] else []
+        w = csv.DictWriter(f, fieldnames=["env_moves", "median", "worst"] + [f"seed{s}" for s in seeds] + ["random"]
+                           + flags)
         w.writeheader()
         w.writerows({**r, "random": rand[figure]} for r in summary)
     import matplotlib
@@ -250,10 +252,20 @@ def print_summary(summary: list[dict], rand: dict, figure: str, seeds: list[int]
     """The summary table: one line per point."""
     print(f"\n{figure} by env moves (median and worst of seeds {' '.join(map(str, seeds))}; random agent "
           f"{rand[figure]:.1f})")
-    print(f"{'env moves':>10}  {'median':>8}  {'worst':>8}  " + "  ".join(f"{'seed ' + str(s):>8}" for s in seeds))
+    flags = bool(summary) and "flags_median" in summary[0]
+    print(f"{'env moves':>10}  {'median':>8}  {'worst':>8}  " + "  ".join(f"{'seed ' + str(s):>8}" for s in seeds)
+          + (f"  flags of {EVAL_GAMES}: median / worst" if flags else ""))
     for r in summary:
         print(f"{r['env_moves']:>10,}  {r['median']:>8.1f}  {r['worst']:>8.1f}  "
-              + "  ".join(f"{r[f'seed{s}']:>8.1f}" for s in seeds))
+              + "  ".join(f"{r[f'seed{s}']:>8.1f}" for s in seeds)
+              + (f"  {r['flags_median']:g} / {r['flags_worst']:g}" if flags else ""))
+
+
+def with_flags(summary: list[dict], rows: list[dict], seeds: list[int]) -> list[dict]:
+    """The summary with each point's median and worst count of flags over the seeds (Mario's eval games)."""
+    flags = {r["env_moves"]: r for r in summarise(rows, "flags", seeds)}
+    return [{**r, "flags_median": flags[r["env_moves"]]["median"], "flags_worst": flags[r["env_moves"]]["worst"]}
+            for r in summary]
 
 
 def ratio_report(run_dir: Path, after: int) -> str:
@@ -285,6 +297,8 @@ def learn_curves(config: Path, seeds: list[int], moves: int, every: int, root: P
         print(f"seed {s}: {ratio_report(d, every)}", flush=True)
     rows, rand = evaluate_runs(seeds, dirs, eval_procs or os.cpu_count() or 1)
     summary = summarise(rows, figure, seeds)
+    if figure == "mean_max_x":
+        summary = with_flags(summary, rows, seeds)
     write_outputs(prefix, rows, summary, rand, figure, seeds, title)
     print_summary(summary, rand, figure, seeds)
     print(f"\nwritten: {prefix}.csv, {prefix}_summary.csv, {prefix}.png")

@@ -30,6 +30,17 @@ def test_summarise_gives_median_and_worst_of_points_every_seed_reached():
     assert [r["median"] for r in summarise(rows, "x", [0, 2])] == [150.0, 450.0]
 
 
+def test_mario_summary_carries_median_and_worst_flags_and_writes_them(tmp_path):
+    rows = [{"seed": s, "mark": 10, "env_moves": 10, "step": 1, "mean_max_x": x, "flags": f}
+            for s, x, f in [(0, 3000.0, 12), (1, 1500.0, 0), (2, 2500.0, 5)]]
+    summary = curves.with_flags(summarise(rows, "mean_max_x", [0, 1, 2]), rows, [0, 1, 2])
+    assert summary[0]["median"] == 2500.0 and (summary[0]["flags_median"], summary[0]["flags_worst"]) == (5.0, 0.0)
+    rand = {f: 0.0 for f in curves.FIGURES}
+    curves.write_outputs(tmp_path / "m", rows, summary, rand, "mean_max_x", [0, 1, 2], "t")
+    lines = (tmp_path / "m_summary.csv").read_text().splitlines()
+    assert lines[0].endswith("random,flags_median,flags_worst") and lines[1].endswith(",5.0,0.0")
+
+
 def test_replay_average_by_hand():
     # half-life 100: weight 0.5 on the old average after 100 steps, 0.25 after 200
     snaps = [(100, {"w": torch.tensor([0.0])}), (200, {"w": torch.tensor([1.0])}), (400, {"w": torch.tensor([1.0])})]

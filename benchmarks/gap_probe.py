@@ -10,8 +10,8 @@ Two figures (issue 35 part 4: is it exploration, the search's depth, the value h
    the last --back positions before the death a family of continuations is tried from the real state:
    w moves of right+B, then right+A+B held h moves, then right+B. The last position from which one of them
    gets over is the game's last chance, d moves before the death. At that position: the move played,
-   whether A was then held as long as a working continuation holds it, and the stored search policy's mass
-   on the right jumps (right+A, right+A+B). A last chance more than search_depth moves before the
+   whether A was then held as long as a working continuation holds it, the stored search policy's mass
+   on the right jumps (right+A, right+A+B) and on the move played (~0: not a move the search picked). A last chance more than search_depth moves before the
    death is beyond what the search's model rollout reaches: there only the value can warn.
 
     .venv/bin/python benchmarks/gap_probe.py RUN_DIR [RUN_DIR ...] [--bucket 50000] [--games 20] [--back 12]
@@ -36,6 +36,10 @@ NEAR = 16       # a game reached a gap when its max_x came within this of the ga
 ACROSS = 32     # and crossed it when its max_x passed the far edge by this much
 RIGHT_B, RIGHT_A_B = "right+B", "right+A+B"
 WAITS, HOLDS, CONTINUATION_MOVES = (0, 1, 2), (3, 5, 7, 9, 11), 30
+# a move the stored search policy gave less than this was the search's worst or an unsearched one (normalised Q
+# ~0): played by the held explorer, or now and then by the soft move choice (all such moves together get
+# ~1% of it at inverse temperature 7)
+OFF_SEARCH = 0.01
 
 
 def gap_at(x: float, gaps: dict) -> str | None:
@@ -94,6 +98,7 @@ class Probe:
     needed: int = 0                 # the shortest hold h of a working continuation there
     jump_mass: float = math.nan     # the stored policy's mass on the right jumps there
     best: str = ""                  # the stored policy's most likely move there
+    played_mass: float = math.nan   # the stored policy's mass on the move played there (~0: not the search's)
 
 
 class Replay:
@@ -182,6 +187,7 @@ def probe_game(path: Path, gaps: dict, back: int, frame_skip: int, action_set: s
     probe.needed = min(int(label.split("h")[1]) for label in working[i])
     probe.jump_mass = float(rec.policies[t, right_jumps].sum())
     probe.best = names[int(rec.policies[t].argmax())]
+    probe.played_mass = float(rec.policies[t, int(rec.actions[t])])
     return probe
 
 
@@ -247,11 +253,13 @@ def main() -> None:
                      f"a jump played {np.mean([p.played in ('right+A', RIGHT_A_B) for p in chances]):.0%}, "
                      f"A held >= the shortest working hold {np.mean([p.held >= p.needed for p in chances]):.0%}, "
                      f"policy mass on right jumps {np.mean([p.jump_mass for p in chances]):.2f}, policy's best a "
-                     f"right jump {np.mean([p.best in ('right+A', RIGHT_A_B) for p in chances]):.0%}")
+                     f"right jump {np.mean([p.best in ('right+A', RIGHT_A_B) for p in chances]):.0%}, the move "
+                     f"played one the search gave < {OFF_SEARCH:.0%} {np.mean([p.played_mass < OFF_SEARCH for p in chances]):.0%}")
         print(line)
-    print_columns(["gap", "moves", "d", "window", "played", "A held", "needed", "jump mass", "policy best"],
-                  [[p.gap, str(p.moves), "-" if p.d is None else str(p.d), str(p.window), p.played or "-", str(p.held),
-                    str(p.needed), f"{p.jump_mass:.2f}", p.best or "-"] for p in probes])
+    print_columns(["gap", "moves", "d", "window", "played", "its mass", "A held", "needed", "jump mass", "policy best"],
+                  [[p.gap, str(p.moves), "-" if p.d is None else str(p.d), str(p.window), p.played or "-",
+                    f"{p.played_mass:.2f}", str(p.held), str(p.needed), f"{p.jump_mass:.2f}", p.best or "-"]
+                   for p in probes])
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ Two figures (issue 35 part 4: is it exploration, the search's depth, the value h
    w moves of right+B, then right+A+B held h moves, then right+B. The last position from which one of them
    gets over is the game's last chance, d moves before the death. At that position: the move played,
    whether A was then held as long as a working continuation holds it, the stored search policy's mass
-   on the right jumps (right+A, right+A+B) and on the move played (~0: not a move the search picked). A last chance more than search_depth moves before the
-   death is beyond what the search's model rollout reaches: there only the value can warn.
+   on the right jumps (right+A, right+A+B) and on the move played (~0: not a move the search picked).
+   A last chance more than search_depth moves before the death is beyond what the search's model
+   rollout reaches: there only the value can warn.
 
     .venv/bin/python benchmarks/gap_probe.py RUN_DIR [RUN_DIR ...] [--bucket 50000] [--games 20] [--back 12]
 """
@@ -228,7 +229,8 @@ def main() -> None:
         for reached, crossed, fell in rates.values():
             cells.append(f"{reached}: {crossed / reached:.0%} over, {fell / reached:.0%} in" if reached else "-")
         table.append(cells)
-    print(f"self-play games on 1-1 of {len(args.runs)} runs: of those that reached each gap, the share over it and in it")
+    print(f"self-play games on 1-1 of {len(args.runs)} runs: of those that reached each gap, the share over it "
+          "and in it")
     print_columns(["env moves", "games"] + list(GAPS_1_1), table)
     probes = []
     for run in args.runs if args.games else []:
@@ -254,7 +256,8 @@ def main() -> None:
                      f"A held >= the shortest working hold {np.mean([p.held >= p.needed for p in chances]):.0%}, "
                      f"policy mass on right jumps {np.mean([p.jump_mass for p in chances]):.2f}, policy's best a "
                      f"right jump {np.mean([p.best in ('right+A', RIGHT_A_B) for p in chances]):.0%}, the move "
-                     f"played one the search gave < {OFF_SEARCH:.0%} {np.mean([p.played_mass < OFF_SEARCH for p in chances]):.0%}")
+                     f"played one the search gave < {OFF_SEARCH:.0%} "
+                     f"{np.mean([p.played_mass < OFF_SEARCH for p in chances]):.0%}")
         print(line)
     print_columns(["gap", "moves", "d", "window", "played", "its mass", "A held", "needed", "jump mass", "policy best"],
                   [[p.gap, str(p.moves), "-" if p.d is None else str(p.d), str(p.window), p.played or "-",

@@ -30,7 +30,9 @@ def test_summarise_gives_median_and_worst_of_points_every_seed_reached():
     assert [r["median"] for r in summarise(rows, "x", [0, 2])] == [150.0, 450.0]
 
 
-def test_mario_summary_carries_median_and_worst_flags_and_writes_them(tmp_path):
+# the plot imports matplotlib, whose numpy float limits warn under torch's flush-denormal mode (set by networks.py)
+@pytest.mark.filterwarnings("ignore:The value of the smallest subnormal:UserWarning")
+def test_mario_summary_carries_median_and_worst_flags_and_writes_them(tmp_path, capsys):
     rows = [{"seed": s, "mark": 10, "env_moves": 10, "step": 1, "mean_max_x": x, "flags": f}
             for s, x, f in [(0, 3000.0, 12), (1, 1500.0, 0), (2, 2500.0, 5)]]
     summary = curves.with_flags(summarise(rows, "mean_max_x", [0, 1, 2]), rows, [0, 1, 2])
@@ -39,6 +41,9 @@ def test_mario_summary_carries_median_and_worst_flags_and_writes_them(tmp_path):
     curves.write_outputs(tmp_path / "m", rows, summary, rand, "mean_max_x", [0, 1, 2], "t")
     lines = (tmp_path / "m_summary.csv").read_text().splitlines()
     assert lines[0].endswith("random,flags_median,flags_worst") and lines[1].endswith(",5.0,0.0")
+    curves.print_summary(summary, rand, "mean_max_x", [0, 1, 2])
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].endswith("flags of 20: median / worst") and out[-1].endswith("  5 / 0")
 
 
 def test_replay_average_by_hand():

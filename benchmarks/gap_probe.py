@@ -58,7 +58,7 @@ def gap_rates(rows: list[dict], gaps: dict) -> dict:
     for name, (start, end) in gaps.items():
         xs = [(x, r.get("death")) for r in rows if (x := cell_number(r, "max_x")) is not None and x >= start - NEAR]
         out[name] = (len(xs), sum(x >= end + ACROSS for x, _ in xs),
-                     sum(d == "pit" and gap_at(x, {name: (start, end)}) is not None for x, d in xs))
+                     sum(d == "pit" and x < end + ACROSS for x, d in xs))
     return out
 
 

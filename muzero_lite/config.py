@@ -210,6 +210,10 @@ class SelfplayConfig:
     explore_spread: float = field(default=0.0, metadata=_check(_non_negative, "must be >= 0"))
     # exponent μ of the zeta distribution of held moves, P(n) ∝ n^-μ (2: 61% of the stretches 1 move, 6% 10 or more)
     explore_hold_mu: float = field(default=2.0, metadata=_check(lambda v: v > 1, "must be > 1"))
+    # each self-play move repeats the previous one with this probability, as eval's do
+    # (eval.sticky_actions), so that the games learnt from are played under eval's conditions; the game
+    # records the move played (0: off)
+    sticky_actions: float = field(default=0.0, metadata=_check(lambda v: 0 <= v < 1, "must be in [0, 1)"))
     # frames per second of gifs
     gif_fps: int = field(default=30, metadata=_check(_positive, "must be > 0"))
     # a strip under each gif frame: move, action, searched actions with their Q, predicted value and

@@ -17,6 +17,7 @@ BAD = [
     ("selfplay: {games_in_flight: 0}\n", ["selfplay.games_in_flight", "0", "> 0"]),
     ("selfplay: {games_in_flight: -3}\n", ["selfplay.games_in_flight", "-3", "> 0"]),
     ("eval: {sticky_actions: 1}\n", ["eval.sticky_actions", "1", "[0, 1)"]),
+    ("selfplay: {sticky_actions: -0.1}\n", ["selfplay.sticky_actions", "-0.1", "[0, 1)"]),
     ("eval: {noop_max: -1}\n", ["eval.noop_max", "-1", ">= 0"]),
     ("search: {policy_target: gumbel}\n", ["search.policy_target", "gumbel", "completed_q"]),
     ("env: {discount: 1.5}\n", ["env.discount", "1.5", "(0, 1]"]),

@@ -43,3 +43,23 @@ def test_three_envs_play_the_games_one_env_plays(tmp_path):
     assert same >= 0.99 * moves, (same, moves)
     assert len({r.length for r in one.values()}) > 1      # games of several lengths: envs were refilled unevenly
     assert not np.array_equal(one[0].actions[:10], one[1].actions[:10])   # games differ from each other
+
+
+def _repeat_share(run) -> float:
+    """The share of moves (after each game's first) that repeat the game's previous move."""
+    pairs = [r.actions[1:] == r.actions[:-1] for r in map(read_game, list_game_files(run / "games"))]
+    return float(np.concatenate(pairs).mean())
+
+
+def test_selfplay_sticky_actions_repeat_the_previous_move(tmp_path):
+    # uniform play on CartPole's 2 actions repeats the previous move half the time; with selfplay.sticky_actions
+    # p the recorded (played) move repeats it 0.5 + p / 2 of the time
+    shares = {}
+    for p in (0.0, 0.8):
+        cfg = load_config(write_config(tmp_path, "cartpole", env={"max_moves": 60},
+                                       selfplay={"random_games": 1000, "sticky_actions": p}))
+        assert cfg.selfplay.sticky_actions == p and cfg.eval.sticky_actions == 0
+        run_selfplay(cfg, tmp_path / f"p{p}", games=12, seed=3, out=io.StringIO())
+        shares[p] = _repeat_share(tmp_path / f"p{p}")
+    assert 0.35 < shares[0.0] < 0.65, shares
+    assert 0.8 < shares[0.8] < 0.97, shares

@@ -119,7 +119,8 @@ def play_worker(cfg: Config, envs: list[Env], source, output, worker: str, seed:
         model = source.model(played_before + started - first_game < cfg.selfplay.random_games)
         step = None if model is source.uniform else source.step
         render = cfg.selfplay.gif_every > 0 and started % cfg.selfplay.gif_every == 0
-        game = Game(env, model, cfg, game_rng(seed, started), training_step=step or 0, render=render)
+        game = Game(env, model, cfg, game_rng(seed, started), training_step=step or 0, render=render,
+                    sticky=cfg.selfplay.sticky_actions)
         playing[id(game)] = (started, step)
         started += 1
         return game

@@ -22,7 +22,7 @@ import numpy as np
 from common import eval_loaded, print_columns, process_pool, run_networks, stop_on_signals
 
 from muzero_lite.algorithm.networks import configure_torch
-from muzero_lite.data.checkpoints import curve_checkpoint_path, load_checkpoint
+from muzero_lite.data.checkpoints import curve_checkpoint_path, eval_weights, load_checkpoint
 
 FIELDS = ["run", "moves", "sticky", "weights", "games", "mean_max_x", "max_max_x", "flags"]
 WEIGHTS = ("averaged", "newest")
@@ -35,7 +35,7 @@ def play_variant(task: tuple) -> dict:
     cfg, net = run_networks(Path(run_dir))
     cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, sticky_actions=sticky))
     payload = load_checkpoint(curve_checkpoint_path(Path(run_dir) / cfg.paths.checkpoints, mark))
-    state = payload["networks"] if weights == "newest" else payload.get("eval_networks") or payload["networks"]
+    state = payload["networks"] if weights == "newest" else eval_weights(payload)
     row = eval_loaded(cfg, net, state, int(payload["step"]), games)
     return {"run": str(run_dir), "moves": mark, "sticky": sticky, "weights": weights, "games": row["games"],
             "mean_max_x": round(row["mean_max_x"], 1), "max_max_x": row["max_max_x"], "flags": row["flags"]}

@@ -113,32 +113,37 @@ def run_seeds(config: Path, seeds: list[int], moves: int, every: int, root: Path
     return dirs
 
 
-def _cache_path(path: str) -> Path:
-    """Where a curve checkpoint's eval row is kept: beside it, <name>.eval.json."""
-    return Path(f"{path}.eval.json")
-
-
-def _cached(path: str) -> Optional[dict]:
-    """The eval row kept for this checkpoint, if it was made from this very file with this protocol."""
+def kept_row(cache: Path, key: dict) -> Optional[dict]:
+    """The eval row kept in `cache`, if it was made under this very key (protocol, checkpoint's mtime)."""
     try:
-        kept = json.loads(_cache_path(path).read_text())
-        if kept["checkpoint_mtime"] == os.stat(path).st_mtime and kept["protocol"] == PROTOCOL:
+        kept = json.loads(Path(cache).read_text())
+        if all(kept[k] == v for k, v in key.items()):
             return kept["row"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
 
 
+def keep_row(cache: Path, key: dict, row: dict) -> None:
+    """Keep an eval row with what it was made under (written atomically: another eval may read it)."""
+    atomic_write_bytes(Path(cache), json.dumps({**key, "row": row}).encode())
+
+
+def _cache_path(path: str) -> Path:
+    """Where a curve checkpoint's eval row is kept: beside it, <name>.eval.json."""
+    return Path(f"{path}.eval.json")
+
+
 def _eval_point(task: tuple) -> dict:
     """One curve point: (seed, run folder, mark, checkpoint path) -> its eval row (runs in a pool process);
     the row is kept beside the checkpoint, so that a second --eval-only does not play it again."""
     seed, run_dir, mark, path = task
-    kept = _cached(path)
+    key = {"protocol": PROTOCOL, "checkpoint_mtime": os.stat(path).st_mtime}
+    kept = kept_row(_cache_path(path), key)
     if kept is not None:
         return kept
     row = _play_point(task)
-    atomic_write_bytes(_cache_path(path), json.dumps({"checkpoint_mtime": os.stat(path).st_mtime,
-                                                      "protocol": PROTOCOL, "row": row}).encode())
+    keep_row(_cache_path(path), key, row)
     return row
 
 
@@ -160,15 +165,12 @@ def _play_point(task: tuple) -> dict:
 
 def _eval_random(run_dir: str) -> dict:
     """The random agent's row under the same protocol (kept in <run folder>/random.eval.json)."""
-    cache = Path(run_dir) / "random.eval.json"
-    try:
-        kept = json.loads(cache.read_text())
-        if kept["protocol"] == PROTOCOL:
-            return kept["row"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    cache, key = Path(run_dir) / "random.eval.json", {"protocol": PROTOCOL}
+    kept = kept_row(cache, key)
+    if kept is not None:
+        return kept
     row = _play_random(run_dir)
-    atomic_write_bytes(cache, json.dumps({"protocol": PROTOCOL, "row": row}).encode())
+    keep_row(cache, key, row)
     return row
 
 

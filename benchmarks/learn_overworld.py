@@ -4,8 +4,10 @@ game), one table row per level by env moves, held-out levels (never played in se
 Each seed runs `muzero-lite run` with the replay ratio pinned (`curves.run_seeds`, as learn_mario.py), with a
 curve checkpoint every --every env moves. Each curve checkpoint plays --games greedy games on every level
 of env.levels and env.held_out_levels (the averaged weights, no-op starts drawn from EVAL_SEED, sticky
-actions: `muzero-lite eval`'s protocol), and so does a random agent, in the same script. Prints mean max-x
-and flags per level and point, and writes <out>.csv (one row per seed, point and level).
+actions: `muzero-lite eval`'s protocol), and so does a random agent, in the same script. Each (checkpoint,
+level) row is kept beside its checkpoint, so that an --eval-only stopped half-way and started again plays only
+the rest. Prints mean max-x and flags per level and point, and writes <out>.csv (one row per seed, point and
+level).
 
     .venv/bin/python benchmarks/learn_overworld.py [--moves 300000] [--every 100000] [--seeds 0]
         [--config configs/mario_overworld.yaml] [--games 20] [--root DIR] [--eval-only] [--out PREFIX]
@@ -22,7 +24,7 @@ from typing import Optional
 
 import numpy as np
 from common import EVAL_SEED, ROOT, process_pool, run_networks, stop_on_signals
-from curves import add_curve_arguments, check_curve_arguments, ratio_report, run_dir_of, run_seeds
+from curves import add_curve_arguments, check_curve_arguments, keep_row, kept_row, ratio_report, run_dir_of, run_seeds
 
 from muzero_lite.algorithm.networks import configure_torch
 from muzero_lite.config import load_config
@@ -39,8 +41,29 @@ def levels_of(run_dir: Path) -> list[str]:
     return list(cfg.env.levels) + list(cfg.env.held_out_levels)
 
 
+def level_cache(run_dir: str, path: Optional[str], level: str, games: int) -> tuple[Path, dict]:
+    """Where one (checkpoint, level) eval row is kept, and what it depends on: beside the checkpoint
+    (<name>.<level>.g<games>.eval.json), or for the random agent in the run folder."""
+    key = {"protocol": {"games": games, "seed": EVAL_SEED, "level": level, "version": 1}}
+    if path is None:
+        return Path(run_dir) / f"random.{level}.g{games}.eval.json", key
+    return Path(f"{path}.{level}.g{games}.eval.json"), {**key, "checkpoint_mtime": os.stat(path).st_mtime}
+
+
 def play_level(task: tuple) -> dict:
-    """(seed, run folder, mark, checkpoint path or None for the random agent, level, games) -> a table row."""
+    """(seed, run folder, mark, checkpoint path or None for the random agent, level, games) -> a table row;
+    the row is kept (level_cache), so that a second --eval-only plays only what it has not played."""
+    seed, run_dir, mark, path, level, games = task
+    cache, key = level_cache(run_dir, path, level, games)
+    row = kept_row(cache, key)
+    if row is None:
+        row = _play_level(task)
+        keep_row(cache, key, row)
+    return {**row, "seed": seed, "mark": mark}
+
+
+def _play_level(task: tuple) -> dict:
+    """The eval of one (checkpoint, level) pair."""
     seed, run_dir, mark, path, level, games = task
     configure_torch(threads=1)
     cfg, net = run_networks(Path(run_dir))

@@ -181,3 +181,35 @@ def test_curve_point_eval_is_kept_beside_its_checkpoint_until_the_checkpoint_cha
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt_000002000.pt", "ckpt_000002000.pt.eval.json"]
     os.utime(ckpt, (1.0, 1.0))                        # a new checkpoint in its place: played again
     assert curves._eval_point(task) == {"mean": 102.0} and len(played) == 2
+
+
+def test_overworld_level_eval_is_kept_per_checkpoint_level_and_game_count(tmp_path, monkeypatch):
+    import learn_overworld
+    played = []
+    monkeypatch.setattr(learn_overworld, "_play_level",
+                        lambda task: played.append(task) or {"level": task[4], "mean_max_x": 500.0 + len(played)})
+    ckpt = tmp_path / "ckpt_000002000.pt"
+    ckpt.write_bytes(b"weights")
+    task = (0, str(tmp_path), 2000, str(ckpt), "1-1", 20)
+    assert learn_overworld.play_level(task)["mean_max_x"] == 501.0
+    row = learn_overworld.play_level((3, str(tmp_path), 9000, str(ckpt), "1-1", 20))   # read back, not replayed
+    assert len(played) == 1 and (row["mean_max_x"], row["seed"], row["mark"]) == (501.0, 3, 9000)
+    assert learn_overworld.play_level((0, str(tmp_path), 2000, str(ckpt), "2-1", 20))["mean_max_x"] == 502.0
+    assert learn_overworld.play_level((0, str(tmp_path), 2000, str(ckpt), "1-1", 5))["mean_max_x"] == 503.0
+    assert learn_overworld.play_level(("random", str(tmp_path), 0, None, "1-1", 20))["mean_max_x"] == 504.0
+    assert learn_overworld.play_level(("random", str(tmp_path), 0, None, "1-1", 20))["mean_max_x"] == 504.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ckpt_000002000.pt", "ckpt_000002000.pt.1-1.g20.eval.json", "ckpt_000002000.pt.1-1.g5.eval.json",
+        "ckpt_000002000.pt.2-1.g20.eval.json", "random.1-1.g20.eval.json"]
+    os.utime(ckpt, (1.0, 1.0))                        # a new checkpoint in its place: played again
+    assert learn_overworld.play_level(task)["mean_max_x"] == 505.0 and len(played) == 5
+
+
+def test_a_curve_eval_kept_before_the_shared_helpers_is_still_read(tmp_path, monkeypatch):
+    import json
+    monkeypatch.setattr(curves, "_play_point", lambda task: pytest.fail("a kept row was played again"))
+    ckpt = tmp_path / "ckpt_000002000.pt"
+    ckpt.write_bytes(b"weights")
+    (tmp_path / "ckpt_000002000.pt.eval.json").write_text(json.dumps(
+        {"checkpoint_mtime": os.stat(ckpt).st_mtime, "protocol": curves.PROTOCOL, "row": {"mean": 7.0}}))
+    assert curves._eval_point((0, str(tmp_path), 2000, str(ckpt))) == {"mean": 7.0}

@@ -10,9 +10,11 @@ spread into 0..1), and the share of moves the held explorer played. --values: wh
 carries a goal back (each run's newest value d moves before the end of the games the env ended).
 --play: what each run's newest checkpoint plays, greedy and sampled (action shares, runs of one action). For Mario also where games end:
 deaths by cause (pit, enemy, clock), stalls, time limits, flags, and the x where the last bucket's
-games most often ended. Writes <out>.csv and <out>.png (one panel per figure).
+games most often ended; --by-level: Mario's figures per level and bucket (the overworld). Writes <out>.csv and
+<out>.png (one panel per figure), and with --by-level <out>_levels.csv.
 
     .venv/bin/python benchmarks/diagnose.py RUN_DIR [RUN_DIR ...] [--bucket 10000] [--out PREFIX] [--values] [--play]
+        [--by-level]
 """
 from __future__ import annotations
 
@@ -71,6 +73,17 @@ def buckets(rows: list[dict], size: int) -> list[tuple[int, dict]]:
         if at is not None:
             by.setdefault(int(math.ceil(at / size)) * size, []).append(r)
     return [(end, bucket_figures(by[end])) for end in sorted(by)]
+
+
+LEVEL_FIGURES = ["games", "max_x", "flags", "pit", "enemy", "stalled"]
+
+
+def level_buckets(rows: list[dict], size: int) -> list[tuple[str, int, dict]]:
+    """Mario with several levels: (level, bucket end, figures) per level in the order first played, each
+    level's buckets as `buckets` makes them; rows without a level are left out."""
+    levels = list(dict.fromkeys(r["level"] for r in rows if r.get("level")))
+    return [(level, end, fig) for level in levels
+            for end, fig in buckets([r for r in rows if r.get("level") == level], size)]
 
 
 def where_games_end(rows: list[dict], bin_px: int = 50, top: int = 6) -> list[tuple[int, int]]:
@@ -259,6 +272,8 @@ def main() -> None:
                     help="also greedy games of each run's newest value with the real env as the model (classic control)")
     ap.add_argument("--values", action="store_true",
                     help="also each run's newest value at positions d moves before the end of its ended games")
+    ap.add_argument("--by-level", action="store_true",
+                    help="also Mario's figures per level and bucket (overworld runs); --out adds <out>_levels.csv")
     args = ap.parse_args()
     if args.bucket <= 0:
         ap.error(f"--bucket must be > 0; got {args.bucket}")
@@ -275,6 +290,15 @@ def main() -> None:
         last = [r for r in rows if (cell_number(r, "env_moves") or 0) > table[-1][0] - args.bucket]
         print("where the last bucket's games ended (max_x bin of 50 px: games): "
               + ", ".join(f"{x}: {n}" for x, n in where_games_end(last)))
+    by_level = level_buckets(rows, args.bucket) if args.by_level else []
+    if by_level:
+        print("\nby level (mean max_x, flags of games):")
+        ends = sorted({end for _, end, _ in by_level})
+        cells = {(level, end): f for level, end, f in by_level}
+        print_columns(["level"] + [f"{end:,}" for end in ends],
+                      [[level] + [f"{f['max_x']:.0f}, {round(f['flags'] * f['games'])} of {f['games']}"
+                                  if (f := cells.get((level, end))) else "-" for end in ends]
+                       for level in dict.fromkeys(level for level, _, _ in by_level)])
     for run in args.runs if args.values else []:
         v = value_by_distance(run)
         print(f"{run}: " + ("no checkpoint or no ended game" if v is None else
@@ -297,6 +321,13 @@ def main() -> None:
             w.writerows({"env_moves": end, **{k: _round(v) for k, v in fig.items()}} for end, fig in table)
         plot(table, args.out, " + ".join(str(r) for r in args.runs), mario)
         print(f"wrote {args.out}.csv and {args.out}.png")
+    if args.out and by_level:
+        with open(f"{args.out}_levels.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["level", "env_moves"] + LEVEL_FIGURES)
+            w.writeheader()
+            w.writerows({"level": level, "env_moves": end, **{k: _round(fig[k]) for k in LEVEL_FIGURES}}
+                        for level, end, fig in by_level)
+        print(f"wrote {args.out}_levels.csv")
 
 
 def _fmt(v: float) -> str:

@@ -53,6 +53,19 @@ def test_diagnosis_buckets_weigh_search_figures_by_moves():
     assert b2["pit"] == 1.0 and b2["enemy"] == 0.0 and diagnose.where_games_end(games) == [(700, 1)]
 
 
+def test_diagnosis_by_level_splits_an_overworld_runs_games():
+    games = [{"env_moves": "500", "level": "4-1", "max_x": "3000", "flag": "1"},
+             {"env_moves": "900", "level": "1-1", "max_x": "400", "flag": "0", "death": "enemy"},
+             {"env_moves": "1200", "level": "4-1", "max_x": "1000", "flag": "0", "death": "pit"},
+             {"env_moves": "1800", "level": "4-1", "max_x": "2000", "flag": "0", "death": "enemy"},
+             {"env_moves": "1900", "max_x": "9"}]                                       # no level: left out
+    rows = diagnose.level_buckets(games, 1000)
+    assert [(level, end, f["games"]) for level, end, f in rows] == [("4-1", 1000, 1), ("4-1", 2000, 2), ("1-1", 1000, 1)]
+    (_, _, a), (_, _, b), (_, _, c) = rows
+    assert (a["max_x"], a["flags"]) == (3000, 1.0) and (c["max_x"], c["enemy"]) == (400, 1.0)
+    assert (b["max_x"], b["flags"], b["pit"], b["enemy"]) == (1500, 0.0, 0.5, 0.5)
+
+
 def test_the_suite_runs_lunarlander_end_to_end(tmp_path):
     out = tmp_path / "suite"
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "learn_gym.py"), "--envs", "LunarLander-v3",

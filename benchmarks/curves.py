@@ -19,7 +19,7 @@ import os
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 from common import (
@@ -124,9 +124,14 @@ def kept_row(cache: Path, key: dict) -> Optional[dict]:
     return None
 
 
-def keep_row(cache: Path, key: dict, row: dict) -> None:
-    """Keep an eval row with what it was made under (written atomically: another eval may read it)."""
-    atomic_write_bytes(Path(cache), json.dumps({**key, "row": row}).encode())
+def kept_or_played(cache: Path, key: dict, play: Callable[[], dict]) -> dict:
+    """The eval row kept in `cache` under `key`, or play() kept there with it (written atomically: another
+    eval may read it), so that a second eval of the same thing does not play it again."""
+    row = kept_row(cache, key)
+    if row is None:
+        row = play()
+        atomic_write_bytes(Path(cache), json.dumps({**key, "row": row}).encode())
+    return row
 
 
 def _cache_path(path: str) -> Path:
@@ -139,12 +144,7 @@ def _eval_point(task: tuple) -> dict:
     the row is kept beside the checkpoint, so that a second --eval-only does not play it again."""
     seed, run_dir, mark, path = task
     key = {"protocol": PROTOCOL, "checkpoint_mtime": os.stat(path).st_mtime}
-    kept = kept_row(_cache_path(path), key)
-    if kept is not None:
-        return kept
-    row = _play_point(task)
-    keep_row(_cache_path(path), key, row)
-    return row
+    return kept_or_played(_cache_path(path), key, lambda: _play_point(task))
 
 
 def _play_point(task: tuple) -> dict:
@@ -165,13 +165,7 @@ def _play_point(task: tuple) -> dict:
 
 def _eval_random(run_dir: str) -> dict:
     """The random agent's row under the same protocol (kept in <run folder>/random.eval.json)."""
-    cache, key = Path(run_dir) / "random.eval.json", {"protocol": PROTOCOL}
-    kept = kept_row(cache, key)
-    if kept is not None:
-        return kept
-    row = _play_random(run_dir)
-    keep_row(cache, key, row)
-    return row
+    return kept_or_played(Path(run_dir) / "random.eval.json", {"protocol": PROTOCOL}, lambda: _play_random(run_dir))
 
 
 def _play_random(run_dir: str) -> dict:

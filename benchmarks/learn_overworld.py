@@ -24,7 +24,7 @@ from typing import Optional
 
 import numpy as np
 from common import EVAL_SEED, ROOT, process_pool, run_networks, stop_on_signals
-from curves import add_curve_arguments, check_curve_arguments, keep_row, kept_row, ratio_report, run_dir_of, run_seeds
+from curves import add_curve_arguments, check_curve_arguments, kept_or_played, ratio_report, run_dir_of, run_seeds
 
 from muzero_lite.algorithm.networks import configure_torch
 from muzero_lite.config import load_config
@@ -54,11 +54,7 @@ def play_level(task: tuple) -> dict:
     """(seed, run folder, mark, checkpoint path or None for the random agent, level, games) -> a table row;
     the row is kept (level_cache), so that a second --eval-only plays only what it has not played."""
     seed, run_dir, mark, path, level, games = task
-    cache, key = level_cache(run_dir, path, level, games)
-    row = kept_row(cache, key)
-    if row is None:
-        row = _play_level(task)
-        keep_row(cache, key, row)
+    row = kept_or_played(*level_cache(run_dir, path, level, games), lambda: _play_level(task))
     return {**row, "seed": seed, "mark": mark}
 
 
